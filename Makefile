@@ -1,0 +1,38 @@
+# Everything runs from a local virtualenv that these targets create and keep current.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_ENV := DJANGO_DEBUG=1
+
+.PHONY: install run test lint bench bench-quick clean
+
+# Create the venv and install the pinned requirements (again whenever they change).
+install: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Migrate, load demo data once, and serve the API on 127.0.0.1:8000 (SQLite unless DATABASE_URL is set).
+run: install
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py seed_demo --if-empty
+	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+# Run the whole test suite (PostgreSQL/Redis/Celery when DATABASE_URL/CELERY_BROKER_URL are set).
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Lint with ruff.
+lint: install
+	$(VENV)/bin/ruff check .
+
+# Run every benchmark (needs DATABASE_URL pointing at PostgreSQL); bench-quick for the short versions.
+bench: install
+	for b in append commands projections; do $(PY) bench/$$b.py || exit 1; done
+bench-quick: install
+	for b in append commands projections; do $(PY) bench/$$b.py --quick || exit 1; done
+
+# Remove the venv and the local SQLite database.
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

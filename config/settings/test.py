@@ -1,0 +1,16 @@
+"""Test settings: the base settings, fast password hashing, and a purgeable log.
+
+The append-only triggers refuse DELETE/TRUNCATE; the test runner must empty its own
+database between transactional tests, so only here the escape hatch is turned on
+(`eventstore.allow_purge` on PostgreSQL connections, the SQLite function). Tests that
+prove the refusals use a raw connection without it.
+"""
+
+from .base import *  # noqa: F403
+from .base import DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EVENTSTORE_ALLOW_PURGE = True
+for _db in DATABASES.values():
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["OPTIONS"]["options"] += " -c eventstore.allow_purge=on"

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class EventstoreConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "eventstore"
+    verbose_name = "Event store"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from eventstore.signals import events_committed
+        from eventstore.sqlite import install_functions
+        from eventstore.tasks import request_catch_up
+
+        connection_created.connect(install_functions, dispatch_uid="eventstore.sqlite_functions")
+        events_committed.connect(request_catch_up, dispatch_uid="eventstore.request_catch_up")

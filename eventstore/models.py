@@ -1,0 +1,127 @@
+"""The event log and the tables that serve it: snapshots and projection checkpoints.
+
+The log is the only source of truth. Everything else here is a cache (snapshots)
+or bookkeeping (projection state) that can be thrown away and rebuilt.
+"""
+
+from typing import Any, NoReturn
+
+from django.db import models
+
+from eventstore.errors import AppendOnlyViolation
+from eventstore.fields import CurrentTransactionId, Xid8Field
+from eventstore.positions import Checkpoint
+
+
+class EventQuerySet(models.QuerySet):
+    """Refuses bulk changes: recorded events are immutable."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyViolation("events cannot be deleted")
+
+    _raw_delete = delete
+
+
+class Event(models.Model):
+    """One immutable fact in one stream; `position` is its place in the global log."""
+
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    stream_id = models.CharField(max_length=255)
+    stream_type = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    data = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    recorded_at = models.DateTimeField()
+    transaction_id = Xid8Field(db_default=CurrentTransactionId(), editable=False)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        db_table = "eventstore_event"
+        ordering = ("position",)
+        constraints = [
+            models.UniqueConstraint(fields=("stream_id", "version"), name="eventstore_event_stream_version"),
+        ]
+        indexes = [
+            models.Index(fields=("transaction_id", "position"), name="eventstore_event_tail"),
+            models.Index(fields=("event_type", "position"), name="eventstore_event_type"),
+            models.Index(fields=("stream_type", "position"), name="eventstore_event_stype"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.stream_id} v{self.version} {self.event_type}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyViolation("events cannot be changed once recorded")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("events cannot be deleted")
+
+
+class Snapshot(models.Model):
+    """The folded state of one stream at one version: a cache, safe to delete.
+
+    `schema` is the aggregate's snapshot schema; a snapshot of another schema is
+    ignored, so changing an aggregate's state shape only needs a bumped number.
+    """
+
+    stream_id = models.CharField(max_length=255, primary_key=True)
+    version = models.PositiveIntegerField()
+    schema = models.PositiveSmallIntegerField()
+    state = models.JSONField()
+    taken_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "eventstore_snapshot"
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} @ v{self.version}"
+
+
+class ProjectionState(models.Model):
+    """Where one projection stands in the log, and whether it is healthy.
+
+    Lives on the read database beside the views, so the checkpoint and the view
+    rows it describes commit in the same transaction.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        FAILED = "failed"
+        REBUILDING = "rebuilding"
+
+    name = models.CharField(max_length=100, primary_key=True)
+    version = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    checkpoint_txid = models.BigIntegerField(default=0)
+    checkpoint_position = models.BigIntegerField(default=0)
+    events_applied = models.BigIntegerField(default=0)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    failed_position = models.BigIntegerField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    skipped_positions = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "eventstore_projection_state"
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.checkpoint_txid, self.checkpoint_position)
+
+    @checkpoint.setter
+    def checkpoint(self, value: Checkpoint) -> None:
+        self.checkpoint_txid, self.checkpoint_position = value

@@ -1,0 +1,175 @@
+"""The projection runner: advances one projection through the log, batch by batch.
+
+Each batch is one transaction on the read database: lock the projection's checkpoint
+row (FOR UPDATE SKIP LOCKED, so two workers never advance the same projection), read
+the next events after the checkpoint, apply them, move the checkpoint, commit. View
+rows and checkpoint move together, so a crash anywhere leaves both as they were and
+no event is applied twice. An event that keeps failing stops its projection, marked
+`failed` with the event and the error; nothing is skipped unless an operator says so.
+"""
+
+import logging
+import time
+import traceback
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from eventstore.models import ProjectionState
+from eventstore.positions import Checkpoint
+from eventstore.projections import Projection, Target, get_projection
+from eventstore.routers import read_db_alias
+from eventstore.store import RecordedEvent, read_all
+
+logger = logging.getLogger(__name__)
+
+Status = ProjectionState.Status
+_LOCK_WAIT_SECONDS = 2.0
+
+
+class _Busy(Exception):
+    """Another worker holds this projection's checkpoint row."""
+
+
+def ensure_state(projection: Projection) -> ProjectionState:
+    """The projection's state row, created at the origin (and current version) if missing."""
+    state, _ = ProjectionState.objects.using(read_db_alias()).get_or_create(
+        name=projection.name, defaults={"version": projection.version}
+    )
+    return state
+
+
+def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> int:
+    """Advance the projection to the head of the log; returns the number of events read.
+
+    If another worker is advancing it, wait briefly for the lock rather than return at
+    once: that worker may have read its last batch before our trigger's commit.
+    """
+    projection = get_projection(name)
+    ensure_state(projection)
+    size = batch_size or settings.PROJECTION_BATCH_SIZE
+    total, batches, deadline = 0, 0, time.monotonic() + _LOCK_WAIT_SECONDS
+    while max_batches is None or batches < max_batches:
+        try:
+            done = _advance_with_retries(projection, size)
+        except _Busy:
+            if time.monotonic() > deadline:
+                return total
+            time.sleep(0.02)
+            continue
+        if not done:
+            return total
+        total += done
+        batches += 1
+    return total
+
+
+def _advance_with_retries(projection: Projection, size: int) -> int:
+    attempts = settings.PROJECTION_MAX_RETRIES
+    for attempt in range(1, attempts + 1):
+        try:
+            return advance(projection, size)
+        except _Busy:
+            raise
+        except Exception:
+            logger.warning("projection %s: batch failed (attempt %d/%d)", projection.name, attempt, attempts,
+                           exc_info=True)
+    return _isolate_failure(projection)
+
+
+def advance(projection: Projection, size: int) -> int:
+    """Apply the next batch in one transaction; returns the events read (0 at the head)."""
+    db = read_db_alias()
+    with transaction.atomic(using=db):
+        state = (
+            ProjectionState.objects.using(db).select_for_update(skip_locked=True).filter(name=projection.name).first()
+        )
+        if state is None:
+            raise _Busy
+        if state.status != Status.ACTIVE:
+            return 0
+        batch = read_all(state.checkpoint, size)
+        if not batch:
+            return 0
+        _apply(projection, state, batch, Target(using=db))
+        return len(batch)
+
+
+def _apply(projection: Projection, state: ProjectionState, batch: Sequence[RecordedEvent], target: Target) -> None:
+    types = projection.handled_types()
+    skipped = set(state.skipped_positions)
+    handled = [e for e in batch if e.event_type in types and e.position not in skipped]
+    if handled:
+        projection.apply(handled, target)
+    state.checkpoint = batch[-1].checkpoint
+    state.events_applied += len(handled)
+    state.last_event_at = batch[-1].recorded_at
+    state.save(using=target.using, update_fields=[
+        "checkpoint_txid", "checkpoint_position", "events_applied", "last_event_at", "updated_at",
+    ])
+
+
+def _isolate_failure(projection: Projection) -> int:
+    """The batch keeps failing: apply event by event up to the poison one, then stop there."""
+    applied = 0
+    while True:
+        try:
+            done = advance(projection, 1)
+        except _Busy:
+            return applied
+        except Exception as exc:
+            _mark_failed(projection, exc)
+            return applied
+        if not done:
+            return applied  # the failure did not reproduce one event at a time
+        applied += done
+
+
+def _mark_failed(projection: Projection, exc: Exception) -> None:
+    db = read_db_alias()
+    with transaction.atomic(using=db):
+        state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
+        poison = read_all(state.checkpoint, 1)
+        state.status = Status.FAILED
+        state.failed_position = poison[0].position if poison else None
+        state.failed_at = timezone.now()
+        state.last_error = "".join(traceback.format_exception(exc))[-4000:]
+        state.save(using=db)
+    logger.error("projection %s failed at position %s: %r", projection.name, state.failed_position, exc)
+
+
+def resume(name: str) -> ProjectionState:
+    """Clear a failure so the runner tries the failed event again (after a fix)."""
+    return _update_failed(name, skip=False)
+
+
+def skip_failed_event(name: str) -> ProjectionState:
+    """Resume past the event a projection failed on; the skip is recorded in its state."""
+    return _update_failed(name, skip=True)
+
+
+def _update_failed(name: str, *, skip: bool) -> ProjectionState:
+    projection = get_projection(name)
+    db = read_db_alias()
+    ensure_state(projection)
+    with transaction.atomic(using=db):
+        state = ProjectionState.objects.using(db).select_for_update().get(name=name)
+        if skip:
+            if state.status != Status.FAILED or state.failed_position is None:
+                raise ValueError(f"projection {name!r} has not failed on an event; nothing to skip")
+            state.skipped_positions = [*state.skipped_positions, state.failed_position]
+        state.status = Status.ACTIVE
+        state.failed_position = None
+        state.failed_at = None
+        state.last_error = "" if not skip else state.last_error
+        state.save(using=db)
+    return state
+
+
+def passed(checkpoint: Checkpoint, names: Sequence[str]) -> bool:
+    """True when every named projection's checkpoint is at or beyond `checkpoint`."""
+    states = ProjectionState.objects.using(read_db_alias()).filter(name__in=names)
+    found = {s.name: s.checkpoint for s in states}
+    return all(name in found and found[name] >= checkpoint for name in names)

@@ -1,0 +1,1 @@
+"""The projections of the read side; importing this package registers them."""

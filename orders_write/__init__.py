@@ -1,0 +1,1 @@
+"""The command side: commands, aggregates, handlers, the command bus and its HTTP face."""

@@ -1,0 +1,128 @@
+"""Fixtures shared by the whole suite: service checks and a real Celery worker.
+
+Tests that need PostgreSQL are marked `postgres` and skip on SQLite with the reason;
+tests that need the worker are marked `worker` and skip without a Redis broker. CI
+always runs both kinds (see .ci/run).
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def on_postgres() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
+def has_broker() -> bool:
+    return settings.CELERY_BROKER_URL.startswith("redis")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres():
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI does)"))
+        if "worker" in item.keywords and not has_broker():
+            item.add_marker(pytest.mark.skip(reason="needs a Redis broker: set CELERY_BROKER_URL (CI does)"))
+
+
+def database_url(alias: str) -> str:
+    """A URL for the *test* database behind `alias`, for processes the tests start."""
+    cfg = connections[alias].settings_dict
+    if cfg["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{cfg['NAME']}"
+    user = cfg.get("USER") or ""
+    password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a process that must use the tests' databases and broker."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
+    env["DATABASE_URL"] = database_url("default")
+    if "read" in settings.DATABASES:
+        env["READ_DATABASE_URL"] = database_url("read")
+    env.update(extra)
+    return env
+
+
+TEST_QUEUE = f"test-{uuid.uuid4().hex[:8]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Send every task of this run to a queue of its own, so no other worker takes them."""
+    from config.celery_app import app
+
+    app.conf.task_default_queue = TEST_QUEUE
+
+
+@pytest.fixture(scope="session")
+def celery_queue() -> str:
+    return TEST_QUEUE
+
+
+class WorkerProcess:
+    """A real `celery -A config worker` subprocess; `kill()` is a kill -9, `start()` starts it again."""
+
+    def __init__(self, queue: str, log_path: Path) -> None:
+        self.queue = queue
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue,
+             "--pool=threads", "--concurrency=4", "--loglevel=INFO", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-n", f"{self.queue}-{uuid.uuid4().hex[:4]}@%h"],
+            cwd=ROOT, env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue),
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        self._wait_until_ready()
+
+    def _wait_until_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"celery worker not ready after {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, django_db_blocker: object, celery_queue: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """One real worker for the session, consuming this run's queue against the test databases."""
+    if not has_broker():
+        pytest.skip("needs a Redis broker: set CELERY_BROKER_URL (CI does)")
+    worker = WorkerProcess(celery_queue, tmp_path_factory.mktemp("celery") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
