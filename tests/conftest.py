@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connections
+from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,3 +127,58 @@ def celery_worker_process(
     worker.start()
     yield worker
     worker.stop()
+
+
+# Users and authenticated API clients -----------------------------------------------
+
+
+def client_for(user: object | None) -> APIClient:
+    """An APIClient that authenticates as `user` with a real DRF token (None: anonymous)."""
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def staff_user(db: None) -> object:
+    from tests.factories import StaffFactory
+
+    return StaffFactory(username="staff")
+
+
+@pytest.fixture
+def customer_user(db: None) -> object:
+    from tests.factories import UserFactory
+
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_customer(db: None) -> object:
+    from tests.factories import UserFactory
+
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def staff_client(staff_user: object) -> APIClient:
+    return client_for(staff_user)
+
+
+@pytest.fixture
+def customer_client(customer_user: object) -> APIClient:
+    return client_for(customer_user)
+
+
+@pytest.fixture
+def other_client(other_customer: object) -> APIClient:
+    return client_for(other_customer)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return client_for(None)
