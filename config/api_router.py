@@ -1,13 +1,81 @@
-"""Everything under /api/: auth, the command endpoints, the query endpoints, the schema."""
+"""Everything under /api/: auth, the command endpoints, the query endpoints, the schema.
 
-from django.urls import include, path
+The write and read apps each publish their own urlpatterns. Some paths belong to
+both (POST /api/orders/ is a command, GET /api/orders/ a query), and Django routes a
+path to one view only, so such routes are merged here into one view that hands each
+HTTP method to the app that serves it. The schema is generated from the unmerged
+lists (config/schema_urls.py), so every endpoint keeps its own documentation.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, include, path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
+
+from orders_read.urls import urlpatterns as query_patterns
+from orders_write.urls import urlpatterns as command_patterns
+
+View = Callable[..., HttpResponse]
+
+
+def allowed_methods(view: View) -> list[str]:
+    """The HTTP methods a DRF view (APIView or ViewSet) answers, in lower case."""
+    actions = getattr(view, "actions", None)
+    if actions:
+        return list(actions)
+    cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    if cls is None:
+        return ["get", "post", "put", "patch", "delete"]
+    return [m for m in cls.http_method_names if m not in ("options", "head") and hasattr(cls, m)]
+
+
+def method_dispatch(views: dict[str, View]) -> View:
+    """One view that sends each method to the view that answers it (405 for the rest)."""
+    allow = ", ".join(sorted(m.upper() for m in views))
+
+    @csrf_exempt
+    def dispatch(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        method = request.method.lower()
+        if method == "head":
+            method = "get"
+        view = views.get(method) or (next(iter(views.values())) if method == "options" else None)
+        if view is None:
+            response = JsonResponse(
+                {"detail": f'Method "{request.method}" not allowed.', "code": "method_not_allowed"}, status=405
+            )
+            response["Allow"] = allow
+            return response
+        return view(request, *args, **kwargs)
+
+    return dispatch
+
+
+def merge_routes(*pattern_lists: Sequence[URLPattern]) -> list[URLPattern]:
+    """Patterns with the same route become one method-dispatching pattern; order is kept."""
+    groups: dict[str, list[URLPattern]] = {}
+    for pattern in (p for patterns in pattern_lists for p in patterns):
+        groups.setdefault(str(pattern.pattern), []).append(pattern)
+    return [_merged(route, patterns) for route, patterns in groups.items()]
+
+
+def _merged(route: str, patterns: Iterable[URLPattern]) -> URLPattern:
+    patterns = list(patterns)
+    if len(patterns) == 1:
+        return patterns[0]
+    views: dict[str, View] = {}
+    for pattern in patterns:
+        for method in allowed_methods(pattern.callback):
+            views.setdefault(method, pattern.callback)
+    return path(route, method_dispatch(views), name=next((p.name for p in patterns if p.name), None))
+
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include("orders_write.urls")),
-    path("", include("orders_read.urls")),
+    path("", include(merge_routes(command_patterns, query_patterns))),
 ]

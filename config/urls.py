@@ -8,3 +8,7 @@ urlpatterns = [
     path("api/", include("config.api_router")),
     path("", include("config.ops_urls")),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"
+handler400 = "config.views.bad_request"
