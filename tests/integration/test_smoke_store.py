@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_append_then_read_back_in_order() -> None:
     registered = ProductRegistered(product_id="sku-1", name="Mug", description="", price=Decimal("9.99"))
-    result = append(StreamWrite("Product-sku-1", NO_STREAM, [registered, StockReceived(product_id="sku-1", quantity=3)]))
+    received = StockReceived(product_id="sku-1", quantity=3)
+    result = append(StreamWrite("Product-sku-1", NO_STREAM, [registered, received]))
     assert result.versions == {"Product-sku-1": 2}
     events = read_stream("Product-sku-1")
     assert [e.version for e in events] == [1, 2]
