@@ -15,6 +15,7 @@ from orders_write.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     DomainError,
+    Forbidden,
     NotFound,
     RequestInProgress,
     VersionMismatch,
@@ -22,6 +23,7 @@ from orders_write.errors import (
 
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (NotFound, status.HTTP_404_NOT_FOUND),
+    (Forbidden, status.HTTP_403_FORBIDDEN),
     (AlreadyExists, status.HTTP_409_CONFLICT),
     (ConcurrencyConflict, status.HTTP_409_CONFLICT),
     (RequestInProgress, status.HTTP_409_CONFLICT),

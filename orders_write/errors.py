@@ -25,6 +25,13 @@ class NotFound(DomainError):
     default_detail = "Not found."
 
 
+class Forbidden(DomainError):
+    """The user may not run this command at all (a customer shipping, or ordering for someone else)."""
+
+    code = "permission_denied"
+    default_detail = "You do not have permission to perform this action."
+
+
 class AlreadyExists(DomainError):
     code = "already_exists"
     default_detail = "It already exists."

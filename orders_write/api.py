@@ -1,0 +1,201 @@
+"""The command endpoints: thin DRF views that validate a body, build one command and dispatch it.
+
+Each view checks shape (its nested InputSerializer, 400), builds the command with who
+sent it, and calls `dispatch`; domain errors become HTTP answers in
+config/exception_handler.py, never here. The answer (status, body, ETag,
+X-Consistency-Token) is built once by the bus's result, so an idempotent replay is
+the same answer.
+"""
+
+import re
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders_write import commands as c
+from orders_write.bus import dispatch
+from orders_write.idempotency import MAX_KEY_LENGTH, fingerprint
+from orders_write.serializers import (
+    MAX_LINES,
+    CommandResultSerializer,
+    OrderItemSerializer,
+    ShippingAddressField,
+    StrictCharField,
+    price_field,
+    quantity_field,
+    sku_field,
+)
+
+_IF_MATCH = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+_HEADERS = [
+    OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first answer."),
+    OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description='"<version>" of the target stream.'),
+]
+
+
+class InvalidHeader(APIException):
+    status_code = 400
+    default_code = "invalid_header"
+
+
+class CommandApi(APIView):
+    """Shared plumbing: metadata from the request, If-Match, and turning the result into a Response."""
+
+    permission_classes = [IsAuthenticated]
+
+    def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def run(self, request: Request, command_type: type[c.Command], **fields: Any) -> Response:
+        command = command_type(metadata=self.metadata(request), expected_version=self.if_match(request), **fields)
+        answer = dispatch(command).answer()
+        return Response(answer.body, status=answer.status, headers=answer.headers)
+
+    def metadata(self, request: Request) -> c.Metadata:
+        user = request.user
+        return c.Metadata(
+            user=user.get_username(), user_id=user.pk, is_staff=bool(user.is_staff),
+            correlation_id=getattr(request._request, "request_id", ""), idempotency=self.claim(request),
+        )
+
+    def claim(self, request: Request) -> c.IdempotencyClaim | None:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidHeader(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", "invalid_idempotency_key")
+        data = request.data if isinstance(request.data, dict) else list(request.data)
+        return c.IdempotencyClaim(
+            key=key, user_id=request.user.pk, fingerprint=fingerprint(request.method, request.get_full_path(), data)
+        )
+
+    def if_match(self, request: Request) -> int | None:
+        value = request.headers.get("If-Match")
+        if value is None or value.strip() == "*":
+            return None
+        match = _IF_MATCH.match(value.strip())
+        if match is None:
+            raise InvalidHeader('If-Match must be a version, like "3".', "invalid_if_match")
+        return int(match[1])
+
+
+# Products (staff) -----------------------------------------------------------------
+
+
+class ProductRegisterApi(CommandApi):
+    permission_classes = [IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        sku = sku_field()
+        name = StrictCharField(max_length=200)
+        description = StrictCharField(max_length=5000, allow_blank=True, required=False, default="")
+        price = price_field()
+        initial_stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, default=0)
+
+    @extend_schema(request=InputSerializer, responses={201: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request) -> Response:
+        data = self.validated(self.InputSerializer, request.data)
+        return self.run(request, c.RegisterProduct, **data)
+
+
+class ProductReceiveStockApi(CommandApi):
+    permission_classes = [IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+    @extend_schema(request=InputSerializer, responses={200: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request, sku: str) -> Response:
+        data = self.validated(self.InputSerializer, request.data)
+        return self.run(request, c.ReceiveStock, sku=sku, **data)
+
+
+class ProductChangePriceApi(CommandApi):
+    permission_classes = [IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        price = price_field()
+
+    @extend_schema(request=InputSerializer, responses={200: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request, sku: str) -> Response:
+        data = self.validated(self.InputSerializer, request.data)
+        return self.run(request, c.ChangePrice, sku=sku, **data)
+
+
+# Orders ---------------------------------------------------------------------------
+
+
+class OrderCreateApi(CommandApi):
+    class InputSerializer(serializers.Serializer):
+        customer_id = StrictCharField(max_length=150, required=False)
+        items = OrderItemSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+        shipping_address = ShippingAddressField()
+
+    @extend_schema(request=InputSerializer, responses={201: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request) -> Response:
+        data = self.validated(self.InputSerializer, request.data)
+        items = tuple(c.OrderLine(**item) for item in data["items"])
+        return self.run(
+            request, c.CreateOrder, customer_id=data.get("customer_id") or request.user.get_username(),
+            items=items, shipping_address=dict(data["shipping_address"]),
+        )
+
+
+class OrderAddItemApi(CommandApi):
+    class InputSerializer(serializers.Serializer):
+        product_id = sku_field()
+        quantity = quantity_field()
+
+    @extend_schema(request=InputSerializer, responses={200: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request, order_id: uuid.UUID) -> Response:
+        data = self.validated(self.InputSerializer, request.data)
+        return self.run(request, c.AddOrderItem, order_id=str(order_id), **data)
+
+
+class CancelInputSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=500, allow_blank=True, required=False, default="")
+
+
+class OrderCancelApi(CommandApi):
+    InputSerializer = CancelInputSerializer
+
+    @extend_schema(request=InputSerializer, responses={200: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request, order_id: uuid.UUID) -> Response:
+        data = self.validated(self.InputSerializer, request.data)
+        return self.run(request, c.CancelOrder, order_id=str(order_id), **data)
+
+
+class OrderDeleteApi(CommandApi):
+    """DELETE is cancel: the reason comes from the body or, for clients that send none, `?reason=`."""
+
+    InputSerializer = CancelInputSerializer
+
+    @extend_schema(
+        request=InputSerializer, responses={200: CommandResultSerializer},
+        parameters=[*_HEADERS, OpenApiParameter("reason", str, OpenApiParameter.QUERY)],
+    )
+    def delete(self, request: Request, order_id: uuid.UUID) -> Response:
+        body = request.data
+        if isinstance(body, dict) and "reason" not in body and "reason" in request.query_params:
+            body = {"reason": request.query_params["reason"]}
+        data = self.validated(self.InputSerializer, body)
+        return self.run(request, c.CancelOrder, order_id=str(order_id), **data)
+
+
+class OrderShipApi(CommandApi):
+    class InputSerializer(serializers.Serializer):
+        pass
+
+    @extend_schema(request=InputSerializer, responses={200: CommandResultSerializer}, parameters=_HEADERS)
+    def post(self, request: Request, order_id: uuid.UUID) -> Response:
+        self.validated(self.InputSerializer, request.data)
+        return self.run(request, c.ShipOrder, order_id=str(order_id))

@@ -1,0 +1,75 @@
+"""The command bus: one handler per command type, retries of lost races, idempotent replays.
+
+`dispatch` is the only entry to the write side. Without If-Match a lost race (another
+command moved a stream between our load and our append) is retried from a fresh load,
+a bounded number of times with jittered backoff, then answered as
+ConcurrencyConflict; with If-Match it is the client's precondition that failed
+(VersionMismatch). A duplicate Idempotency-Key replays the first answer.
+"""
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from django.db import DEFAULT_DB_ALIAS, IntegrityError
+
+from eventstore.errors import ConcurrencyError
+from orders_write import handlers, idempotency
+from orders_write.commands import (
+    AddOrderItem,
+    CancelOrder,
+    ChangePrice,
+    Command,
+    CreateOrder,
+    ReceiveStock,
+    RegisterProduct,
+    ShipOrder,
+)
+from orders_write.errors import ConcurrencyConflict, RequestInProgress, VersionMismatch
+from orders_write.repository import CommandResult, Repository
+
+Handler = Callable[[Any, Repository], CommandResult]
+
+HANDLERS: Final[dict[type[Command], Handler]] = {
+    RegisterProduct: handlers.register_product,
+    ReceiveStock: handlers.receive_stock,
+    ChangePrice: handlers.change_price,
+    CreateOrder: handlers.create_order,
+    AddOrderItem: handlers.add_order_item,
+    CancelOrder: handlers.cancel_order,
+    ShipOrder: handlers.ship_order,
+}
+
+MAX_ATTEMPTS: Final = 12
+"""Each lost race means another command on the same stream committed, so the system
+as a whole progresses; twelve attempts outlast a burst of 30 writers on one product."""
+BACKOFF_SECONDS: Final = 0.002
+
+
+def dispatch(command: Command, *, using: str = DEFAULT_DB_ALIAS) -> CommandResult:
+    """Run the command's handler; returns its result or raises a DomainError."""
+    handler = HANDLERS[type(command)]
+    claim = command.metadata.idempotency
+    if claim is not None and (stored := idempotency.lookup(claim, using=using)) is not None:
+        return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"],
+                             replayed=stored)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        repo = Repository(command, using=using)
+        try:
+            return handler(command, repo)
+        except ConcurrencyError as exc:
+            if exc.stream_id in repo.pinned:
+                raise VersionMismatch(expected=repo.pinned[exc.stream_id], actual=exc.actual) from exc
+            if attempt == MAX_ATTEMPTS:
+                raise ConcurrencyConflict() from exc
+        except IntegrityError as exc:
+            if claim is None or not idempotency.is_duplicate_claim(exc):
+                raise
+            stored = idempotency.lookup(claim, using=using)
+            if stored is None:  # the first run failed after all: it left nothing to replay
+                raise RequestInProgress() from exc
+            return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"],
+                                 replayed=stored)
+        time.sleep(random.uniform(0, BACKOFF_SECONDS * min(2**attempt, 32)))
+    raise AssertionError("unreachable")

@@ -1,0 +1,127 @@
+"""The unit of work of one command attempt: load aggregates, then save every change in one append.
+
+Aggregates are loaded through snapshots (outside any transaction, so the command's
+transaction stays a few statements long). `save` appends to every stream the command
+touched in one `eventstore.store.append`, each at the version it was loaded at (or
+the client's If-Match version), together with the idempotency record, in one
+`command_transaction`. Snapshots are written after the commit, never inside it.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.db import DEFAULT_DB_ALIAS
+
+from eventstore.domain import DomainEvent
+from eventstore.snapshots import Aggregate, load, save_snapshot, snapshot_due, stream_id_for
+from eventstore.store import StreamWrite, append, command_transaction
+from orders_write import idempotency
+from orders_write.commands import Command
+from orders_write.errors import VersionMismatch
+from orders_write.idempotency import StoredAnswer
+
+logger = logging.getLogger(__name__)
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command produced: the target stream's id and version, and the log position."""
+
+    id: str
+    version: int
+    consistency_token: str
+    created: bool = False
+    replayed: StoredAnswer | None = None
+
+    def answer(self) -> StoredAnswer:
+        """The HTTP answer (API.md "Commands"); a replay returns the first one unchanged."""
+        if self.replayed is not None:
+            return self.replayed
+        return StoredAnswer(
+            201 if self.created else 200,
+            {"id": self.id, "version": self.version, "consistency_token": self.consistency_token},
+            {"ETag": f'"{self.version}"', "X-Consistency-Token": self.consistency_token},
+        )
+
+
+Change = tuple[Aggregate, Sequence[DomainEvent]]
+
+
+class Repository:
+    def __init__(self, command: Command, *, using: str = DEFAULT_DB_ALIAS) -> None:
+        self.command = command
+        self.using = using
+        self._loaded: dict[str, Aggregate] = {}
+        self.pinned: dict[str, int] = {}
+        """Streams whose expected version the client fixed with If-Match."""
+
+    def get(self, aggregate_type: type[A], aggregate_id: str) -> A:
+        """The aggregate at its current version (version 0: its stream does not exist)."""
+        stream_id = stream_id_for(aggregate_type, aggregate_id)
+        if stream_id not in self._loaded:
+            self._loaded[stream_id] = load(aggregate_type, aggregate_id, using=self.using)
+        return self._loaded[stream_id]  # type: ignore[return-value]
+
+    def expect(self, aggregate: Aggregate, version: int | None) -> None:
+        """Honour If-Match: refuse now if the stream already moved, and append only at that version."""
+        if version is None:
+            return
+        if aggregate.version != version:
+            raise VersionMismatch(expected=version, actual=aggregate.version)
+        self.pinned[stream_id_for(type(aggregate), aggregate.id)] = version
+
+    def save(self, changes: Sequence[Change], *, target: Aggregate, created: bool = False) -> CommandResult:
+        """Append every change in one transaction with the idempotency record; then snapshot."""
+        writes, merged = self._writes(changes)
+        claim = self.command.metadata.idempotency
+        with command_transaction(self.using):
+            if claim is not None:
+                idempotency.claim_key(claim, using=self.using)
+            appended = append(*writes, metadata=self._metadata(), using=self.using)
+            target_stream = stream_id_for(type(target), target.id)
+            result = CommandResult(
+                target.id, appended.versions[target_stream], appended.checkpoint.token(), created=created
+            )
+            if claim is not None:
+                idempotency.store_answer(claim, result.answer(), using=self.using)
+        self._after_commit(merged)
+        return result
+
+    def _writes(self, changes: Sequence[Change]) -> tuple[list[StreamWrite], dict[str, tuple[Aggregate, list]]]:
+        merged: dict[str, tuple[Aggregate, list[DomainEvent]]] = {}
+        for aggregate, events in changes:
+            stream_id = stream_id_for(type(aggregate), aggregate.id)
+            merged.setdefault(stream_id, (aggregate, []))[1].extend(events)
+        writes = [
+            StreamWrite(stream_id, self.pinned.get(stream_id, aggregate.version), events)
+            for stream_id, (aggregate, events) in merged.items()
+            if events
+        ]
+        return writes, merged
+
+    def _metadata(self) -> dict[str, str]:
+        meta = self.command.metadata
+        command_id = str(self.command.command_id)
+        return {
+            "command_id": command_id,
+            "correlation_id": meta.correlation_id or command_id,
+            "causation_id": command_id,
+            "user": meta.user,
+        }
+
+    def _after_commit(self, merged: dict[str, tuple[Aggregate, list[DomainEvent]]]) -> None:
+        """Fold the new events in and snapshot where due; a failed cache write only costs speed."""
+        for aggregate, events in merged.values():
+            previous = aggregate.version
+            for event in events:
+                aggregate.apply(event)
+            aggregate.version = previous + len(events)
+            if snapshot_due(previous, aggregate.version):
+                try:
+                    save_snapshot(aggregate, using=self.using)
+                except Exception:
+                    logger.warning("snapshot of %s %s failed", type(aggregate).__name__, aggregate.id, exc_info=True)
