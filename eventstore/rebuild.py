@@ -1,0 +1,307 @@
+"""Rebuild projections from the log: blue/green into shadow tables, or in place for development.
+
+Blue/green: the projection's tables are copied empty (`<table>__shadow`), filled from
+the whole log batch by batch (each batch its own short transaction: one long write
+transaction would hold back every projection reader in the cluster, DESIGN.md), then
+caught up and swapped in one short transaction that holds the projection's state row
+FOR UPDATE, so the live runner pauses just for the swap. Live queries read the live
+tables until the rename commits and never see an empty or half-built view. An
+interrupted rebuild leaves only a stale shadow, which the next run drops first.
+"""
+
+import gc
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+
+from eventstore import shadow_tables
+from eventstore.models import ProjectionState
+from eventstore.positions import ORIGIN, Checkpoint
+from eventstore.projections import Projection, Target, all_projections, get_projection
+from eventstore.routers import read_db_alias
+from eventstore.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
+from eventstore.runner import advance, ensure_state
+from eventstore.store import RecordedEvent, count_after, read_all
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called after every batch with (events read so far, events in the log to read)."""
+
+PROGRESS_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    name: str
+    events: int
+    """Events read from the log (handled or not)."""
+    seconds: float
+    events_per_s: float
+
+
+def progress_key(name: str) -> str:
+    return f"eventstore:rebuild-progress:{name}"
+
+
+def rebuild_progress(name: str) -> dict[str, Any] | None:
+    """The latest progress of a rebuild of `name` (the admin shows it), or None."""
+    return cache.get(progress_key(name))
+
+
+def stale_projections() -> list[str]:
+    """Projections whose stored version differs from the code's: their views need a rebuild."""
+    stored = dict(ProjectionState.objects.using(read_db_alias()).values_list("name", "version"))
+    return [p.name for p in all_projections() if p.name in stored and stored[p.name] != p.version]
+
+
+def rebuild_projections(names: Sequence[str], **options: Any) -> list[RebuildReport]:
+    """Rebuild each named projection in turn (options as for `rebuild_projection`)."""
+    return [rebuild_projection(name, **options) for name in names]
+
+
+def rebuild_projection(
+    name: str, *, in_place: bool = False, batch_size: int = 20000, progress: Progress | None = None
+) -> RebuildReport:
+    """Rebuild one projection's views from the log; see the module docstring."""
+    projection = get_projection(name)
+    ensure_state(projection)
+    total = count_after(ORIGIN)
+    reporter = _Reporter(name, total, progress)
+    started = time.perf_counter()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # folding big batches allocates many small objects; GC passes cost more than they free
+    try:
+        if in_place:
+            events = _rebuild_in_place(projection, batch_size, reporter)
+        else:
+            events = _rebuild_blue_green(projection, batch_size, reporter)
+    except BaseException:
+        reporter.finish("failed")
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    seconds = time.perf_counter() - started
+    reporter.finish("done")
+    report = RebuildReport(name, events, round(seconds, 3), round(events / seconds, 1) if seconds else 0.0)
+    logger.info("rebuilt projection %s: %d events in %.2fs", name, events, seconds,
+                extra={"projection": name, "events": events, "seconds": seconds, "in_place": in_place})
+    return report
+
+
+# Blue/green ------------------------------------------------------------------------
+
+
+def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: "_Reporter") -> int:
+    db = read_db_alias()
+    connection = connections[db]
+    skipped = frozenset(_state(projection, db).skipped_positions)
+    tables = {model: shadow_tables.create_shadow(connection, model._meta.db_table) for model in projection.models}
+    target = Target(using=db, tables=tables)
+    try:
+        checkpoint, events = _fill(projection, target, ORIGIN, batch_size, skipped, reporter, prefetch=True)
+        with transaction.atomic(using=db):
+            state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
+            reporter.phase("swapping")
+            checkpoint, more = _fill(projection, target, checkpoint, batch_size, skipped, reporter, atomic=False)
+            for model, shadow in tables.items():
+                shadow_tables.swap(connection, model._meta.db_table, shadow)
+            _reset_state(state, projection, checkpoint, events + more, db)
+    except BaseException:
+        _drop_shadows(connection, tables.values())
+        raise
+    return events + more
+
+
+def _drop_shadows(connection: Any, tables: Any) -> None:
+    """Best effort: a failed rebuild should not leave its half-built copies behind."""
+    try:
+        if connection.in_atomic_block:
+            return  # the enclosing transaction's rollback takes the DDL with it
+        for table in tables:
+            shadow_tables.drop_table(connection, table)
+    except Exception:
+        logger.warning("could not drop shadow tables %s", list(tables), exc_info=True)
+
+
+def _fill(
+    projection: Projection,
+    target: Target,
+    start: Checkpoint,
+    batch_size: int,
+    skipped: frozenset[int],
+    reporter: "_Reporter",
+    *,
+    prefetch: bool = False,
+    atomic: bool = True,
+) -> tuple[Checkpoint, int]:
+    """Apply every event after `start` to the target tables; returns the new checkpoint and events read.
+
+    Only handled event types are read from the log, so the checkpoint ends on the last
+    handled event; the live runner reads (and passes over) whatever follows it.
+    """
+    types = sorted(projection.handled_types())
+    checkpoint, events = start, 0
+    for batch in _batches(start, batch_size, types, prefetch=prefetch):
+        handled = [e for e in batch if e.position not in skipped]
+        if handled:
+            if atomic:
+                with transaction.atomic(using=target.using):
+                    projection.apply(handled, target)
+            else:
+                projection.apply(handled, target)
+        checkpoint = batch[-1].checkpoint
+        events += len(batch)
+        reporter.advance(len(batch))
+    return checkpoint, events
+
+
+def _batches(start: Checkpoint, size: int, types: list[str], *, prefetch: bool) -> Iterator[list[RecordedEvent]]:
+    """The log after `start` in batches; on PostgreSQL read one batch ahead in a thread.
+
+    The reader runs on its own connection in autocommit, so it holds no transaction id
+    and does not hold back any projection reader. It is only used outside an atomic
+    block: a thread's connection cannot see the caller's uncommitted rows.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not prefetch or connection.vendor != "postgresql" or connection.in_atomic_block:
+        after = start
+        while batch := read_all(after, size, event_types=types):
+            yield batch
+            after = batch[-1].checkpoint
+        return
+    yield from _prefetched(start, size, types)
+
+
+_END = object()
+
+
+def _prefetched(start: Checkpoint, size: int, types: list[str]) -> Iterator[list[RecordedEvent]]:
+    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            _use_orjson(connections[DEFAULT_DB_ALIAS])
+            after = start
+            while not stop.is_set() and (batch := read_all(after, size, event_types=types)):
+                _put(batches, batch, stop)
+                after = batch[-1].checkpoint
+            _put(batches, _END, stop)
+        except BaseException as exc:
+            _put(batches, exc, stop)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    reader = threading.Thread(target=read, name="rebuild-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := batches.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+
+
+def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            batches.put(item, timeout=0.5)
+            return
+        except queue.Full:
+            continue
+
+
+def _use_orjson(connection: Any) -> None:
+    """Decode jsonb with orjson on the reader's connection: several times faster than json.loads."""
+    import orjson
+    from psycopg.types.json import set_json_loads
+
+    connection.ensure_connection()
+    set_json_loads(orjson.loads, connection.connection)
+
+
+# In place --------------------------------------------------------------------------
+
+
+def _rebuild_in_place(projection: Projection, batch_size: int, reporter: "_Reporter") -> int:
+    """Empty the live tables and replay through the runner (development: views are empty meanwhile)."""
+    db = read_db_alias()
+    connection = connections[db]
+    with transaction.atomic(using=db):
+        state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
+        with connection.cursor() as cursor:
+            for model in projection.models:
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+        _reset_state(state, projection, ORIGIN, 0, db)
+    events = 0
+    while True:
+        try:
+            done = advance(projection, batch_size)
+        except RunnerBusy:  # a live worker holds the row for one batch: it moves the same checkpoint
+            time.sleep(0.05)
+            continue
+        if not done:
+            return events
+        events += done
+        reporter.advance(done)
+
+
+# State and progress ----------------------------------------------------------------
+
+
+def _state(projection: Projection, db: str) -> ProjectionState:
+    return ProjectionState.objects.using(db).get(name=projection.name)
+
+
+def _reset_state(state: ProjectionState, projection: Projection, checkpoint: Checkpoint, events: int, db: str) -> None:
+    state.checkpoint = checkpoint
+    state.version = projection.version
+    state.status = ProjectionState.Status.ACTIVE
+    state.events_applied = events
+    state.failed_position = None
+    state.failed_at = None
+    state.last_error = ""
+    state.save(using=db)
+
+
+class _Reporter:
+    """Feeds the caller's progress callback and the cache entry the admin reads."""
+
+    def __init__(self, name: str, total: int, callback: Progress | None) -> None:
+        self.name, self.total, self.callback, self.done = name, total, callback, 0
+        self.started_at = timezone.now().isoformat()
+        self._store("running")
+
+    def advance(self, events: int) -> None:
+        self.done += events
+        self.total = max(self.total, self.done)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+        self._store("running")
+
+    def phase(self, phase: str) -> None:
+        self._store(phase)
+
+    def finish(self, phase: str) -> None:
+        self._store(phase)
+
+    def _store(self, phase: str) -> None:
+        try:
+            cache.set(progress_key(self.name), {
+                "phase": phase, "events_done": self.done, "events_total": self.total,
+                "started_at": self.started_at, "updated_at": timezone.now().isoformat(),
+            }, timeout=PROGRESS_TTL_SECONDS)
+        except Exception:  # progress is a nicety; a cache outage must not fail the rebuild
+            logger.warning("could not store rebuild progress", exc_info=True)

@@ -1,0 +1,183 @@
+"""Blue/green and in-place rebuilds: same views after, nothing lost, served throughout, safe to rerun."""
+
+import threading
+
+import pytest
+from django.db import connections
+
+from eventstore import shadow_tables
+from eventstore.models import ProjectionState
+from eventstore.rebuild import rebuild_progress, rebuild_projection, stale_projections
+from eventstore.routers import read_db_alias
+from eventstore.runner import catch_up
+from eventstore.store import head
+from tests.integration.ops.counting import (
+    NAME,
+    StockCount,
+    add_products,
+    expected_rows,
+    table_exists,
+    view_rows,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+TABLE = StockCount._meta.db_table
+
+
+def _state() -> ProjectionState:
+    return ProjectionState.objects.using(read_db_alias()).get(name=NAME)
+
+
+def _index_names(table: str) -> set[str]:
+    connection = connections[read_db_alias()]
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return {name for name, info in constraints.items() if info["index"] and not name.startswith("sqlite_autoindex")}
+
+
+def test_blue_green_rebuild_gives_the_same_views_and_moves_the_checkpoint_to_the_head(counting_projection) -> None:
+    add_products(30, receipts=3)
+    catch_up(NAME)
+    before, indexes_before = view_rows(), _index_names(TABLE)
+    assert before == expected_rows(30, receipts=3)
+    seen: list[tuple[int, int]] = []
+
+    report = rebuild_projection(NAME, batch_size=7, progress=lambda done, total: seen.append((done, total)))
+
+    assert view_rows() == before
+    assert report.events == 120 and report.events_per_s > 0
+    assert seen[-1] == (120, 120) and len(seen) > 10
+    state = _state()
+    assert (state.checkpoint, state.status, state.events_applied) == (head(), "active", 120)
+    assert _index_names(TABLE) == indexes_before  # the live index names survive the swap
+    assert not table_exists(shadow_tables.shadow_name(TABLE))
+    assert rebuild_progress(NAME)["phase"] == "done"
+    rebuild_projection(NAME)  # a second swap must not collide with the first one's index names
+    assert view_rows() == before
+
+
+def test_rebuild_fixes_a_view_that_drifted_from_the_log(counting_projection) -> None:
+    add_products(5)
+    catch_up(NAME)
+    connection = connections[read_db_alias()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET on_hand = 999")
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sku = 'p00001'")
+    rebuild_projection(NAME)
+    assert view_rows() == expected_rows(5)
+
+
+def test_bumped_version_is_noticed_and_cleared_by_the_rebuild(counting_projection) -> None:
+    add_products(2)
+    catch_up(NAME)
+    assert NAME not in stale_projections()
+    ProjectionState.objects.using(read_db_alias()).filter(name=NAME).update(version=0)
+    assert NAME in stale_projections()
+    rebuild_projection(NAME)
+    assert NAME not in stale_projections()
+    assert _state().version == counting_projection.version
+
+
+def test_interrupted_rebuild_leaves_the_live_view_alone_and_a_rerun_completes(counting_projection) -> None:
+    add_products(20)
+    catch_up(NAME)
+    checkpoint = _state().checkpoint
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild_projection(NAME, batch_size=5, progress=interrupt)
+    assert view_rows() == expected_rows(20)
+    assert _state().checkpoint == checkpoint
+    assert rebuild_progress(NAME)["phase"] == "failed"
+
+    # A kill -9 leaves its shadow behind: the next run drops it and starts afresh.
+    connection = connections[read_db_alias()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {TABLE}__shadow (sku varchar(64) PRIMARY KEY, junk integer)")
+    rebuild_projection(NAME, batch_size=5)
+    assert view_rows() == expected_rows(20)
+    assert _state().checkpoint == head()
+
+
+def test_in_place_rebuild_replays_into_the_emptied_tables(counting_projection) -> None:
+    add_products(12, receipts=2)
+    catch_up(NAME)
+    ProjectionState.objects.using(read_db_alias()).filter(name=NAME).update(version=0)
+
+    report = rebuild_projection(NAME, in_place=True, batch_size=5)
+
+    assert report.events == 36
+    assert view_rows() == expected_rows(12, receipts=2)
+    state = _state()
+    assert (state.checkpoint, state.version, state.events_applied) == (head(), 1, 36)
+
+
+def test_a_failed_projection_is_healed_by_a_rebuild_once_the_cause_is_gone(counting_projection) -> None:
+    add_products(3)
+    catch_up(NAME)
+    ProjectionState.objects.using(read_db_alias()).filter(name=NAME).update(
+        status="failed", failed_position=1, last_error="boom"
+    )
+    rebuild_projection(NAME)
+    state = _state()
+    assert (state.status, state.failed_position, state.last_error) == ("active", None, "")
+    assert view_rows() == expected_rows(3)
+
+
+@pytest.mark.postgres
+def test_queries_during_a_rebuild_never_fail_nor_see_a_partial_view_and_new_events_are_kept(
+    counting_projection,
+) -> None:
+    """Every batch of the rebuild waits for a query of the live table from another connection."""
+    add_products(200)
+    catch_up(NAME)
+    full = view_rows()
+    observed: list[int] = []
+    errors: list[BaseException] = []
+    query_done = threading.Event()
+    stop = threading.Event()
+
+    def query_live_view() -> None:
+        try:
+            while not stop.is_set():
+                with connections[read_db_alias()].cursor() as cursor:
+                    cursor.execute(f"SELECT count(*), min(events) FROM {TABLE}")
+                    count, min_events = cursor.fetchone()
+                observed.append(count)
+                if min_events != 2:
+                    errors.append(AssertionError(f"half-applied row seen: min(events) = {min_events}"))
+                query_done.set()
+        except BaseException as exc:
+            errors.append(exc)
+            query_done.set()
+        finally:
+            connections.close_all()
+
+    batches = 0
+
+    def between_batches(done: int, total: int) -> None:
+        nonlocal batches
+        batches += 1
+        if batches <= 3:  # commands keep arriving while the rebuild runs
+            add_products(1, prefix=f"late{batches}-")
+        query_done.clear()
+        assert query_done.wait(10), "the query thread stopped answering"
+
+    reader = threading.Thread(target=query_live_view)
+    reader.start()
+    try:
+        rebuild_projection(NAME, batch_size=25, progress=between_batches)
+    finally:
+        stop.set()
+        reader.join(10)
+
+    assert errors == []
+    assert len(observed) >= batches > 8
+    assert min(observed) >= len(full)  # never empty, never partial
+    catch_up(NAME)
+    late = [row for prefix in ("late1-", "late2-", "late3-") for row in expected_rows(1, prefix=prefix)]
+    assert view_rows() == sorted(full + late)
