@@ -1,0 +1,267 @@
+"""Faults and bad input: a killed worker, a killed web node, a rebuild under load lose nothing.
+
+Real processes on PostgreSQL + Redis: commands go over HTTP into gunicorn, projections
+run in real Celery workers, and the faults are kill -9. After each fault the views are
+compared with an independent fold of the log (tests/support/consistency.py): every
+accepted command must be in the views exactly once.
+"""
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from eventstore.models import Event
+from eventstore.tasks import catch_up_all_projections
+from tests.conftest import ROOT, WorkerProcess, subprocess_env
+from tests.support.api import ApiClient, new_key
+from tests.support.consistency import (
+    events_applied,
+    handled_events_in_log,
+    projections_at_head,
+    wait_for_views_to_match,
+)
+from tests.support.gunicorn import GunicornProcess
+from tests.support.workload import Milestone, Outcome, command_burst, run_threads
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.worker,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
+
+
+def _nudge() -> None:
+    """What beat does every few seconds in production: queue a catch-up of every projection."""
+    catch_up_all_projections.delay()
+
+
+def _wait_at_head(timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not projections_at_head():
+        assert time.monotonic() < deadline, "projections did not reach the head of the log"
+        _nudge()
+        time.sleep(0.3)
+
+
+def _register(api: ApiClient, skus: list[str], stock: int = 10_000) -> None:
+    for sku in skus:
+        response = api.register_product(sku, initial_stock=stock)
+        assert response.status_code == 201, response.text
+
+
+def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_once(
+    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+    api_for: Callable[..., ApiClient],
+) -> None:
+    node = start_gunicorn()
+    run = uuid.uuid4().hex[:8]
+    skus = [f"kw-{run}-{i}" for i in range(3)]
+    customers = [f"kw-{run}-c{i}" for i in range(3)]
+    _register(api_for(node.url, staff_token), skus)
+    _wait_at_head()
+    applied_before, handled_before = events_applied(), handled_events_in_log()
+
+    halfway = Milestone(threshold=20)
+    burst = [
+        (lambda c=c, i=i: command_burst(api_for(node.url, staff_token), customer=c, skus=skus, commands=20,
+                                        seed=i, on_accepted=halfway.increment))
+        for i, c in enumerate(customers)
+    ]
+    killer_done = threading.Event()
+
+    def kill_at_halfway() -> Outcome:
+        halfway.reached.wait(60)
+        running_worker.kill()  # kill -9 while the burst is still sending commands and triggers
+        killer_done.set()
+        return Outcome()
+
+    outcomes = run_threads([*burst, kill_at_halfway])
+    assert killer_done.is_set()
+    assert [e for o in outcomes for e in o.errors] == []
+    assert sum(o.accepted for o in outcomes) >= 30, [o.refused for o in outcomes]
+
+    running_worker.start()
+    api = api_for(node.url, staff_token)
+    wait_for_views_to_match(api, skus=skus, customer_ids=customers, timeout=90, nudge=_nudge)
+    _wait_at_head()
+
+    created = sorted(order_id for o in outcomes for order_id in o.created)
+    logged = sorted(Event.objects.filter(event_type="OrderCreated", data__customer_id__in=customers)
+                    .values_list("data__order_id", flat=True))
+    assert created == logged
+    applied_after, handled_after = events_applied(), handled_events_in_log()
+    assert {n: applied_after[n] - applied_before[n] for n in applied_after} == {
+        n: handled_after[n] - handled_before[n] for n in handled_after
+    }
+
+
+# kill -9 of gunicorn ----------------------------------------------------------------
+
+_RETRYABLE = {409, 502, 503, 504}
+
+
+def _create_until_answered(api: ApiClient, key: str, body: dict[str, Any], server_errors: list[str],
+                           deadline: float) -> requests.Response | None:
+    """Send one create-order request, retrying with the same Idempotency-Key until it is answered."""
+    while time.monotonic() < deadline:
+        try:
+            response = api.post("orders/", body, key=key)
+        except requests.RequestException:
+            time.sleep(0.2)  # the node is down or restarting: same request, same key, again
+            continue
+        if response.status_code >= 500:
+            server_errors.append(f"{response.status_code}: {response.text[:300]}")
+        if response.status_code in _RETRYABLE or response.status_code >= 500:
+            time.sleep(0.1)
+            continue
+        return response
+    return None
+
+
+def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_an_order(
+    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+    api_for: Callable[..., ApiClient],
+) -> None:
+    node = start_gunicorn()
+    run = uuid.uuid4().hex[:8]
+    skus = [f"kg-{run}-{i}" for i in range(4)]
+    customer = f"kg-{run}"
+    _register(api_for(node.url, staff_token), skus)
+    keys = {new_key(): {"customer_id": customer, "items": [{"product_id": skus[i % 4], "quantity": 1 + i % 3}],
+                        "shipping_address": {"street": f"{i} Retry Road"}} for i in range(48)}
+    plan = list(keys.items())
+    answers: dict[str, requests.Response | None] = {}
+    server_errors: list[str] = []
+    third = Milestone(threshold=len(plan) // 3)
+    deadline = time.monotonic() + 120
+
+    def client(share: list[tuple[str, dict[str, Any]]]) -> Outcome:
+        api = api_for(node.url, staff_token)
+        for key, body in share:
+            answers[key] = _create_until_answered(api, key, body, server_errors, deadline)
+            third.increment()
+        return Outcome()
+
+    def crash_and_restart() -> Outcome:
+        third.reached.wait(60)
+        node.kill()  # SIGKILL to master and workers, requests in flight included
+        node.start()
+        return Outcome()
+
+    run_threads([*(lambda s=plan[i::4]: client(s) for i in range(4)), crash_and_restart], timeout=150)
+
+    assert server_errors == []
+    unanswered = [key for key, response in answers.items() if response is None]
+    assert unanswered == [], "requests never answered after the restart"
+    assert {r.status_code for r in answers.values() if r is not None} == {201}
+    order_of_key = {key: r.json()["id"] for key, r in answers.items() if r is not None}
+    assert len(set(order_of_key.values())) == len(keys), "two keys answered with the same order"
+    logged = list(Event.objects.filter(event_type="OrderCreated", data__customer_id=customer)
+                  .values_list("data__order_id", flat=True))
+    assert sorted(logged) == sorted(order_of_key.values()), "an order was doubled or an accepted one lost"
+
+    events_before = Event.objects.count()
+    api = api_for(node.url, staff_token)
+    for key, body in plan:  # a late retry of every key replays the first answer and appends nothing
+        replay = api.post("orders/", body, key=key)
+        assert (replay.status_code, replay.json()["id"]) == (201, order_of_key[key])
+    assert Event.objects.count() == events_before
+    wait_for_views_to_match(api, skus=skus, customer_ids=[customer], timeout=60, nudge=_nudge)
+
+
+# Rebuild under query load ------------------------------------------------------------
+
+
+def _rebuild_all() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "manage.py", "rebuild_projections", "--all"], cwd=ROOT,
+                            env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _view_snapshot(api: ApiClient, *, customer: str, skus: list[str]) -> dict[str, Any]:
+    """Everything the views say about these orders and products, as the API answers it."""
+    orders = api.orders_of(customer)
+    return {
+        "orders": orders,
+        "details": {o["order_id"]: api.order(o["order_id"]).json() for o in orders},
+        "products": {sku: api.product(sku).json() for sku in skus},
+        "search": list(api.iter_pages("orders/search/", q=customer)),
+    }
+
+
+def _query_once(reader: ApiClient, i: int, before: dict[str, Any], *, customer: str, skus: list[str]) -> str | None:
+    """One list, detail, search or product query; the failure it shows, or None when it answered as before."""
+    ids = sorted(before["details"])
+    order_id, sku = ids[i % len(ids)], skus[i % len(skus)]
+    match i % 4:
+        case 0:
+            name, response = "list", reader.get("orders/", customer_id=customer, page_size=100)
+            ok = response.status_code == 200 and response.json()["count"] == len(ids)
+        case 1:
+            name, response = "detail", reader.order(order_id)
+            ok = response.status_code == 200 and response.json() == before["details"][order_id]
+        case 2:
+            name, response = "search", reader.get("orders/search/", q=customer, page_size=100)
+            ok = response.status_code == 200 and response.json()["count"] == len(ids)
+        case _:
+            name, response = "product", reader.product(sku)
+            ok = response.status_code == 200 and response.json() == before["products"][sku]
+    return None if ok else f"{name}: {response.status_code} {response.text[:300]}"
+
+
+def test_rebuild_under_query_load_fails_no_query_and_changes_no_view(
+    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+    api_for: Callable[..., ApiClient],
+) -> None:
+    node = start_gunicorn()
+    run = uuid.uuid4().hex[:8]
+    skus = [f"rb-{run}-{i}" for i in range(4)]
+    customer = f"rb-{run}"
+    _register(api_for(node.url, staff_token), skus)
+    outcome = command_burst(api_for(node.url, staff_token), customer=customer, skus=skus, commands=60, seed=7)
+    assert outcome.errors == []
+    api = api_for(node.url, staff_token)
+    wait_for_views_to_match(api, skus=skus, customer_ids=[customer], timeout=60, nudge=_nudge)
+    _wait_at_head()
+    before = _view_snapshot(api, customer=customer, skus=skus)
+    assert len(before["orders"]) == len(outcome.created) > 0
+
+    failures: list[str] = []
+    queries = 0
+    rebuilding = threading.Event()
+    rebuilding.set()
+
+    def query_loop(seed: int) -> Outcome:
+        nonlocal queries
+        reader = api_for(node.url, staff_token)
+        for i in range(seed, seed + 2000):  # bounded: stops as soon as the rebuild has finished
+            if not rebuilding.is_set():
+                break
+            failure = _query_once(reader, i, before, customer=customer, skus=skus)
+            queries += 1
+            if failure:
+                failures.append(failure)
+        return Outcome()
+
+    def rebuild() -> Outcome:
+        try:
+            process = _rebuild_all()
+            output, _ = process.communicate(timeout=120)
+            assert process.returncode == 0, output.decode(errors="replace")[-3000:]
+        finally:
+            rebuilding.clear()
+        return Outcome()
+
+    run_threads([*(lambda s=s: query_loop(s) for s in range(3)), rebuild], timeout=150)
+
+    assert failures == []
+    assert queries > 0
+    _wait_at_head()
+    assert _view_snapshot(api, customer=customer, skus=skus) == before
