@@ -1,0 +1,169 @@
+"""The query API: thin DRF viewsets that turn a request into one query for the bus.
+
+Each action builds a query object, `ask`s it (read-your-writes waiting, access rules
+and metrics happen there), lets django-filter filter and order what came back and
+DRF paginate it, and reports the consistency of the answer in headers (API.md).
+"""
+
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, viewsets
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from eventstore.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
+from eventstore.positions import Checkpoint
+from orders_read import filters, serializers
+from orders_read.bus import Answer, Viewer, ask
+from orders_read.queries import (
+    GetCustomerOrders,
+    GetDailySales,
+    GetOrderById,
+    GetOrderHistory,
+    GetProduct,
+    GetProjectionStatus,
+    ListOrders,
+    Query,
+    SearchOrders,
+    SearchProducts,
+)
+
+STALE_WARNING = '110 - "Response is Stale"'
+
+CONSISTENCY_PARAMETERS = [
+    OpenApiParameter("X-Consistency-Token", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                     description="token from a command: wait until this endpoint's views include it"),
+    OpenApiParameter("X-Consistency-Timeout", OpenApiTypes.NUMBER, OpenApiParameter.HEADER,
+                     description=f"seconds to wait (<= {MAX_TIMEOUT:g}, default {DEFAULT_TIMEOUT:g})"),
+    OpenApiParameter("consistency_token", OpenApiTypes.STR, OpenApiParameter.QUERY,
+                     description="the token as a query parameter"),
+]
+
+
+class InvalidConsistencyTimeout(APIException):
+    status_code = 400
+    default_detail = f"X-Consistency-Timeout must be a number of seconds between 0 and {MAX_TIMEOUT:g}."
+    default_code = "invalid_consistency_timeout"
+
+
+class QueryViewSet(viewsets.GenericViewSet):
+    """Base: asks the bus with the request's consistency token and reports freshness."""
+
+    filter_backends = [DjangoFilterBackend]
+    filtersets: ClassVar[dict[str, type]] = {}
+    consistency: str | None = None
+
+    @property
+    def filterset_class(self) -> type | None:
+        return self.filtersets.get(getattr(self, "action", None) or "")
+
+    def ask(self, query: Query) -> Any:
+        token = self.request.headers.get("X-Consistency-Token") or self.request.query_params.get("consistency_token")
+        after = Checkpoint.parse(token) if token else None  # InvalidCheckpoint -> 400
+        answer: Answer = ask(query, viewer=Viewer.of(self.request.user), after=after, timeout=self._timeout())
+        self.consistency = answer.consistency
+        return answer.result
+
+    def _timeout(self) -> float:
+        raw = self.request.headers.get("X-Consistency-Timeout")
+        if raw is None:
+            return DEFAULT_TIMEOUT
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidConsistencyTimeout() from None
+        if not 0 <= value <= MAX_TIMEOUT:  # also refuses nan and inf
+            raise InvalidConsistencyTimeout()
+        return value
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.consistency is not None and response.status_code < 400:
+            response["X-Consistency"] = self.consistency
+            if self.consistency == "stale":
+                response["Warning"] = STALE_WARNING
+        return response
+
+    def paginated(self, queryset: QuerySet) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(queryset))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def detail(self, instance: Any) -> Response:
+        return Response(self.get_serializer(instance).data, headers={"ETag": f'"{instance.version}"'})
+
+
+@extend_schema(parameters=CONSISTENCY_PARAMETERS)
+class OrderViewSet(QueryViewSet):
+    """Orders: detail, list, search, a customer's orders, and the history from the log."""
+
+    serializer_class = serializers.OrderSerializer
+    filtersets: ClassVar[dict[str, type]] = {
+        "list": filters.OrderListFilter, "search": filters.OrderSearchFilter,
+        "customer_orders": filters.CustomerOrdersFilter,
+    }
+
+    def retrieve(self, request: Request, order_id: Any) -> Response:
+        return self.detail(self.ask(GetOrderById(order_id=order_id)))
+
+    def list(self, request: Request) -> Response:
+        return self.paginated(self.ask(ListOrders()))
+
+    def search(self, request: Request) -> Response:
+        return self.paginated(self.ask(SearchOrders(q=request.query_params.get("q", "")[:200])))
+
+    def customer_orders(self, request: Request, customer_id: str) -> Response:
+        return self.paginated(self.ask(GetCustomerOrders(customer_id=customer_id)))
+
+    @extend_schema(responses=serializers.HistoryEventSerializer(many=True))
+    def history(self, request: Request, order_id: Any) -> Response:
+        history = self.ask(GetOrderHistory(order_id=order_id))
+        return Response(serializers.HistoryEventSerializer(history.events, many=True).data)
+
+
+@extend_schema(parameters=CONSISTENCY_PARAMETERS)
+class ProductViewSet(QueryViewSet):
+    """The public catalogue: full-text search, stock filter, detail by sku."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = serializers.ProductSerializer
+    filtersets: ClassVar[dict[str, type]] = {"list": filters.ProductFilter}
+
+    def list(self, request: Request) -> Response:
+        return self.paginated(self.ask(SearchProducts(search=request.query_params.get("search", "")[:200])))
+
+    def retrieve(self, request: Request, sku: str) -> Response:
+        return self.detail(self.ask(GetProduct(sku=sku)))
+
+
+@extend_schema(parameters=CONSISTENCY_PARAMETERS)
+class SalesViewSet(QueryViewSet):
+    """Sales per UTC day (see orders_read.models.DailySales for what each figure counts)."""
+
+    serializer_class = serializers.DailySalesSerializer
+    filtersets: ClassVar[dict[str, type]] = {"list": filters.DailySalesFilter}
+
+    def list(self, request: Request) -> Response:
+        dates = filters.DailySalesFilter(request.query_params)
+        if not dates.is_valid():
+            raise translate_validation(dates.errors)  # a malformed date is 400
+        cleaned = dates.form.cleaned_data
+        query = GetDailySales(date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to"))
+        return self.paginated(self.ask(query))
+
+
+class ProjectionViewSet(QueryViewSet):
+    """Staff: every projection's status, checkpoint token and lag."""
+
+    permission_classes = [permissions.IsAdminUser]
+    serializer_class = serializers.ProjectionStatusSerializer
+
+    def list(self, request: Request) -> Response:
+        rows = self.ask(GetProjectionStatus())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

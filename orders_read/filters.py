@@ -1,0 +1,91 @@
+"""django-filter FilterSets for the query API: every filter and ordering API.md offers.
+
+Orderings are django-filter `OrderingFilter`s, which validate their choices (400 for
+anything else), unlike DRF's, which silently ignores an unknown field. Each offered
+ordering has an index (orders_read/models.py).
+"""
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+
+STATUS_CHOICES = (("pending", "pending"), ("shipped", "shipped"), ("cancelled", "cancelled"))
+
+
+class StrictOrderingFilter(filters.OrderingFilter):
+    """Adds a unique tie-breaker so pages never overlap or skip rows."""
+
+    def __init__(self, *args: object, tiebreak: str, **kwargs: object) -> None:
+        self.tiebreak = tiebreak
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        if not value:
+            return qs
+        return qs.order_by(*[self.get_ordering_value(v) for v in value], self.tiebreak)
+
+
+class OrderListFilter(filters.FilterSet):
+    customer_id = filters.CharFilter(field_name="customer_id", max_length=150)
+    status = filters.ChoiceFilter(choices=STATUS_CHOICES)
+    ordering = StrictOrderingFilter(fields=("created_at", "total_amount", "status"), tiebreak="order_id")
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        return queryset if queryset.query.order_by else queryset.order_by("-created_at", "order_id")
+
+
+class CustomerOrdersFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=STATUS_CHOICES)
+
+
+SORT_BY = (("created_at", "created_at"), ("total_amount", "total_amount"), ("status", "status"))
+SORT_ORDER = (("asc", "asc"), ("desc", "desc"))
+
+
+class OrderSearchFilter(filters.FilterSet):
+    """`q` is applied by the SearchOrders query; here only the validated sort."""
+
+    q = filters.CharFilter(method="_ignore", max_length=200)
+    sort_by = filters.ChoiceFilter(choices=SORT_BY, method="_ignore")
+    sort_order = filters.ChoiceFilter(choices=SORT_ORDER, method="_ignore")
+
+    def _ignore(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        field = self.form.cleaned_data.get("sort_by") or "created_at"
+        descending = (self.form.cleaned_data.get("sort_order") or "desc") == "desc"
+        return queryset.order_by(f"-{field}" if descending else field, "order_id")
+
+
+IN_STOCK = (("true", "true"), ("false", "false"), ("1", "1"), ("0", "0"))
+
+
+class ProductFilter(filters.FilterSet):
+    """`search` is applied by the SearchProducts query (full text); here in_stock and ordering."""
+
+    search = filters.CharFilter(method="_ignore", max_length=200)
+    in_stock = filters.ChoiceFilter(choices=IN_STOCK, method="_in_stock")
+    ordering = StrictOrderingFilter(fields=("name", "price", "available"), tiebreak="product_id")
+
+    def _ignore(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset
+
+    def _in_stock(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        wanted = value in ("true", "1")
+        return queryset.filter(available__gt=0) if wanted else queryset.filter(available__lte=0)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        return queryset if queryset.query.order_by else queryset.order_by("product_id")
+
+
+class DailySalesFilter(filters.FilterSet):
+    """Bad dates are 400; the range itself is applied by the GetDailySales query."""
+
+    date_from = filters.DateFilter(method="_ignore")
+    date_to = filters.DateFilter(method="_ignore")
+
+    def _ignore(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
+        return queryset

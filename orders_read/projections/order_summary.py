@@ -1,0 +1,95 @@
+"""OrderSummaryProjection: one flat row per order, for the order detail, lists and search."""
+
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from eventstore.projections import Projection, Target, register
+from eventstore.store import RecordedEvent
+from orders_read.models import OrderSummary
+from orders_read.projections.sql import db_json, db_time, db_uuid, fetch, load_json, money, upsert
+from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+
+COLUMNS = (
+    "order_id", "order_key", "customer_id", "status", "items", "item_count", "total_amount", "shipping_address",
+    "created_at", "shipped_at", "cancelled_at", "cancel_reason", "cancelled_by", "version", "search_text",
+)
+_FOLDED = ("customer_id", "status", "items", "shipping_address", "created_at", "shipped_at", "cancelled_at",
+           "cancel_reason", "cancelled_by", "version")
+
+
+class OrderBeforeCreation(ValueError):
+    """An order event arrived for an order the view has never seen created: a broken log."""
+
+
+@register
+class OrderSummaryProjection(Projection):
+    """Folds the batch per order in memory from the rows already stored, then upserts once."""
+
+    name: ClassVar[str] = "order_summary"
+    version: ClassVar[int] = 1
+    handles = (OrderCreated, OrderItemAdded, OrderCancelled, OrderShipped)
+    models = (OrderSummary,)
+
+    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
+        table = target.table(OrderSummary)
+        ids = {e.data["order_id"] for e in batch}
+        created_here = {e.data["order_id"] for e in batch if e.event_type == "OrderCreated"}
+        stored = fetch(target, table, ("order_id", *_FOLDED), "order_id",
+                       [db_uuid(target, i) for i in ids - created_here])
+        orders: dict[str, dict[str, Any]] = {}
+        for row in stored:
+            order = dict(zip(_FOLDED, row[1:], strict=True))
+            order["items"] = load_json(order["items"])
+            order["shipping_address"] = load_json(order["shipping_address"])
+            orders[str(uuid.UUID(str(row[0])))] = order
+        for event in batch:
+            _evolve(orders, event, target)
+        upsert(target, table, COLUMNS, [_row(i, o, target) for i, o in orders.items()], key="order_id",
+               json_columns=frozenset({"items", "shipping_address"}))
+
+
+def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, target: Target) -> None:
+    """Pure fold of one event into the in-memory rows (times kept in their stored form)."""
+    data = event.data
+    order_id = str(uuid.UUID(data["order_id"]))
+    if event.event_type == "OrderCreated":
+        orders[order_id] = {
+            "customer_id": data["customer_id"], "status": "pending", "items": [],
+            "shipping_address": data.get("shipping_address") or {}, "created_at": db_time(target, event.recorded_at),
+            "shipped_at": None, "cancelled_at": None, "cancel_reason": "", "cancelled_by": "",
+            "version": event.version,
+        }
+        return
+    order = orders.get(order_id)
+    if order is None:
+        raise OrderBeforeCreation(f"{event.event_type} at position {event.position} for unknown order {order_id}")
+    match event.event_type:
+        case "OrderItemAdded":
+            price = money(data["unit_price"])
+            quantity = int(data["quantity"])
+            order["items"].append({
+                "product_id": data["product_id"], "name": data["name"], "quantity": quantity,
+                "unit_price": str(price), "line_total": str(price * quantity),
+            })
+        case "OrderCancelled":
+            order.update(status="cancelled", cancelled_at=db_time(target, event.recorded_at),
+                         cancel_reason=data.get("reason") or "", cancelled_by=data.get("cancelled_by") or "")
+        case "OrderShipped":
+            order.update(status="shipped", shipped_at=db_time(target, event.recorded_at))
+        case other:
+            raise ValueError(f"order_summary does not handle {other}")
+    order["version"] = event.version
+
+
+def _row(order_id: str, order: dict[str, Any], target: Target) -> tuple:
+    items = order["items"]
+    total = sum((Decimal(line["line_total"]) for line in items), Decimal("0.00"))
+    search = "\n".join([order["customer_id"], *(f"{line['product_id']}\n{line['name']}" for line in items)]).lower()
+    return (
+        db_uuid(target, order_id), order_id, order["customer_id"], order["status"], db_json(items),
+        sum(line["quantity"] for line in items), money(total), db_json(order["shipping_address"]),
+        order["created_at"], order["shipped_at"], order["cancelled_at"], order["cancel_reason"],
+        order["cancelled_by"], order["version"], search,
+    )

@@ -1,0 +1,105 @@
+"""Set-based reads and writes for projections: one SELECT per batch, one upsert per chunk.
+
+Raw SQL against `target.table(Model)`, never the ORM manager, so the same projection
+fills the live tables and a rebuild's shadow tables. Values are adapted the way the
+ORM would store them (SQLite keeps UUIDs as hex and times as text), so the ORM reads
+back exactly what a projection wrote.
+"""
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from django.db import connections
+
+from eventstore.projections import Target
+
+_MAX_PARAMS = 30000  # below SQLite's 32766 and psycopg's 65535 bind parameters
+
+
+def is_postgres(target: Target) -> bool:
+    return connections[target.using].vendor == "postgresql"
+
+
+def db_uuid(target: Target, value: uuid.UUID | str) -> Any:
+    value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return value if is_postgres(target) else value.hex
+
+
+def db_time(target: Target, value: datetime | None) -> Any:
+    """A datetime as the ORM stores it (aware on PostgreSQL, naive-UTC text on SQLite)."""
+    return None if value is None else connections[target.using].ops.adapt_datetimefield_value(value)
+
+
+def db_date(target: Target, value: date) -> Any:
+    return connections[target.using].ops.adapt_datefield_value(value)
+
+
+def db_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def load_json(value: Any) -> Any:
+    """jsonb arrives as text (Django registers a text loader), SQLite JSON is text too."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def fetch(target: Target, table: str, columns: Sequence[str], key: str, keys: Iterable[Any]) -> list[tuple]:
+    """The rows of `table` whose `key` is among `keys`: one query (per 30,000 keys)."""
+    keys = list(keys)
+    if not keys:
+        return []
+    rows: list[tuple] = []
+    cols = ", ".join(columns)
+    with connections[target.using].cursor() as cursor:
+        for chunk in _chunks(keys, _MAX_PARAMS):
+            if is_postgres(target):
+                cursor.execute(f"SELECT {cols} FROM {table} WHERE {key} = ANY(%s)", [list(chunk)])
+            else:
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"SELECT {cols} FROM {table} WHERE {key} IN ({marks})", list(chunk))
+            rows.extend(cursor.fetchall())
+    return rows
+
+
+def upsert(
+    target: Target,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    key: str,
+    json_columns: frozenset[str] = frozenset(),
+    additive: frozenset[str] = frozenset(),
+) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE, in multi-row statements.
+
+    Columns in `additive` are added to the stored value (a delta), the others replace it.
+    """
+    if not rows:
+        return
+    pg = is_postgres(target)
+    marks = ", ".join("%s::jsonb" if pg and c in json_columns else "%s" for c in columns)
+    updates = ", ".join(
+        f"{c} = {table}.{c} + EXCLUDED.{c}" if c in additive else f"{c} = EXCLUDED.{c}"
+        for c in columns if c != key
+    )
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    tail = f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    per_chunk = max(1, _MAX_PARAMS // len(columns))
+    with connections[target.using].cursor() as cursor:
+        for chunk in _chunks(rows, per_chunk):
+            values = ", ".join([f"({marks})"] * len(chunk))
+            cursor.execute(head + values + tail, [v for row in chunk for v in row])

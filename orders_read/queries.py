@@ -1,0 +1,185 @@
+"""The queries of the read side: immutable query objects and one handler each.
+
+Handlers read only view models (history reads the log) and may return lazy querysets,
+so DRF and django-filter paginate and filter them in the database. Access rules and
+read-your-writes waiting are not here but in the bus (orders_read/bus.py), so every
+query gets them the same way.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connections
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from eventstore.models import ProjectionState
+from eventstore.projections import all_projections
+from eventstore.routers import read_db_alias
+from eventstore.runner import ensure_state
+from eventstore.store import RecordedEvent, count_after, read_all, read_stream
+from orders_read.models import DailySales, OrderSummary, ProductView
+
+
+class Query:
+    """Base of every query object (frozen dataclasses, keyword-only)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetOrderById(Query):
+    order_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListOrders(Query):
+    """Every order the viewer may see; the API filters and orders it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetCustomerOrders(Query):
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchOrders(Query):
+    q: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetProduct(Query):
+    sku: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchProducts(Query):
+    search: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetDailySales(Query):
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetOrderHistory(Query):
+    order_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetProjectionStatus(Query):
+    """Where every projection stands, and how far behind the log it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHistory:
+    customer_id: str | None
+    events: list[RecordedEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatusRow:
+    name: str
+    status: str
+    checkpoint: str
+    lag_events: int
+    lag_seconds: float
+    last_error: str
+
+
+class NotFoundError(Http404):
+    """The thing asked for does not exist, or the viewer may not see it (never a 403)."""
+
+
+def get_order_by_id(query: GetOrderById) -> OrderSummary:
+    order = OrderSummary.objects.filter(order_id=query.order_id).first()
+    if order is None:
+        raise NotFoundError("No such order.")
+    return order
+
+
+def list_orders(query: ListOrders) -> QuerySet[OrderSummary]:
+    return OrderSummary.objects.all()
+
+
+def get_customer_orders(query: GetCustomerOrders) -> QuerySet[OrderSummary]:
+    return OrderSummary.objects.filter(customer_id=query.customer_id).order_by("-created_at", "order_id")
+
+
+def search_orders(query: SearchOrders) -> QuerySet[OrderSummary]:
+    """Id prefix, or a substring of the customer or a line's sku/name, ignoring case.
+
+    `search_text` is stored lower-cased, so `contains` on the lowered term is the
+    case-insensitive match and can use the trigram GIN index on PostgreSQL.
+    """
+    orders = OrderSummary.objects.all()
+    term = query.q.strip().lower()
+    if not term:
+        return orders
+    return orders.filter(Q(order_key__startswith=term) | Q(search_text__contains=term))
+
+
+def get_product(query: GetProduct) -> ProductView:
+    product = ProductView.objects.filter(product_id=query.sku).first()
+    if product is None:
+        raise NotFoundError("No such product.")
+    return product
+
+
+def search_products(query: SearchProducts) -> QuerySet[ProductView]:
+    """Full text over sku, name and description (GIN tsvector on PostgreSQL, icontains on SQLite)."""
+    products = ProductView.objects.all()
+    term = query.search.strip()
+    if not term:
+        return products
+    if connections[read_db_alias()].vendor == "postgresql":
+        return products.extra(where=["search_vector @@ plainto_tsquery('simple', %s)"], params=[term])
+    return products.filter(Q(sku__icontains=term) | Q(name__icontains=term) | Q(description__icontains=term))
+
+
+def get_daily_sales(query: GetDailySales) -> QuerySet[DailySales]:
+    days = DailySales.objects.order_by("date")
+    if query.date_from is not None:
+        days = days.filter(date__gte=query.date_from)
+    if query.date_to is not None:
+        days = days.filter(date__lte=query.date_to)
+    return days
+
+
+def get_order_history(query: GetOrderHistory) -> OrderHistory:
+    events = read_stream(f"Order-{query.order_id}")
+    if not events:
+        raise NotFoundError("No such order.")
+    created = next((e for e in events if e.event_type == "OrderCreated"), None)
+    return OrderHistory(created.data.get("customer_id") if created else None, events)
+
+
+def get_projection_status(query: GetProjectionStatus) -> list[ProjectionStatusRow]:
+    for projection in all_projections():
+        ensure_state(projection)
+    now: datetime = timezone.now()
+    rows = []
+    for state in ProjectionState.objects.using(read_db_alias()).order_by("name"):
+        lag = count_after(state.checkpoint)
+        next_event = read_all(state.checkpoint, 1) if lag else []
+        seconds = (now - next_event[0].recorded_at).total_seconds() if next_event else 0.0
+        rows.append(ProjectionStatusRow(state.name, state.status, state.checkpoint.token(), lag,
+                                        round(max(seconds, 0.0), 3), state.last_error))
+    return rows
+
+
+HANDLERS: dict[type[Query], Callable[[Any], Any]] = {
+    GetOrderById: get_order_by_id,
+    ListOrders: list_orders,
+    GetCustomerOrders: get_customer_orders,
+    SearchOrders: search_orders,
+    GetProduct: get_product,
+    SearchProducts: search_products,
+    GetDailySales: get_daily_sales,
+    GetOrderHistory: get_order_history,
+    GetProjectionStatus: get_projection_status,
+}
