@@ -1,0 +1,137 @@
+"""`manage.py run_projector [--once] [--poll-seconds N]`: the projection runner as a long-running process.
+
+It catches every projection up, then sleeps until PostgreSQL NOTIFYs a commit on
+EVENTSTORE_NOTIFY_CHANNEL (the store sends one with every append) or the poll
+interval passes. The poll is the safety net: a notification lost while the listening
+connection was down, or a dropped connection, delays the views by one interval at
+most, never stalls them. On SQLite there is no LISTEN, so it only polls.
+"""
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+
+from eventstore import runner
+from eventstore.projections import all_projections
+
+logger = logging.getLogger(__name__)
+
+WAIT_SLICE_SECONDS = 1.0
+"""Longest single wait, so a stop request (SIGTERM, tests) is seen promptly."""
+
+
+class Command(BaseCommand):
+    help = "Run projections continuously, woken by PostgreSQL LISTEN/NOTIFY plus a periodic poll."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop = threading.Event()
+        self.passes = 0
+        self._listener: Any = None
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="catch every projection up once, then exit")
+        parser.add_argument("--poll-seconds", type=float, default=5.0, help="poll interval (default 5)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._install_signal_handlers()
+        if not options["once"]:
+            self._start_listening()  # before the first pass, so no commit after it goes unheard
+        self.catch_up_all()
+        if options["once"]:
+            return
+        poll = max(options["poll_seconds"], 0.05)
+        try:
+            while not self.stop.is_set():
+                self.wait(poll)
+                if not self.stop.is_set():
+                    self.catch_up_all()
+        finally:
+            self._close_listener()
+            connections.close_all()  # this thread's connections (tests run it in a thread)
+
+    def catch_up_all(self) -> int:
+        """One pass over every projection; one failing projection does not stop the others."""
+        close_old_connections()
+        total = 0
+        for projection in all_projections():
+            try:
+                total += runner.catch_up(projection.name)
+            except Exception:
+                logger.exception("run_projector: catch-up of %s failed", projection.name)
+                connections.close_all()  # a broken connection is reopened on the next pass
+        self.passes += 1
+        if total:
+            logger.info("run_projector: applied %d events", total, extra={"events": total})
+        return total
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep until a notification arrives or `seconds` pass; True when notified."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            slice_ = min(left, WAIT_SLICE_SECONDS)
+            if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+                self.stop.wait(slice_)
+                continue
+            try:
+                if self._notified(slice_):
+                    return True
+            except Exception:
+                logger.warning("run_projector: LISTEN connection lost; polling until it is back", exc_info=True)
+                self._close_listener()
+                self.stop.wait(slice_)
+        return False
+
+    def _start_listening(self) -> None:
+        if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+            return
+        try:
+            self._listen()
+        except Exception:
+            logger.warning("run_projector: cannot LISTEN yet; polling until it can", exc_info=True)
+
+    def _notified(self, timeout: float) -> bool:
+        listener = self._listen()
+        notified = False
+        for _ in listener.notifies(timeout=timeout, stop_after=1):
+            notified = True
+        if notified:  # a burst of commits is one wake-up: drain what is already queued
+            for _ in listener.notifies(timeout=0):
+                pass
+        return notified
+
+    def _listen(self) -> Any:
+        if self._listener is None or self._listener.closed:
+            import psycopg
+
+            params = connections[DEFAULT_DB_ALIAS].get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            params.pop("server_side_binding", None)
+            params.pop("prepare_threshold", None)
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
+        return self._listener
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:
+                logger.debug("closing the LISTEN connection failed", exc_info=True)
+            self._listener = None
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())

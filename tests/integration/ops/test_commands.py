@@ -1,0 +1,159 @@
+"""The operator's commands: rebuild_projections, projection_status, resume_projection, run_projector."""
+
+import io
+import json
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from eventstore.management.commands.run_projector import Command as RunProjector
+from eventstore.models import ProjectionState
+from eventstore.routers import read_db_alias
+from eventstore.runner import catch_up
+from eventstore.store import NO_STREAM, StreamWrite, append, head, read_all
+from orders_write.events import ProductRegistered
+from tests.integration.ops.counting import NAME, POISON, add_products, expected_rows, view_rows
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def _states() -> "ProjectionState.objects":
+    return ProjectionState.objects.using(read_db_alias())
+
+
+def _fail_projection() -> int:
+    """Append a poison event after good ones and let the runner stop on it; returns its position."""
+    add_products(2)
+    append(StreamWrite("Product-bad", NO_STREAM, [
+        ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
+    ]))
+    add_products(1, prefix="after")
+    catch_up(NAME)
+    state = _states().get(name=NAME)
+    assert state.status == "failed"
+    return state.failed_position
+
+
+def test_rebuild_projections_prints_progress_lines_and_a_summary(counting_projection) -> None:
+    add_products(10)
+    catch_up(NAME)
+    out = _run("rebuild_projections", NAME, "--batch-size", "4")
+    assert f"{NAME}: 20/20 events" in out  # plain lines when stdout is not a terminal
+    assert f"{NAME}: 20 events in " in out and "events/s)" in out
+    assert view_rows() == expected_rows(10)
+
+
+def test_rebuild_projections_in_place(counting_projection) -> None:
+    add_products(4)
+    catch_up(NAME)
+    out = _run("rebuild_projections", NAME, "--in-place")
+    assert "in place" in out and f"{NAME}: 8 events" in out
+    assert view_rows() == expected_rows(4)
+
+
+def test_rebuild_projections_without_names_rebuilds_only_what_needs_it(counting_projection) -> None:
+    add_products(3)
+    catch_up(NAME)
+    assert "Nothing to rebuild" in _run("rebuild_projections")
+    _states().filter(name=NAME).update(version=0)
+    out = _run("rebuild_projections")
+    assert f"Rebuilding {NAME}" in out
+    assert _states().get(name=NAME).version == 1
+
+
+def test_rebuild_projections_refuses_an_unknown_name(counting_projection) -> None:
+    with pytest.raises(CommandError, match="no projection named 'nope'"):
+        _run("rebuild_projections", "nope")
+
+
+def test_projection_status_table_and_json(counting_projection) -> None:
+    add_products(3)
+    catch_up(NAME)
+    add_products(2, prefix="lag")  # not caught up (on SQLite eager tasks already did)
+    out = _run("projection_status")
+    header, *rows = out.splitlines()
+    assert header.split()[:3] == ["name", "status", "version"]
+    row = next(r for r in rows if r.startswith(NAME))
+    assert "active" in row and "1/1" in row
+    data = {p["name"]: p for p in json.loads(_run("projection_status", "--json"))}
+    entry = data[NAME]
+    assert entry["status"] == "active" and entry["code_version"] == entry["stored_version"] == 1
+    state = _states().get(name=NAME)
+    assert entry["checkpoint"] == state.checkpoint.token()
+    assert entry["lag_events"] == len(read_all(state.checkpoint, 100))
+    assert (entry["lag_events"] > 0) == (entry["lag_seconds"] > 0)
+
+
+def test_projection_status_exits_with_1_when_one_has_failed(counting_projection) -> None:
+    position = _fail_projection()
+    with pytest.raises(CommandError) as failed:
+        _run("projection_status")
+    assert failed.value.returncode == 1 and NAME in str(failed.value)
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("projection_status", "--json", stdout=out)
+    entry = next(p for p in json.loads(out.getvalue()) if p["name"] == NAME)
+    assert entry["status"] == "failed" and entry["failed_position"] == position
+    assert "poison product" in entry["last_error"]
+
+
+def test_resume_retries_the_failed_event_and_it_fails_again(counting_projection) -> None:
+    position = _fail_projection()
+    with pytest.raises(CommandError, match=f"failed again at position {position}"):
+        _run("resume_projection", NAME)
+    assert _states().get(name=NAME).skipped_positions == []
+
+
+def test_resume_with_skip_records_the_skip_and_applies_the_rest(counting_projection) -> None:
+    position = _fail_projection()
+    out = _run("resume_projection", NAME, "--skip-failed-event")
+    assert f"skipped event at position {position} (recorded)" in out
+    state = _states().get(name=NAME)
+    assert (state.status, state.skipped_positions, state.checkpoint) == ("active", [position], head())
+    assert view_rows() == expected_rows(1, prefix="after") + expected_rows(2)
+
+
+def test_resume_with_skip_refuses_when_nothing_failed(counting_projection) -> None:
+    add_products(1)
+    catch_up(NAME)
+    with pytest.raises(CommandError, match="nothing to skip"):
+        _run("resume_projection", NAME, "--skip-failed-event")
+
+
+def test_run_projector_once_catches_every_projection_up(counting_projection) -> None:
+    add_products(5)
+    _run("run_projector", "--once")
+    assert view_rows() == expected_rows(5)
+    assert _states().get(name=NAME).checkpoint == head()
+
+
+@pytest.mark.postgres
+def test_run_projector_is_woken_by_notify_long_before_its_poll(counting_projection) -> None:
+    """A poll of 10 minutes: only the NOTIFY of the append can bring the view up to date in time."""
+    command = RunProjector()
+    options = {"poll_seconds": 600, "stdout": io.StringIO()}
+    thread = threading.Thread(target=call_command, args=(command,), kwargs=options)
+    thread.start()
+    try:
+        while command.passes < 1:
+            time.sleep(0.02)
+        add_products(3)
+        deadline = time.monotonic() + 30
+        while view_rows() != expected_rows(3) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert view_rows() == expected_rows(3)
+        assert command.passes >= 2
+    finally:
+        command.stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
