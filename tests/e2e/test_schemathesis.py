@@ -1,0 +1,84 @@
+"""Schemathesis against the published OpenAPI schema: no input makes the server fail or write when it refuses.
+
+Generated requests, valid and deliberately invalid, go to a live gunicorn (debug off,
+as in production) authenticated as staff, so every endpoint is reachable. Two
+properties must hold for every one of them: never a 5xx, and a refused request (4xx)
+appends nothing to the log. Examples are few and derandomized so the test is
+repeatable and bounded in time.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+
+from eventstore.models import Event
+from tests.conftest import WorkerProcess
+from tests.support.gunicorn import GunicornProcess
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.worker,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
+
+EXAMPLES_PER_MODE = 10
+TIME_BUDGET_SECONDS = 50.0
+
+
+def test_generated_requests_never_fail_the_server_and_refusals_append_nothing(
+    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+) -> None:
+    node = start_gunicorn(workers=1)
+    auth = {"Authorization": f"Token {staff_token}"}
+    schema = schemathesis.openapi.from_url(f"{node.url}/api/schema/?format=json", headers=auth, timeout=30)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10, "the schema should document every command and query endpoint"
+
+    findings = Findings()
+    session = requests.Session()
+    budget = time.monotonic() + TIME_BUDGET_SECONDS
+    for operation in operations:
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            if time.monotonic() < budget:
+                _fuzz(operation, mode, base_url=node.url, session=session, headers=auth, findings=findings)
+    session.close()
+
+    assert findings.server_errors == [], "\n".join(findings.server_errors)
+    assert findings.refused_but_appended == [], "\n".join(findings.refused_but_appended)
+    assert len(findings.exercised) >= len(operations) // 2, sorted(findings.exercised)
+
+
+@dataclass
+class Findings:
+    server_errors: list[str] = field(default_factory=list)
+    refused_but_appended: list[str] = field(default_factory=list)
+    exercised: set[str] = field(default_factory=set)
+
+
+def _fuzz(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode, *, base_url: str,
+          session: requests.Session, headers: dict[str, str], findings: Findings) -> None:
+    """Send a few generated requests for one operation and record what breaks the two properties."""
+
+    @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def check(case: schemathesis.Case) -> None:
+        before = Event.objects.count()
+        try:
+            response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
+        except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, ValueError):
+            return  # a request `requests` refuses to send never reached the server
+        findings.exercised.add(operation.label)
+        where = f"{case.method} {case.formatted_path} ({mode.value})"
+        if response.status_code >= 500:
+            findings.server_errors.append(f"{where}: {response.status_code} {response.text[:300]}")
+        elif response.status_code >= 400 and Event.objects.count() != before:
+            findings.refused_but_appended.append(f"{where}: {response.status_code} appended events")
+
+    check()
