@@ -8,6 +8,7 @@ Raw SQL like the store: this sits on every keyed command's hot path.
 """
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,10 @@ class StoredAnswer:
 
 def fingerprint(method: str, path: str, data: Any) -> str:
     """What makes two requests "the same": method, path with query, and the parsed body."""
-    body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    try:
+        body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    except TypeError:  # orjson refuses integers beyond 64 bits (a client may send any JSON); the stdlib does not
+        body = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(method.upper().encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
 
 
