@@ -9,6 +9,7 @@ class EventstoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
+        from eventstore import checks  # noqa: F401 - registers the projection version check
         from eventstore.signals import events_committed
         from eventstore.sqlite import install_functions
         from eventstore.tasks import request_catch_up
