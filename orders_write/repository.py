@@ -96,9 +96,11 @@ class Repository:
         for aggregate, events in changes:
             stream_id = stream_id_for(type(aggregate), aggregate.id)
             merged.setdefault(stream_id, (aggregate, []))[1].extend(events)
+        # Sorted, so two commands inserting into the same streams take the index locks in
+        # the same order and cannot deadlock ("Order-" also sorts before "Product-").
         writes = [
             StreamWrite(stream_id, self.pinned.get(stream_id, aggregate.version), events)
-            for stream_id, (aggregate, events) in merged.items()
+            for stream_id, (aggregate, events) in sorted(merged.items())
             if events
         ]
         return writes, merged

@@ -1,0 +1,52 @@
+"""The repository on a real database: one atomic append across streams, snapshots after commit."""
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from eventstore.snapshots import load
+from orders_write.aggregates import Product
+from orders_write.bus import dispatch
+from orders_write.commands import CreateOrder, Metadata, OrderLine, ReceiveStock, RegisterProduct
+from orders_write.errors import InsufficientStock
+from tests.api.orders_write.shop import event_count
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STAFF = Metadata(user="staff", user_id=1, is_staff=True, correlation_id="req-1")
+
+
+def snapshot_version(stream_id: str) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM eventstore_snapshot WHERE stream_id = %s", [stream_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@override_settings(EVENTSTORE_SNAPSHOT_EVERY=10)
+def test_a_snapshot_is_taken_when_a_command_crosses_the_interval_and_loads_the_same() -> None:
+    from decimal import Decimal
+
+    dispatch(RegisterProduct(metadata=STAFF, sku="mug", name="Mug", price=Decimal("2.00"), initial_stock=1))
+    for _ in range(9):
+        dispatch(ReceiveStock(metadata=STAFF, sku="mug", quantity=1))
+    assert snapshot_version("Product-mug") == 10
+    dispatch(ReceiveStock(metadata=STAFF, sku="mug", quantity=5))
+    loaded = load(Product, "mug")
+    assert (loaded.version, loaded.on_hand) == (12, 15)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM eventstore_snapshot")
+    assert vars(load(Product, "mug")) == vars(loaded)
+
+
+def test_a_refused_line_leaves_every_stream_untouched() -> None:
+    from decimal import Decimal
+
+    dispatch(RegisterProduct(metadata=STAFF, sku="a", name="A", price=Decimal("1.00"), initial_stock=5))
+    dispatch(RegisterProduct(metadata=STAFF, sku="b", name="B", price=Decimal("1.00"), initial_stock=1))
+    before = event_count()
+    with pytest.raises(InsufficientStock):
+        dispatch(CreateOrder(metadata=STAFF, customer_id="alice", shipping_address={},
+                             items=(OrderLine(product_id="a", quantity=2), OrderLine(product_id="b", quantity=2))))
+    assert event_count() == before
+    assert load(Product, "a").reserved == 0
