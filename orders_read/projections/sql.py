@@ -83,19 +83,19 @@ def upsert(
     key: str,
     json_columns: frozenset[str] = frozenset(),
     additive: frozenset[str] = frozenset(),
+    money_columns: frozenset[str] = frozenset(),
 ) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE, in multi-row statements.
 
     Columns in `additive` are added to the stored value (a delta), the others replace it.
+    Additive `money_columns` are rounded to cents after the sum: SQLite keeps decimals
+    as floats, and without it the sums would depend on how the log was batched.
     """
     if not rows:
         return
     pg = is_postgres(target)
     marks = ", ".join("%s::jsonb" if pg and c in json_columns else "%s" for c in columns)
-    updates = ", ".join(
-        f"{c} = {table}.{c} + EXCLUDED.{c}" if c in additive else f"{c} = EXCLUDED.{c}"
-        for c in columns if c != key
-    )
+    updates = ", ".join(_update(table, c, c in additive, c in money_columns) for c in columns if c != key)
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     tail = f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
     per_chunk = max(1, _MAX_PARAMS // len(columns))
@@ -103,3 +103,10 @@ def upsert(
         for chunk in _chunks(rows, per_chunk):
             values = ", ".join([f"({marks})"] * len(chunk))
             cursor.execute(head + values + tail, [v for row in chunk for v in row])
+
+
+def _update(table: str, column: str, additive: bool, money: bool) -> str:
+    if not additive:
+        return f"{column} = EXCLUDED.{column}"
+    total = f"{table}.{column} + EXCLUDED.{column}"
+    return f"{column} = ROUND({total}, 2)" if money else f"{column} = {total}"
