@@ -94,7 +94,7 @@ class QueryViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(self.filter_queryset(queryset))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    def detail(self, instance: Any) -> Response:
+    def one(self, instance: Any) -> Response:
         return Response(self.get_serializer(instance).data, headers={"ETag": f'"{instance.version}"'})
 
 
@@ -109,7 +109,7 @@ class OrderViewSet(QueryViewSet):
     }
 
     def retrieve(self, request: Request, order_id: Any) -> Response:
-        return self.detail(self.ask(GetOrderById(order_id=order_id)))
+        return self.one(self.ask(GetOrderById(order_id=order_id)))
 
     def list(self, request: Request) -> Response:
         return self.paginated(self.ask(ListOrders()))
@@ -138,7 +138,7 @@ class ProductViewSet(QueryViewSet):
         return self.paginated(self.ask(SearchProducts(search=request.query_params.get("search", "")[:200])))
 
     def retrieve(self, request: Request, sku: str) -> Response:
-        return self.detail(self.ask(GetProduct(sku=sku)))
+        return self.one(self.ask(GetProduct(sku=sku)))
 
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)

@@ -1,0 +1,171 @@
+"""GET /api/orders/…: the order view, lists, filters, ordering whitelist, search, history, isolation."""
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.api.orders_read.helpers import place, register
+from tests.integration.orders_read.support import LogWriter, catch_up_all
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.usefixtures("eager_tasks"),
+]
+
+ORDER_FIELDS = {"order_id", "customer_id", "status", "items", "item_count", "total_amount", "shipping_address",
+                "created_at", "shipped_at", "cancelled_at", "cancel_reason", "version"}
+
+
+@pytest.fixture
+def shop(staff_client: APIClient, customer_client: APIClient, other_client: APIClient) -> dict[str, str]:
+    register(staff_client, "MUG-1", name="Blue Mug", price="9.99", stock=50)
+    register(staff_client, "TEA-9", name="Green Tea", price="4.50", stock=50)
+    alice_mug = place(customer_client, [("MUG-1", 2), ("TEA-9", 1)])["id"]
+    alice_tea = place(customer_client, [("TEA-9", 3)])["id"]
+    bob_mug = place(other_client, [("MUG-1", 1)])["id"]
+    cancelled = staff_client.post(f"/api/orders/{alice_tea}/cancel/", {"reason": "too late"}, format="json")
+    assert cancelled.status_code == 200, cancelled.content
+    return {"alice_mug": alice_mug, "alice_tea": alice_tea, "bob_mug": bob_mug}
+
+
+def test_order_view_has_exactly_the_contract_fields(customer_client: APIClient, shop: dict[str, str]) -> None:
+    response = customer_client.get(f"/api/orders/{shop['alice_mug']}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == ORDER_FIELDS
+    assert body["order_id"] == shop["alice_mug"] and body["customer_id"] == "alice" and body["status"] == "pending"
+    assert body["items"] == [
+        {"product_id": "MUG-1", "name": "Blue Mug", "quantity": 2, "unit_price": "9.99", "line_total": "19.98"},
+        {"product_id": "TEA-9", "name": "Green Tea", "quantity": 1, "unit_price": "4.50", "line_total": "4.50"},
+    ]
+    assert (body["item_count"], body["total_amount"]) == (3, "24.48")
+    assert body["shipping_address"] == {"city": "Lyon"}
+    assert body["created_at"].endswith(("Z", "+00:00")) and body["shipped_at"] is None
+    assert response["ETag"] == f'"{body["version"]}"'
+
+
+def test_cancelled_order_shows_reason_and_time(customer_client: APIClient, shop: dict[str, str]) -> None:
+    body = customer_client.get(f"/api/orders/{shop['alice_tea']}/").json()
+    assert (body["status"], body["cancel_reason"]) == ("cancelled", "too late")
+    assert body["cancelled_at"] is not None
+
+
+def test_someone_elses_order_is_404_in_detail_and_history(customer_client: APIClient, shop: dict[str, str]) -> None:
+    assert customer_client.get(f"/api/orders/{shop['bob_mug']}/").status_code == 404
+    assert customer_client.get(f"/api/orders/{shop['bob_mug']}/history/").status_code == 404
+    assert customer_client.get("/api/orders/00000000-0000-4000-8000-000000000000/").status_code == 404
+    assert customer_client.get("/api/orders/not-a-uuid/").status_code == 404
+
+
+def test_anonymous_is_401(anon_client: APIClient, shop: dict[str, str]) -> None:
+    for path in ("/api/orders/", f"/api/orders/{shop['alice_mug']}/", "/api/orders/search/?q=a",
+                 "/api/customers/alice/orders/", f"/api/orders/{shop['alice_mug']}/history/"):
+        assert anon_client.get(path).status_code == 401, path
+
+
+def test_customer_lists_only_own_orders_staff_sees_all(customer_client: APIClient, staff_client: APIClient,
+                                                       shop: dict[str, str]) -> None:
+    mine = customer_client.get("/api/orders/").json()
+    assert set(mine) == {"count", "next", "previous", "results"}
+    assert {o["order_id"] for o in mine["results"]} == {shop["alice_mug"], shop["alice_tea"]}
+    assert customer_client.get("/api/orders/?customer_id=bob").json()["count"] == 0
+    assert staff_client.get("/api/orders/").json()["count"] == 3
+    assert [o["order_id"] for o in staff_client.get("/api/orders/?customer_id=bob").json()["results"]] == [
+        shop["bob_mug"]]
+
+
+def test_status_filter_and_whitelisted_ordering(staff_client: APIClient, shop: dict[str, str]) -> None:
+    cancelled = staff_client.get("/api/orders/?status=cancelled").json()["results"]
+    assert [o["order_id"] for o in cancelled] == [shop["alice_tea"]]
+    by_total = staff_client.get("/api/orders/?ordering=total_amount").json()["results"]
+    assert [Decimal(o["total_amount"]) for o in by_total] == sorted(Decimal(o["total_amount"]) for o in by_total)
+    by_total_desc = staff_client.get("/api/orders/?ordering=-total_amount").json()["results"]
+    assert by_total_desc == list(reversed(by_total))
+    newest = staff_client.get("/api/orders/?ordering=-created_at").json()["results"]
+    assert [o["order_id"] for o in newest] == [shop["bob_mug"], shop["alice_tea"], shop["alice_mug"]]
+    by_status = staff_client.get("/api/orders/?ordering=status").json()["results"]
+    assert [o["status"] for o in by_status] == ["cancelled", "pending", "pending"]
+
+
+@pytest.mark.parametrize("hostile", [
+    "customer_id", "-version", "total_amount;DROP TABLE orders", "__class__", "items__0", "created_at,,x", "?",
+    "status%00", "' OR 1=1 --",
+])
+def test_ordering_outside_the_whitelist_is_400(staff_client: APIClient, hostile: str) -> None:
+    response = staff_client.get("/api/orders/", {"ordering": hostile})
+    assert response.status_code == 400, response.content
+    assert "ordering" in response.json()
+
+
+@pytest.mark.parametrize("params", [{"status": "lost"}, {"sort_by": "customer_id"}, {"sort_order": "up"},
+                                    {"sort_by": "total_amount; --"}])
+def test_bad_filter_and_sort_values_are_400(staff_client: APIClient, params: dict[str, str]) -> None:
+    path = "/api/orders/search/" if "sort_by" in params or "sort_order" in params else "/api/orders/"
+    assert staff_client.get(path, params).status_code == 400
+
+
+def test_page_size_is_capped_at_100(staff_client: APIClient, manual_projections: None) -> None:
+    log = LogWriter()
+    log.product("X", stock=1000)
+    for _ in range(105):
+        log.order("zed", [("X", 1)])
+    catch_up_all()
+    page = staff_client.get("/api/orders/?page_size=1000").json()
+    assert (page["count"], len(page["results"])) == (105, 100)
+    assert page["next"] is not None and page["previous"] is None
+    second = staff_client.get(page["next"]).json()
+    assert len(second["results"]) == 5
+    assert not {o["order_id"] for o in second["results"]} & {o["order_id"] for o in page["results"]}
+    assert len(staff_client.get("/api/orders/").json()["results"]) == 20
+
+
+def test_customer_orders_newest_first_with_status_filter(customer_client: APIClient, staff_client: APIClient,
+                                                         shop: dict[str, str]) -> None:
+    mine = customer_client.get("/api/customers/alice/orders/").json()["results"]
+    assert [o["order_id"] for o in mine] == [shop["alice_tea"], shop["alice_mug"]]
+    pending = customer_client.get("/api/customers/alice/orders/?status=pending").json()["results"]
+    assert [o["order_id"] for o in pending] == [shop["alice_mug"]]
+    assert customer_client.get("/api/customers/bob/orders/").status_code == 404
+    assert staff_client.get("/api/customers/bob/orders/").json()["count"] == 1
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("mug", {"alice_mug", "bob_mug"}),  # line name, case-insensitive
+    ("MUG-1", {"alice_mug", "bob_mug"}),  # line sku
+    ("green TEA", {"alice_mug", "alice_tea"}),
+    ("ALI", {"alice_mug", "alice_tea"}),  # customer substring
+    ("nothing-like-it", set()),
+    ("%", set()),  # LIKE wildcards are literal
+    ("_", set()),
+])
+def test_search_by_customer_sku_and_name(staff_client: APIClient, shop: dict[str, str], q: str,
+                                          expected: set[str]) -> None:
+    found = staff_client.get("/api/orders/search/", {"q": q}).json()["results"]
+    assert {o["order_id"] for o in found} == {shop[k] for k in expected}
+
+
+def test_search_by_id_prefix(staff_client: APIClient, shop: dict[str, str]) -> None:
+    prefix = shop["bob_mug"][:8].upper()
+    found = staff_client.get("/api/orders/search/", {"q": prefix}).json()["results"]
+    assert shop["bob_mug"] in {o["order_id"] for o in found}
+
+
+def test_search_is_isolated_per_customer_and_sortable(customer_client: APIClient, staff_client: APIClient,
+                                                      shop: dict[str, str]) -> None:
+    found = customer_client.get("/api/orders/search/", {"q": "mug"}).json()["results"]
+    assert [o["order_id"] for o in found] == [shop["alice_mug"]]
+    assert customer_client.get("/api/orders/search/", {"q": shop["bob_mug"][:8]}).json()["count"] == 0
+    asc = staff_client.get("/api/orders/search/?q=&sort_by=total_amount&sort_order=asc").json()["results"]
+    assert [Decimal(o["total_amount"]) for o in asc] == sorted(Decimal(o["total_amount"]) for o in asc)
+    default = staff_client.get("/api/orders/search/").json()["results"]
+    assert [o["order_id"] for o in default] == [shop["bob_mug"], shop["alice_tea"], shop["alice_mug"]]
+
+
+def test_history_reads_the_stream_from_the_log(customer_client: APIClient, shop: dict[str, str]) -> None:
+    history = customer_client.get(f"/api/orders/{shop['alice_tea']}/history/").json()
+    assert [e["event_type"] for e in history] == ["OrderCreated", "OrderItemAdded", "OrderCancelled"]
+    assert [e["version"] for e in history] == [1, 2, 3]
+    assert set(history[0]) == {"position", "version", "event_type", "recorded_at", "data", "metadata"}
+    assert history[2]["data"]["reason"] == "too late"
+    assert history[0]["position"] < history[1]["position"] < history[2]["position"]
