@@ -7,17 +7,20 @@ tail query is written by hand for a reason of correctness too; see `read_all`.
 
 import contextvars
 import uuid
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from psycopg import IsolationLevel
 
 from eventstore.domain import DomainEvent, event_class
 from eventstore.errors import ConcurrencyError
@@ -123,10 +126,10 @@ def command_transaction(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     writes: list[tuple[str, int]] = []
     marker = _pending_writes.set(writes)
     try:
-        with transaction.atomic(using=using):
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with _repeatable_read(connection) as restore, transaction.atomic(using=using):
+            # The first commit hook puts the isolation level back, so the hooks after it
+            # (projection catch-up when tasks run eagerly) get the connection's usual one.
+            transaction.on_commit(restore, using=using)
             yield
     except (IntegrityError, OperationalError) as exc:
         if not writes or not _is_write_conflict(exc):
@@ -134,6 +137,33 @@ def command_transaction(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         raise _conflict(writes, using) from exc
     finally:
         _pending_writes.reset(marker)
+
+
+@contextmanager
+def _repeatable_read(connection: BaseDatabaseWrapper) -> Iterator[Callable[[], None]]:
+    """Have psycopg open the next transaction with `BEGIN ISOLATION LEVEL REPEATABLE READ`.
+
+    Sending the level with BEGIN saves the round trip of a separate `SET TRANSACTION`
+    on every command (bench/append.py). Django leaves the level unset on its
+    connections (server default, READ COMMITTED); yields the function that puts it
+    back, which also runs on the way out.
+    """
+    if connection.vendor != "postgresql":
+        yield lambda: None
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    previous = raw.isolation_level
+
+    def restore() -> None:
+        with suppress(psycopg.Error):  # still in the transaction, or broken: Django discards those
+            raw.isolation_level = previous
+
+    raw.isolation_level = IsolationLevel.REPEATABLE_READ
+    try:
+        yield restore
+    finally:
+        restore()
 
 
 def append(
@@ -159,7 +189,107 @@ def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str)
     pending = _pending_writes.get()
     if pending is not None:
         pending.extend((w.stream_id, w.expected_version) for w in writes)
-    current = current_versions([w.stream_id for w in writes], using=using)
+    if not any(w.events for w in writes):
+        raise ValueError("nothing to append")
+    if connection.vendor == "postgresql":
+        versions, checkpoint = _append_postgres(writes, metadata, connection)
+    else:
+        versions, checkpoint = _append_checked(writes, metadata, connection)
+    transaction.on_commit(_announce_commit, using=using, robust=True)
+    return AppendResult(versions, checkpoint)
+
+
+def _event_rows(write: StreamWrite, metadata: dict[str, Any]) -> Iterator[tuple[int, str, str, int, str, str]]:
+    """(offset in stream, event_id, event_type, schema_version, data, metadata) per event, JSON encoded."""
+    for offset, item in enumerate(write.events, start=1):
+        new = item if isinstance(item, NewEvent) else NewEvent.of(item)
+        meta = {**metadata, **new.metadata} if new.metadata else metadata
+        yield (
+            offset, str(new.event_id), new.event_type, new.schema_version,
+            orjson.dumps(new.data).decode(), orjson.dumps(meta).decode(),
+        )
+
+
+def _append_postgres(
+    writes: Sequence[StreamWrite], metadata: dict[str, Any], connection: BaseDatabaseWrapper
+) -> tuple[dict[str, int], Checkpoint]:
+    """Check every expected version, insert, and NOTIFY, in one statement (one round trip).
+
+    The versions are read from the transaction's snapshot inside the INSERT; a stream
+    that is not where the writer expected gets no rows, and neither does any other.
+    A concurrent writer that got there first makes the INSERT fail on the unique
+    `(stream_id, version)` constraint (REPEATABLE READ: it cannot see that row), which
+    `command_transaction` turns into the same ConcurrencyError.
+    """
+    streams: list[Any] = []
+    events: list[Any] = []
+    for index, write in enumerate(writes):
+        streams.extend((index, write.stream_id, stream_type_of(write.stream_id), write.expected_version))
+        for row in _event_rows(write, metadata):
+            events.append(index)
+            events.extend(row)
+    stream_values = ", ".join(["(%s::int, %s, %s, %s::int)"] * len(writes))
+    event_values = ", ".join(["(%s::int, %s::int, %s::uuid, %s, %s::int, %s::jsonb, %s::jsonb)"] * (len(events) // 7))
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    # Planning this statement costs more than running it, so it is prepared once per
+    # connection and shape: a server-side-binding cursor, and explicit preparation
+    # switched on (Django turns psycopg's off for the sake of transaction poolers;
+    # Django's own client-side cursors never prepare, so they are unaffected).
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _ONLY_EXPLICIT_PREPARE
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(
+            _APPEND_SQL.format(streams=stream_values, events=event_values),
+            [*streams, *events, settings.EVENTSTORE_NOTIFY_CHANNEL],
+            prepare=True,
+        )
+        rows = cursor.fetchall()
+    versions: dict[str, int] = {}
+    position = txid = None
+    for index, actual, last_position, last_txid, _ in rows:
+        write = writes[index]
+        if write.expected_version != ANY and write.expected_version != actual:
+            raise ConcurrencyError(write.stream_id, write.expected_version, actual)
+        versions[write.stream_id] = actual + len(write.events)
+        position, txid = last_position, last_txid
+    return versions, Checkpoint(int(txid), int(position))
+
+
+_ONLY_EXPLICIT_PREPARE: Final = 2**31
+"""A psycopg prepare threshold no statement reaches: only `execute(..., prepare=True)` prepares."""
+
+_APPEND_SQL = """
+WITH streams (idx, stream_id, stream_type, expected) AS (VALUES {streams}),
+current AS (
+    SELECT s.*, coalesce((SELECT max(e.version) FROM eventstore_event e WHERE e.stream_id = s.stream_id), 0) AS actual
+    FROM streams s
+),
+inserted AS (
+    INSERT INTO eventstore_event
+        (event_id, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at)
+    SELECT n.event_id, c.stream_id, c.stream_type, c.actual + n.n, n.event_type, n.schema_version, n.data, n.metadata,
+           statement_timestamp()
+    FROM (VALUES {events}) AS n (idx, n, event_id, event_type, schema_version, data, metadata)
+    JOIN current c ON c.idx = n.idx
+    WHERE NOT EXISTS (SELECT 1 FROM current WHERE expected <> -1 AND expected <> actual)
+    ORDER BY n.idx, n.n
+    RETURNING position, transaction_id
+)
+SELECT c.idx, c.actual,
+       (SELECT max(position) FROM inserted),
+       (SELECT transaction_id::text AS txid FROM inserted LIMIT 1),
+       (SELECT pg_notify(%s, '')::text FROM (SELECT FROM inserted LIMIT 1) AS any_row)
+FROM current c ORDER BY c.idx
+"""
+
+
+def _append_checked(
+    writes: Sequence[StreamWrite], metadata: dict[str, Any], connection: BaseDatabaseWrapper
+) -> tuple[dict[str, int], Checkpoint]:
+    """SQLite: read the versions, then insert (the IMMEDIATE transaction keeps them true)."""
+    current = current_versions([w.stream_id for w in writes], using=connection.alias)
     recorded_at = connection.ops.adapt_datetimefield_value(timezone.now())
     rows: list[Any] = []
     versions: dict[str, int] = {}
@@ -168,32 +298,21 @@ def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str)
         if write.expected_version != ANY and write.expected_version != actual:
             raise ConcurrencyError(write.stream_id, write.expected_version, actual)
         stream_type = stream_type_of(write.stream_id)
-        for offset, item in enumerate(write.events, start=1):
-            new = item if isinstance(item, NewEvent) else NewEvent.of(item)
+        for offset, event_id, event_type, schema_version, data, meta in _event_rows(write, metadata):
             rows.append((
-                str(new.event_id), write.stream_id, stream_type, actual + offset, new.event_type,
-                new.schema_version, orjson.dumps(new.data).decode(),
-                orjson.dumps({**metadata, **new.metadata}).decode(), recorded_at,
+                event_id, write.stream_id, stream_type, actual + offset, event_type, schema_version, data, meta,
+                recorded_at,
             ))
         versions[write.stream_id] = actual + len(write.events)
-    if not rows:
-        raise ValueError("nothing to append")
-    json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    values = ", ".join([f"(%s, %s, %s, %s, %s, %s, {json}, {json}, %s)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO eventstore_event (event_id, stream_id, stream_type, version, event_type,"
-            f" schema_version, data, metadata, recorded_at) VALUES {values}"
-            " RETURNING position, " + ("transaction_id::text" if connection.vendor == "postgresql" else "0"),
+            f" schema_version, data, metadata, recorded_at) VALUES {values} RETURNING position",
             [value for row in rows for value in row],
         )
-        returned = cursor.fetchall()
-        if connection.vendor == "postgresql":
-            cursor.execute(f"NOTIFY {settings.EVENTSTORE_NOTIFY_CHANNEL}")
-    last = max(returned, key=lambda r: r[0])
-    checkpoint = Checkpoint(int(last[1]), int(last[0]))
-    transaction.on_commit(_announce_commit, using=using, robust=True)
-    return AppendResult(versions, checkpoint)
+        last = max(row[0] for row in cursor.fetchall())
+    return versions, Checkpoint(0, int(last))
 
 
 def _announce_commit() -> None:
