@@ -21,6 +21,7 @@ from eventstore.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from eventstore.positions import Checkpoint
 from orders_read import filters, serializers
 from orders_read.bus import Answer, Viewer, ask
+from orders_read.models import DailySales
 from orders_read.queries import (
     GetCustomerOrders,
     GetDailySales,
@@ -149,7 +150,7 @@ class SalesViewSet(QueryViewSet):
     filtersets: ClassVar[dict[str, type]] = {"list": filters.DailySalesFilter}
 
     def list(self, request: Request) -> Response:
-        dates = filters.DailySalesFilter(request.query_params)
+        dates = filters.DailySalesFilter(request.query_params, queryset=DailySales.objects.none())
         if not dates.is_valid():
             raise translate_validation(dates.errors)  # a malformed date is 400
         cleaned = dates.form.cleaned_data
