@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from eventstore.errors import InvalidCheckpoint
 
-_TOKEN = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_TOKEN = re.compile(r"^(\d{1,20})-(\d{1,20})$", re.ASCII)  # ASCII: "\d" would accept other scripts' digits
 
 
 class Checkpoint(NamedTuple):
