@@ -54,3 +54,28 @@ def request_catch_up(**_: Any) -> None:
     """Receiver of `events_committed`: every projection may have new work."""
     for projection in all_projections():
         request_catch_up_of(projection.name)
+
+
+# Operations (issue 6): rebuilds started from the admin ---------------------------------
+
+
+@shared_task(ignore_result=True)
+def rebuild_projections(names: list[str], in_place: bool = False) -> None:
+    """Rebuild each named projection (blue/green unless in_place); progress goes to the cache."""
+    from eventstore.rebuild import rebuild_projection
+
+    for name in names:
+        rebuild_projection(name, in_place=in_place)
+
+
+def queue_rebuild(names: list[str], *, in_place: bool = False) -> None:
+    """Mark the rebuilds as queued (the admin shows it before a worker picks the task up), then queue it."""
+    from django.utils import timezone
+
+    from eventstore.rebuild import PROGRESS_TTL_SECONDS, progress_key
+
+    now = timezone.now().isoformat()
+    for name in names:
+        cache.set(progress_key(name), {"phase": "queued", "events_done": 0, "events_total": 0,
+                                       "started_at": now, "updated_at": now}, timeout=PROGRESS_TTL_SECONDS)
+    rebuild_projections.delay(list(names), in_place)

@@ -1,0 +1,234 @@
+"""The operator's admin: the event log (read-only, fast on millions of rows) and projection health.
+
+The log can only be read here: no add, change or delete, and no bulk delete action (the
+database refuses them anyway). On a big log the changelist must not count every row
+on every page, so the full count is switched off and an unfiltered page estimates its
+total from PostgreSQL's statistics. Projections can be resumed and rebuilt from here;
+a rebuild runs as a Celery task and its progress shows in the list.
+"""
+
+import contextlib
+import json
+import uuid
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from eventstore import runner
+from eventstore.models import Event, ProjectionState
+from eventstore.positions import Checkpoint
+from eventstore.projections import get_projection
+from eventstore.rebuild import rebuild_progress
+from eventstore.store import count_after
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counts an unfiltered log from pg_class.reltuples: `count(*)` reads every row of millions."""
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        connection = connections[getattr(self.object_list, "db", "default")]
+        if query is not None and not query.where and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'eventstore_event'::regclass")
+                row = cursor.fetchone()
+            if row and row[0] > 0:  # -1 or 0: never analysed, fall back to counting
+                return int(row[0])
+        return super().count
+
+
+class DistinctValueFilter(admin.SimpleListFilter):
+    """Filter choices from the column's distinct values, found by a loose index scan on PostgreSQL.
+
+    `SELECT DISTINCT` would read the whole index; the recursive query jumps from one
+    value to the next, so it costs one index probe per distinct value.
+    """
+
+    column: str
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        connection = connections["default"]
+        column = connection.ops.quote_name(self.column)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"WITH RECURSIVE v(value) AS ((SELECT {column} FROM eventstore_event ORDER BY 1 LIMIT 1)"
+                    f" UNION ALL SELECT (SELECT {column} FROM eventstore_event WHERE {column} > v.value"
+                    " ORDER BY 1 LIMIT 1) FROM v WHERE v.value IS NOT NULL)"
+                    " SELECT value FROM v WHERE value IS NOT NULL"
+                )
+            else:
+                cursor.execute(f"SELECT DISTINCT {column} FROM eventstore_event ORDER BY 1")
+            return [(value, value) for (value,) in cursor.fetchall()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(**{self.column: value}) if value else queryset
+
+
+class StreamTypeFilter(DistinctValueFilter):
+    title = "stream type"
+    parameter_name = column = "stream_type"
+
+
+class EventTypeFilter(DistinctValueFilter):
+    title = "event type"
+    parameter_name = column = "event_type"
+
+
+def _pretty(value: Any) -> str:
+    return format_html('<pre class="event-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("position", "stream", "event_type", "version", "recorded_at")
+    list_display_links = ("position",)
+    list_filter = (StreamTypeFilter, EventTypeFilter)
+    list_per_page = 50
+    search_fields = ("stream_id",)
+    search_help_text = "A stream id (exact or its beginning, e.g. Order-3f2a) or an event id."
+    ordering = ("-position",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    fields = ("position", "event_id", "stream", "stream_type", "version", "event_type", "schema_version",
+              "recorded_at", "transaction_id", "payload", "event_metadata")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Exact or prefix stream id (index-friendly), or an exact event id: never a scan for `%term%`."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(stream_id=term) | Q(stream_id__startswith=term)
+        with contextlib.suppress(ValueError):  # not a uuid: then it is no event id either
+            # Raw, because the store writes the canonical text form, which on SQLite is not
+            # the form the ORM's UUIDField compares against.
+            event_id = str(uuid.UUID(term))
+            condition |= Q(position__in=RawSQL("SELECT position FROM eventstore_event WHERE event_id = %s",
+                                                [event_id]))
+        return queryset.filter(condition), False
+
+    @admin.display(description="stream", ordering="stream_id")
+    def stream(self, obj: Event) -> str:
+        """The stream id, linking to every event of that stream in order."""
+        url = reverse("admin:eventstore_event_changelist") + "?" + urlencode({"stream_id": obj.stream_id})
+        return format_html('<a class="stream-link" href="{}" title="all events of this stream">{}</a>',
+                           url, obj.stream_id)
+
+    @admin.display(description="data")
+    def payload(self, obj: Event) -> str:
+        return _pretty(obj.data)
+
+    @admin.display(description="metadata")
+    def event_metadata(self, obj: Event) -> str:
+        return _pretty(obj.metadata)
+
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        if request.GET.get("stream_id"):  # the stream link: one stream, in version order
+            return ("version",)
+        return super().get_ordering(request)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup == "stream_id" or super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(ProjectionState)
+class ProjectionStateAdmin(admin.ModelAdmin):
+    list_display = ("name", "status", "versions", "checkpoint_token", "lag_events", "events_applied",
+                    "last_event_at", "short_error", "rebuild")
+    readonly_fields = ("name", "status", "version", "checkpoint_token", "events_applied", "last_event_at",
+                       "failed_position", "failed_at", "skipped_positions", "last_error", "rebuild", "updated_at")
+    fields = readonly_fields
+    actions = ("resume", "skip_failed_event", "start_rebuild")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="version (code/stored)")
+    def versions(self, obj: ProjectionState) -> str:
+        try:
+            code = get_projection(obj.name).version
+        except LookupError:
+            return f"?/{obj.version} (not registered)"
+        return f"{code}/{obj.version}" + ("" if code == obj.version else " needs rebuild")
+
+    @admin.display(description="checkpoint")
+    def checkpoint_token(self, obj: ProjectionState) -> str:
+        return obj.checkpoint.token()
+
+    @admin.display(description="lag (events)")
+    def lag_events(self, obj: ProjectionState) -> int:
+        return count_after(Checkpoint(obj.checkpoint_txid, obj.checkpoint_position))
+
+    @admin.display(description="last error")
+    def short_error(self, obj: ProjectionState) -> str:
+        lines = obj.last_error.strip().splitlines()
+        return lines[-1][:120] if lines else ""
+
+    @admin.display(description="rebuild")
+    def rebuild(self, obj: ProjectionState) -> str:
+        progress = rebuild_progress(obj.name)
+        if not progress:
+            return "-"
+        total = progress.get("events_total") or 0
+        done = progress.get("events_done") or 0
+        percent = f" ({100 * done // total}%)" if total else ""
+        return f"{progress['phase']}: {done}/{total} events{percent}"
+
+    @admin.action(description="Resume the selected failed projections")
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, runner.resume, "Resumed {name}")
+
+    @admin.action(description="Skip the failed event and resume (recorded)")
+    def skip_failed_event(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = "Skipped the failed event of {name} (recorded), resumed"
+        self._each(request, queryset, runner.skip_failed_event, done)
+
+    @admin.action(description="Rebuild the selected projections (blue/green, in the background)")
+    def start_rebuild(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from eventstore.tasks import queue_rebuild
+
+        names = list(queryset.values_list("name", flat=True))
+        queue_rebuild(names)
+        self.message_user(request, f"Rebuild started for {', '.join(names)}; progress shows in the list.",
+                          messages.SUCCESS)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, operation: Any, done: str) -> None:
+        for name in queryset.values_list("name", flat=True):
+            try:
+                operation(name)
+            except (LookupError, ValueError) as exc:
+                self.message_user(request, f"Could not change {name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, done.format(name=name), messages.SUCCESS)

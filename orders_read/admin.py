@@ -1,0 +1,49 @@
+"""Read-only admins for the views: what customers and the API see, for support staff to look up.
+
+The views belong to their projections; the admin must never write them (the models
+refuse `save()` too), so add, change and delete are off and there are no actions.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from orders_read.models import DailySales, OrderSummary, ProductView
+
+
+class ReadOnlyViewAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+    list_per_page = 50
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OrderSummary)
+class OrderSummaryAdmin(ReadOnlyViewAdmin):
+    list_display = ("order_id", "customer_id", "status", "item_count", "total_amount", "created_at", "version")
+    list_filter = ("status",)
+    search_fields = ("=order_key", "=customer_id")
+    search_help_text = "An order id or a customer id (exact)."
+    ordering = ("-created_at",)
+
+
+@admin.register(ProductView)
+class ProductViewAdmin(ReadOnlyViewAdmin):
+    list_display = ("sku", "name", "price", "on_hand", "reserved", "available", "version")
+    search_fields = ("sku", "name")
+    ordering = ("sku",)
+
+
+@admin.register(DailySales)
+class DailySalesAdmin(ReadOnlyViewAdmin):
+    list_display = ("date", "orders", "units", "revenue", "cancelled")
+    ordering = ("-date",)
