@@ -154,6 +154,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_URLCONF": "config.schema_urls",
+    # The error shapes and protocol headers every endpoint shares (API.md), added once.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.openapi.postprocess"],
 }
 
 # CELERY
