@@ -225,7 +225,7 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/commands.py needs DATABASE_URL pointing at PostgreSQL")
-    seconds, rounds, long_requests = (8.0, 1, 100) if args.quick else (20.0, 3, 300)
+    seconds, rounds, long_requests = (10.0, 5, 100) if args.quick else (30.0, 10, 300)
 
     scratch_url, admin_url = scratch_urls(url)
     recreate(admin_url)

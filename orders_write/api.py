@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
@@ -94,6 +94,7 @@ class CommandApi(APIView):
 class ProductRegisterApi(CommandApi):
     permission_classes = [IsAdminUser]
 
+    @extend_schema_serializer(component_name="ProductRegisterInput")
     class InputSerializer(serializers.Serializer):
         sku = sku_field()
         name = StrictCharField(max_length=200)
@@ -110,6 +111,7 @@ class ProductRegisterApi(CommandApi):
 class ProductReceiveStockApi(CommandApi):
     permission_classes = [IsAdminUser]
 
+    @extend_schema_serializer(component_name="ProductReceiveStockInput")
     class InputSerializer(serializers.Serializer):
         quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
 
@@ -122,6 +124,7 @@ class ProductReceiveStockApi(CommandApi):
 class ProductChangePriceApi(CommandApi):
     permission_classes = [IsAdminUser]
 
+    @extend_schema_serializer(component_name="ProductChangePriceInput")
     class InputSerializer(serializers.Serializer):
         price = price_field()
 
@@ -135,6 +138,7 @@ class ProductChangePriceApi(CommandApi):
 
 
 class OrderCreateApi(CommandApi):
+    @extend_schema_serializer(component_name="OrderCreateInput")
     class InputSerializer(serializers.Serializer):
         customer_id = StrictCharField(max_length=150, required=False)
         items = OrderItemSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
@@ -151,6 +155,7 @@ class OrderCreateApi(CommandApi):
 
 
 class OrderAddItemApi(CommandApi):
+    @extend_schema_serializer(component_name="OrderAddItemInput")
     class InputSerializer(serializers.Serializer):
         product_id = sku_field()
         quantity = quantity_field()
@@ -161,6 +166,7 @@ class OrderAddItemApi(CommandApi):
         return self.run(request, c.AddOrderItem, order_id=str(order_id), **data)
 
 
+@extend_schema_serializer(component_name="OrderCancelInput")
 class CancelInputSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=500, allow_blank=True, required=False, default="")
 
@@ -192,6 +198,7 @@ class OrderDeleteApi(CommandApi):
 
 
 class OrderShipApi(CommandApi):
+    @extend_schema_serializer(component_name="OrderShipInput")
     class InputSerializer(serializers.Serializer):
         pass
 

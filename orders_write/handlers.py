@@ -46,7 +46,7 @@ def create_order(cmd: CreateOrder, repo: Repository) -> CommandResult:
     """Open the order and reserve every product in the same append (one reservation per product)."""
     if cmd.customer_id != cmd.metadata.user and not cmd.metadata.is_staff:
         raise Forbidden("Customers can only place orders for themselves.")
-    order = repo.get(Order, cmd.order_id)
+    order = repo.new(Order, cmd.order_id)  # a server-made uuid: no stream to read
     wanted: dict[str, int] = {}
     for line in cmd.items:
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity

@@ -66,6 +66,16 @@ class Repository:
             self._loaded[stream_id] = load(aggregate_type, aggregate_id, using=self.using)
         return self._loaded[stream_id]  # type: ignore[return-value]
 
+    def new(self, aggregate_type: type[A], aggregate_id: str) -> A:
+        """A blank aggregate for a stream the server just named (a fresh uuid): nothing to read.
+
+        Saved at expected version 0, so if the stream did exist after all the append fails.
+        """
+        aggregate = aggregate_type.blank(aggregate_id)
+        aggregate.version = 0
+        self._loaded[stream_id_for(aggregate_type, aggregate_id)] = aggregate
+        return aggregate
+
     def expect(self, aggregate: Aggregate, version: int | None) -> None:
         """Honour If-Match: refuse now if the stream already moved, and append only at that version."""
         if version is None:
