@@ -1,0 +1,18 @@
+"""gunicorn settings for the web service: all interfaces, workers from WEB_CONCURRENCY, metrics cleanup."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+accesslog = None  # config.metrics logs every command as JSON; requests are counted in /metrics
+forwarded_allow_ips = "*"
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A dead worker's live gauges must not linger in the merged metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
