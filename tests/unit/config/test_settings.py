@@ -1,0 +1,111 @@
+"""Settings are read from the environment: each case runs a fresh interpreter with its own environment.
+
+Settings are evaluated once per process, so the only honest way to test how they parse
+the environment is to start a process with that environment and print what it got.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+VARIABLES = (
+    "DATABASE_URL", "READ_DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS", "DJANGO_LOG_LEVEL", "DJANGO_CONN_MAX_AGE", "EVENTSTORE_SNAPSHOT_EVERY",
+)
+PRINT_SETTINGS = """
+import json, django
+django.setup()
+from django.conf import settings as s
+print(json.dumps({
+    "databases": {alias: {k: db[k] for k in ("ENGINE", "NAME", "HOST", "PORT", "USER", "OPTIONS", "CONN_MAX_AGE")}
+                  for alias, db in s.DATABASES.items()},
+    "routers": s.DATABASE_ROUTERS, "eager": s.CELERY_TASK_ALWAYS_EAGER, "broker": s.CELERY_BROKER_URL,
+    "cache": s.CACHES["default"]["BACKEND"], "debug": s.DEBUG, "secret": s.SECRET_KEY,
+    "hosts": s.ALLOWED_HOSTS, "log_level": s.LOG_LEVEL, "atomic_requests": [db["ATOMIC_REQUESTS"]
+    for db in s.DATABASES.values()], "snapshot_every": s.EVENTSTORE_SNAPSHOT_EVERY,
+}, default=str))
+"""
+
+
+@cache
+def settings_with(module: str = "config.settings.base", **variables: str) -> dict[str, Any]:
+    """The settings a process started with exactly `variables` (of those the project reads) sees."""
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    env.update(variables, DJANGO_SETTINGS_MODULE=module)
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+PG = "postgres://writer:s3cret@db.internal:5433/orders"
+PG_READ = "postgres://reader@replica.internal:5432/orders_read"
+
+
+def test_with_nothing_set_the_project_runs_embedded_on_sqlite_with_eager_tasks() -> None:
+    s = settings_with()
+    assert list(s["databases"]) == ["default"]  # no "read" alias
+    default = s["databases"]["default"]
+    assert default["ENGINE"] == "django.db.backends.sqlite3"
+    assert default["NAME"] == str(ROOT / "db.sqlite3")
+    assert default["OPTIONS"]["transaction_mode"] == "IMMEDIATE"  # one writer: position order is commit order
+    assert s["eager"] is True and s["broker"] == "memory://"
+    assert s["cache"].endswith("LocMemCache")
+    assert s["debug"] is False  # production-safe default
+    assert s["atomic_requests"] == [False]  # commands own their transactions
+
+
+def test_database_url_selects_postgresql_with_timeouts_and_no_read_alias() -> None:
+    s = settings_with(DATABASE_URL=PG)
+    assert list(s["databases"]) == ["default"]
+    default = s["databases"]["default"]
+    assert (default["ENGINE"], default["NAME"], default["HOST"], default["PORT"], default["USER"]) == (
+        "django.db.backends.postgresql", "orders", "db.internal", 5433, "writer")
+    options = default["OPTIONS"]["options"]
+    assert "statement_timeout=" in options and "idle_in_transaction_session_timeout=" in options
+    assert "allow_purge" not in options  # only the test settings open the purge hatch
+    assert s["eager"] is True
+
+
+def test_read_database_url_adds_a_read_alias_and_the_router_sends_views_there() -> None:
+    s = settings_with(DATABASE_URL=PG, READ_DATABASE_URL=PG_READ)
+    assert list(s["databases"]) == ["default", "read"]
+    read = s["databases"]["read"]
+    assert (read["NAME"], read["HOST"], read["USER"]) == ("orders_read", "replica.internal", "reader")
+    assert "statement_timeout=" in read["OPTIONS"]["options"]
+    assert s["routers"] == ["eventstore.routers.ReadModelRouter"]
+
+
+def test_a_broker_url_turns_eager_tasks_off_and_caches_in_redis() -> None:
+    s = settings_with(CELERY_BROKER_URL="redis://127.0.0.1:6379/3")
+    assert s["eager"] is False
+    assert s["broker"] == "redis://127.0.0.1:6379/3"
+    assert s["cache"].endswith("RedisCache")
+
+
+def test_debug_hosts_secret_and_log_level_come_from_the_environment() -> None:
+    s = settings_with(DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="shop.example,api.example",
+                      DJANGO_SECRET_KEY="k" * 50, DJANGO_LOG_LEVEL="WARNING", EVENTSTORE_SNAPSHOT_EVERY="25")
+    assert s["debug"] is True
+    assert s["hosts"] == ["shop.example", "api.example"]
+    assert s["secret"] == "k" * 50
+    assert s["log_level"] == "WARNING"
+    assert s["snapshot_every"] == 25
+
+
+@pytest.mark.parametrize("url", [PG, "sqlite:////tmp/elsewhere.sqlite3"])
+def test_the_test_settings_open_the_purge_hatch_only_for_the_test_runner(url: str) -> None:
+    s = settings_with("config.settings.test", DATABASE_URL=url)
+    options = s["databases"]["default"]["OPTIONS"]
+    if url.startswith("postgres"):
+        assert options["options"].endswith("-c eventstore.allow_purge=on")
+    else:
+        assert options["transaction_mode"] == "IMMEDIATE"
