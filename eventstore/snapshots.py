@@ -6,6 +6,7 @@ a stream with 100,000 events (a popular product) loads as fast as a short one.
 Snapshots are a cache: deleting them changes nothing but speed.
 """
 
+from collections.abc import Collection
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import orjson
@@ -14,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from eventstore.domain import DomainEvent
-from eventstore.store import read_stream
+from eventstore.store import _decode, _select, read_stream
 
 
 class Aggregate(Protocol):
@@ -51,6 +52,51 @@ def load(aggregate_type: type[A], aggregate_id: str, *, using: str = DEFAULT_DB_
         aggregate.apply(recorded.to_domain())
         aggregate.version = recorded.version
     return aggregate
+
+
+def load_many(
+    aggregate_type: type[A], aggregate_ids: Collection[str], *, using: str = DEFAULT_DB_ALIAS
+) -> dict[str, A]:
+    """Several aggregates of one type in two queries (their snapshots, then all their tails).
+
+    An order names a few products; loading them one by one costs two round trips each
+    on a command's hot path (measured in bench/commands.py). Same result as `load`.
+    """
+    streams = {stream_id_for(aggregate_type, aggregate_id): aggregate_id for aggregate_id in aggregate_ids}
+    if not streams:
+        return {}
+    marks = ", ".join(["%s"] * len(streams))
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT stream_id, version, state FROM eventstore_snapshot WHERE schema = %s AND stream_id IN ({marks})",
+            [aggregate_type.snapshot_schema, *streams],
+        )
+        snapshots = {stream_id: (version, state) for stream_id, version, state in cursor.fetchall()}
+    loaded: dict[str, A] = {}
+    for stream_id, aggregate_id in streams.items():
+        if stream_id in snapshots:
+            version, state = snapshots[stream_id]
+            aggregate = aggregate_type.from_snapshot(
+                aggregate_id, state if isinstance(state, dict) else orjson.loads(state), version
+            )
+        else:
+            aggregate, version = aggregate_type.blank(aggregate_id), 0
+        aggregate.version = version
+        loaded[aggregate_id] = aggregate
+    tails = " OR ".join(["(stream_id = %s AND version > %s)"] * len(streams))
+    params = [value for stream_id, aggregate_id in streams.items()
+              for value in (stream_id, loaded[aggregate_id].version)]
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_select(using)} FROM eventstore_event WHERE {tails} ORDER BY stream_id, version", params
+        )
+        rows = cursor.fetchall()
+    for row in rows:
+        recorded = _decode(row)
+        aggregate = loaded[streams[recorded.stream_id]]
+        aggregate.apply(recorded.to_domain())
+        aggregate.version = recorded.version
+    return loaded
 
 
 def _from_snapshot(aggregate_type: type[A], aggregate_id: str, stream_id: str, using: str) -> tuple[A, int]:

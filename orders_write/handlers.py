@@ -20,7 +20,7 @@ from orders_write.commands import (
     RegisterProduct,
     ShipOrder,
 )
-from orders_write.errors import Forbidden, NotFound, UnknownProduct
+from orders_write.errors import Forbidden, NotFound
 from orders_write.repository import Change, CommandResult, Repository
 
 
@@ -50,7 +50,7 @@ def create_order(cmd: CreateOrder, repo: Repository) -> CommandResult:
     wanted: dict[str, int] = {}
     for line in cmd.items:
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    products = {sku: _orderable_product(repo, sku) for sku in wanted}
+    products = repo.get_many(Product, list(wanted))  # reserve() refuses an unregistered one: unknown_product
     changes: list[Change] = [(products[sku], products[sku].reserve(order_id=order.id, quantity=qty))
                              for sku, qty in wanted.items()]
     items = [_priced(products[line.product_id], line.quantity) for line in cmd.items]
@@ -93,13 +93,6 @@ def _existing_product(cmd: Command, repo: Repository, sku: str) -> Product:
     if not product.registered:
         raise NotFound(f"Product {sku!r} does not exist.")
     repo.expect(product, cmd.expected_version)
-    return product
-
-
-def _orderable_product(repo: Repository, sku: str) -> Product:
-    product = repo.get(Product, sku)
-    if not product.registered:
-        raise UnknownProduct(f"Product {sku!r} does not exist.", product_id=sku)
     return product
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 from django.db import DEFAULT_DB_ALIAS
 
 from eventstore.domain import DomainEvent
-from eventstore.snapshots import Aggregate, load, save_snapshot, snapshot_due, stream_id_for
+from eventstore.snapshots import Aggregate, load, load_many, save_snapshot, snapshot_due, stream_id_for
 from eventstore.store import StreamWrite, append, command_transaction
 from orders_write import idempotency
 from orders_write.commands import Command
@@ -65,6 +65,13 @@ class Repository:
         if stream_id not in self._loaded:
             self._loaded[stream_id] = load(aggregate_type, aggregate_id, using=self.using)
         return self._loaded[stream_id]  # type: ignore[return-value]
+
+    def get_many(self, aggregate_type: type[A], aggregate_ids: Sequence[str]) -> dict[str, A]:
+        """Several aggregates of one type, read in two queries rather than two each (an order's products)."""
+        missing = [i for i in aggregate_ids if stream_id_for(aggregate_type, i) not in self._loaded]
+        for aggregate_id, aggregate in load_many(aggregate_type, missing, using=self.using).items():
+            self._loaded[stream_id_for(aggregate_type, aggregate_id)] = aggregate
+        return {i: self.get(aggregate_type, i) for i in aggregate_ids}
 
     def new(self, aggregate_type: type[A], aggregate_id: str) -> A:
         """A blank aggregate for a stream the server just named (a fresh uuid): nothing to read.

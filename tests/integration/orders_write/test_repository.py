@@ -50,3 +50,22 @@ def test_a_refused_line_leaves_every_stream_untouched() -> None:
                              items=(OrderLine(product_id="a", quantity=2), OrderLine(product_id="b", quantity=2))))
     assert event_count() == before
     assert load(Product, "a").reserved == 0
+
+
+@override_settings(EVENTSTORE_SNAPSHOT_EVERY=3)
+def test_loading_several_products_at_once_equals_loading_each() -> None:
+    from decimal import Decimal
+
+    from eventstore.snapshots import load_many
+
+    for sku, stock in (("a", 1), ("b", 0)):
+        dispatch(RegisterProduct(metadata=STAFF, sku=sku, name=sku, price=Decimal("1.00"), initial_stock=stock))
+    for _ in range(4):
+        dispatch(ReceiveStock(metadata=STAFF, sku="a", quantity=2))  # "a" gets a snapshot and a tail
+    dispatch(CreateOrder(metadata=STAFF, customer_id="alice", shipping_address={},
+                         items=(OrderLine(product_id="a", quantity=3), OrderLine(product_id="a", quantity=1))))
+    many = load_many(Product, ["a", "b", "ghost"])
+    for sku in ("a", "b", "ghost"):
+        assert vars(many[sku]) == vars(load(Product, sku))
+    assert (many["a"].version, many["a"].on_hand, many["a"].reserved) == (7, 9, 4)
+    assert many["ghost"].version == 0 and not many["ghost"].registered
