@@ -34,9 +34,16 @@ def catch_up_projection(name: str) -> int:
 
 @shared_task(ignore_result=True, expires=10)
 def catch_up_all_projections() -> None:
-    """Beat's safety net: queue a catch-up for every projection (coalesced like any trigger)."""
+    """Beat's safety net: queue a catch-up for every projection, past the coalescing flag.
+
+    A worker killed with a catch-up in its prefetch leaves that projection's flag set
+    (up to PENDING_TTL_SECONDS) and the message unacked (until the broker's visibility
+    timeout): a net that went through the flag would be held back by the very crash it
+    is for (tests/e2e/test_faults.py measured 30 s). A catch-up too many is harmless:
+    the runner's row lock lets one worker advance a projection, and it expires unstarted.
+    """
     for projection in all_projections():
-        request_catch_up_of(projection.name)
+        catch_up_projection.apply_async((projection.name,), expires=10)
 
 
 def request_catch_up_of(name: str) -> None:
