@@ -109,12 +109,13 @@ _RETRYABLE = {409, 502, 503, 504}
 
 
 def _create_until_answered(api: ApiClient, key: str, body: dict[str, Any], server_errors: list[str],
-                           deadline: float) -> requests.Response | None:
+                           dropped: list[str], deadline: float) -> requests.Response | None:
     """Send one create-order request, retrying with the same Idempotency-Key until it is answered."""
     while time.monotonic() < deadline:
         try:
             response = api.post("orders/", body, key=key)
         except requests.RequestException:
+            dropped.append(key)
             time.sleep(0.2)  # the node is down or restarting: same request, same key, again
             continue
         if response.status_code >= 500:
@@ -140,13 +141,14 @@ def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_an_or
     plan = list(keys.items())
     answers: dict[str, requests.Response | None] = {}
     server_errors: list[str] = []
+    dropped: list[str] = []
     third = Milestone(threshold=len(plan) // 3)
     deadline = time.monotonic() + 120
 
     def client(share: list[tuple[str, dict[str, Any]]]) -> Outcome:
         api = api_for(node.url, staff_token)
         for key, body in share:
-            answers[key] = _create_until_answered(api, key, body, server_errors, deadline)
+            answers[key] = _create_until_answered(api, key, body, server_errors, dropped, deadline)
             third.increment()
         return Outcome()
 
@@ -159,6 +161,7 @@ def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_an_or
     run_threads([*(lambda s=plan[i::4]: client(s) for i in range(4)), crash_and_restart], timeout=150)
 
     assert server_errors == []
+    assert dropped, "the kill should have dropped requests in flight (or refused them while down)"
     unanswered = [key for key, response in answers.items() if response is None]
     assert unanswered == [], "requests never answered after the restart"
     assert {r.status_code for r in answers.values() if r is not None} == {201}
