@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from eventstore.domain import DomainEvent
-from eventstore.store import _decode, _select, read_stream
+from eventstore.reading import _decode, _select, read_stream
 
 
 class Aggregate(Protocol):

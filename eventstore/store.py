@@ -1,8 +1,9 @@
-"""The event store: append to streams atomically, read one stream, tail the whole log.
+"""The event store: append to streams atomically (reads live in `eventstore.reading`, re-exported here).
 
-Raw SQL on purpose: this is the hot path of every command and every projection, and
-the ORM costs several times the SQL it sends (measured in bench/commands.py). The
-tail query is written by hand for a reason of correctness too; see `read_all`.
+Raw SQL on purpose: this is the hot path of every command, and the ORM costs several
+times the SQL it sends. On PostgreSQL an append is one prepared statement that checks
+the expected versions, inserts and notifies (bench/append.py measures it against bare
+psycopg); callers import everything from this module.
 """
 
 import contextvars
@@ -10,7 +11,6 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
@@ -19,25 +19,24 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from psycopg import IsolationLevel
 
-from eventstore.domain import DomainEvent, event_class
+from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
-from eventstore.positions import ORIGIN, Checkpoint
+from eventstore.positions import Checkpoint
+from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream
 from eventstore.signals import events_committed
-from eventstore.upcasting import upcast
+
+__all__ = [
+    "ANY", "NO_STREAM", "AppendResult", "NewEvent", "RecordedEvent", "StreamWrite", "append", "command_transaction",
+    "count_after", "current_versions", "head", "read_all", "read_stream", "stream_type_of",
+]
 
 ANY: Final = -1
 """Expected version that accepts the stream at whatever version it is."""
 NO_STREAM: Final = 0
 """Expected version of a stream that must not exist yet."""
 
-_COLUMNS = (
-    "position, transaction_id, event_id, stream_id, stream_type, version, "
-    "event_type, schema_version, data, metadata, recorded_at"
-)
-_SELECT = _COLUMNS.replace("transaction_id", "transaction_id::text AS txid", 1)
 _UNIQUE_STREAM_VERSION = "eventstore_event_stream_version"
 
 
@@ -71,31 +70,6 @@ class AppendResult:
     """The new version of every stream written."""
     checkpoint: Checkpoint
     """Where the last appended event stands in the log: the consistency token."""
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """An event as the log holds it, its payload already upcast to the current schema."""
-
-    position: int
-    txid: int
-    event_id: uuid.UUID
-    stream_id: str
-    stream_type: str
-    version: int
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
-
-    @property
-    def checkpoint(self) -> Checkpoint:
-        return Checkpoint(self.txid, self.position)
-
-    def to_domain(self) -> DomainEvent:
-        """The typed event object (raises UnknownEventType for an unregistered type)."""
-        return event_class(self.event_type).from_payload(self.data)
 
 
 def stream_type_of(stream_id: str) -> str:
@@ -355,102 +329,3 @@ def _conflict(writes: list[tuple[str, int]], using: str) -> ConcurrencyError:
             return ConcurrencyError(stream_id, expected, actual.get(stream_id, 0))
     stream_id, expected = writes[0]
     return ConcurrencyError(stream_id, expected, actual.get(stream_id, 0))
-
-
-# Reading ---------------------------------------------------------------------------
-
-
-def read_stream(stream_id: str, after_version: int = 0, *, using: str = DEFAULT_DB_ALIAS) -> list[RecordedEvent]:
-    """The events of one stream with version > after_version, in version order."""
-    sql = f"SELECT {_select(using)} FROM eventstore_event WHERE stream_id = %s AND version > %s ORDER BY version"
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, [stream_id, after_version])
-        return [_decode(row) for row in cursor.fetchall()]
-
-
-def read_all(
-    after: Checkpoint = ORIGIN,
-    limit: int = 1000,
-    *,
-    event_types: Collection[str] | None = None,
-    using: str = DEFAULT_DB_ALIAS,
-) -> list[RecordedEvent]:
-    """The next events of the whole log after `after`, in an order no reader can get wrong.
-
-    Positions come from a sequence at insert time but transactions commit in another
-    order, so `position > checkpoint` skips events under concurrent writers. On
-    PostgreSQL only events of transactions older than every running one are taken
-    (`transaction_id < pg_snapshot_xmin(...)`), ordered by (transaction_id, position):
-    nothing can still commit before the checkpoint. The row comparison is written as
-    one, not as `a > x OR (a = x AND b > y)`, so the index is entered at the checkpoint
-    instead of scanned from its start (DESIGN.md's measured traps).
-    """
-    connection = connections[using]
-    params: list[Any]
-    if connection.vendor == "postgresql":
-        where = (
-            "(transaction_id, position) > (%s::xid8, %s)"
-            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-        )
-        params = [str(after.txid), after.position]
-        order = "transaction_id, position"
-    else:
-        where, params, order = "position > %s", [after.position], "position"
-    if event_types is not None:
-        where += f" AND event_type IN ({', '.join(['%s'] * len(event_types))})"
-        params.extend(event_types)
-    sql = f"SELECT {_select(using)} FROM eventstore_event WHERE {where} ORDER BY {order} LIMIT %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        return [_decode(row) for row in cursor.fetchall()]
-
-
-def head(*, using: str = DEFAULT_DB_ALIAS) -> Checkpoint:
-    """The checkpoint of the last event a reader can take now (ORIGIN for an empty log)."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT transaction_id::text AS txid, position FROM eventstore_event"
-                " WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-                " ORDER BY transaction_id DESC, position DESC LIMIT 1"
-            )
-        else:
-            cursor.execute("SELECT 0, position FROM eventstore_event ORDER BY position DESC LIMIT 1")
-        row = cursor.fetchone()
-    return Checkpoint(int(row[0]), int(row[1])) if row else ORIGIN
-
-
-def count_after(after: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> int:
-    """How many readable events lie beyond `after`: a projection's lag in events."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT count(*) FROM eventstore_event WHERE (transaction_id, position) > (%s::xid8, %s)",
-                [str(after.txid), after.position],
-            )
-        else:
-            cursor.execute("SELECT count(*) FROM eventstore_event WHERE position > %s", [after.position])
-        return int(cursor.fetchone()[0])
-
-
-def _select(using: str) -> str:
-    return _SELECT if connections[using].vendor == "postgresql" else _COLUMNS
-
-
-def _decode(row: Sequence[Any]) -> RecordedEvent:
-    position, txid, event_id, stream_id, stream_type, version, event_type, schema_version, data, metadata, at = row
-    if not isinstance(data, dict):
-        data = orjson.loads(data)
-    if not isinstance(metadata, dict):
-        metadata = orjson.loads(metadata)
-    schema_version, data = upcast(event_type, schema_version, data)
-    if not isinstance(at, datetime):
-        at = parse_datetime(at)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return RecordedEvent(
-        position, int(txid), event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id)),
-        stream_id, stream_type, version, event_type, schema_version, data, metadata, at,
-    )
