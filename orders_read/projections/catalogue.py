@@ -48,7 +48,7 @@ class CatalogueProjection(Projection):
              p["on_hand"] - p["reserved"], p["version"])
             for sku, p in products.items()
         ]
-        upsert(target, table, COLUMNS, rows, key="product_id")
+        upsert(target, ProductView, COLUMNS, rows, key="product_id")
 
 
 def _evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:

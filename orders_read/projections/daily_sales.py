@@ -41,5 +41,5 @@ class DailySalesProjection(Projection):
                 case other:
                     raise ValueError(f"daily_sales does not handle {other}")
         rows = [(db_date(target, d), o, u, r, c) for d, (o, u, r, c) in sorted(days.items())]
-        upsert(target, target.table(DailySales), COLUMNS, rows, key="date",
+        upsert(target, DailySales, COLUMNS, rows, key="date",
                additive=frozenset({"orders", "units", "revenue", "cancelled"}), money_columns=frozenset({"revenue"}))

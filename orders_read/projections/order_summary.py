@@ -46,8 +46,7 @@ class OrderSummaryProjection(Projection):
             orders[str(uuid.UUID(str(row[0])))] = order
         for event in batch:
             _evolve(orders, event, target)
-        upsert(target, table, COLUMNS, [_row(i, o, target) for i, o in orders.items()], key="order_id",
-               json_columns=frozenset({"items", "shipping_address"}))
+        upsert(target, OrderSummary, COLUMNS, [_row(i, o, target) for i, o in orders.items()], key="order_id")
 
 
 def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, target: Target) -> None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db import connections
+from django.db import connections, models
 
 from eventstore.projections import Target
 
@@ -76,33 +76,45 @@ def fetch(target: Target, table: str, columns: Sequence[str], key: str, keys: It
 
 def upsert(
     target: Target,
-    table: str,
+    model: type[models.Model],
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     *,
     key: str,
-    json_columns: frozenset[str] = frozenset(),
     additive: frozenset[str] = frozenset(),
     money_columns: frozenset[str] = frozenset(),
 ) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE, in multi-row statements.
+    """INSERT ... ON CONFLICT (key) DO UPDATE into `target.table(model)`, set-based.
 
+    On PostgreSQL the rows travel as one typed array per column and are expanded by
+    `unnest`: one statement with a handful of parameters, however many rows (a
+    multi-row VALUES list costs PostgreSQL a parse and bind of every parameter).
     Columns in `additive` are added to the stored value (a delta), the others replace it.
     Additive `money_columns` are rounded to cents after the sum: SQLite keeps decimals
     as floats, and without it the sums would depend on how the log was batched.
     """
     if not rows:
         return
-    pg = is_postgres(target)
-    marks = ", ".join("%s::jsonb" if pg and c in json_columns else "%s" for c in columns)
+    table = target.table(model)
+    connection = connections[target.using]
     updates = ", ".join(_update(table, c, c in additive, c in money_columns) for c in columns if c != key)
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
     tail = f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    per_chunk = max(1, _MAX_PARAMS // len(columns))
-    with connections[target.using].cursor() as cursor:
-        for chunk in _chunks(rows, per_chunk):
-            values = ", ".join([f"({marks})"] * len(chunk))
-            cursor.execute(head + values + tail, [v for row in chunk for v in row])
+    names = ", ".join(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{_column_type(model, c, connection)}[]" for c in columns)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){tail}",
+                           [list(values) for values in zip(*rows, strict=True)])
+            return
+        marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for chunk in _chunks(rows, max(1, _MAX_PARAMS // len(columns))):
+            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(chunk))}{tail}",
+                           [v for row in chunk for v in row])
+
+
+def _column_type(model: type[models.Model], column: str, connection: Any) -> str:
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    return field.db_type(connection).split("(")[0]
 
 
 def _update(table: str, column: str, additive: bool, money: bool) -> str:

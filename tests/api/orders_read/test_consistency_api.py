@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from eventstore.runner import catch_up
 from tests.api.orders_read.helpers import place, register
-from tests.integration.orders_read.support import LogWriter
+from tests.integration.orders_read.support import LogWriter, wait_readable
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -32,6 +32,7 @@ def test_no_token_no_consistency_header(staff_client: APIClient) -> None:
 def test_past_the_timeout_the_answer_is_marked_stale(staff_client: APIClient) -> None:
     log = LogWriter()
     log.product("MUG-1", stock=1)
+    wait_readable()
     catch_up("catalogue")
     token = log.receive("MUG-1", 5).checkpoint.token()  # no projection runs: the view stays behind
     response = staff_client.get("/api/products/MUG-1/", HTTP_X_CONSISTENCY_TOKEN=token,
@@ -40,6 +41,7 @@ def test_past_the_timeout_the_answer_is_marked_stale(staff_client: APIClient) ->
     assert response["X-Consistency"] == "stale"
     assert response["Warning"] == '110 - "Response is Stale"'
     assert response.json()["on_hand"] == 1  # what it has
+    wait_readable()
     catch_up("catalogue")
     fresh = staff_client.get("/api/products/MUG-1/", HTTP_X_CONSISTENCY_TOKEN=token)
     assert fresh["X-Consistency"] == "fresh" and fresh.json()["on_hand"] == 6

@@ -21,7 +21,7 @@ from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.projections import catalogue
 from orders_read.queries import GetProjectionStatus
 from orders_write.events import OrderItemAdded
-from tests.integration.orders_read.support import NAMES, LogWriter, catch_up_all
+from tests.integration.orders_read.support import NAMES, LogWriter, catch_up_all, wait_readable
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -57,6 +57,7 @@ def test_crash_mid_batch_leaves_views_and_checkpoint_unchanged(monkeypatch: pyte
 
     monkeypatch.setattr(projection, "apply", crash_after_writing)
     runner.ensure_state(projection)
+    wait_readable()
     with pytest.raises(RuntimeError):
         runner.advance(projection, 100)
     assert not DailySales.objects.exists()
@@ -158,6 +159,7 @@ def test_two_runners_at_once_never_apply_an_event_twice(monkeypatch: pytest.Monk
         finally:
             connections.close_all()
 
+    wait_readable()
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
         thread.start()

@@ -1,0 +1,451 @@
+"""Benchmark: projection rebuild speed, projection lag with a real worker, query latency at two sizes.
+
+Why: the read side must stay fast at a million orders and catch up quickly. Measured in one run on
+PostgreSQL, in a scratch database (`bench_projections`) that it creates, migrates and drops:
+- rebuild: the log's events per second turned into all three views by `rebuild_projection`
+  (blue/green into fresh shadow tables), against the set-based limit: the same views built by
+  `INSERT ... SELECT ... GROUP BY` straight from the log into fresh tables, timed in the same run;
+- lag: commit -> visible in the view (the projection's checkpoint, which moves in the same
+  transaction as the rows), p50/p99, at a steady 200 appends/s with a real `celery worker`;
+- GET /api/orders/{id}/ and GET /api/products/?search= p50/p99 (Django test client, in process)
+  at a small size (10k orders) and a large one (1M orders, 100k products; --quick: 200k, 20k),
+  with EXPLAIN ANALYZE of the queries behind them printed as proof that the indexes are used.
+The log is generated with COPY of valid event payloads (not HTTP). Needs CELERY_BROKER_URL (Redis).
+Usage: DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... python bench/projections.py [--quick]
+The last line printed is one JSON object.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH_DB = "bench_projections"
+QUEUE = "bench-projections"
+WORDS = [f"{a}{b}" for a in ("mug", "tea", "pot", "cup", "jar", "pan", "bowl", "lamp", "desk", "sock", "hat", "bag",
+                             "pen", "box", "rug", "fan", "kit", "net", "oil", "map")
+         for b in ("", "ster", "let", "ium", "ora", "ex", "ix", "on", "an", "el", "ite", "ero", "aro", "ium2",
+                   "ola", "ino", "eta", "iko", "umo", "ado", "ist", "ity", "ish", "ure", "ful")]  # 500 words
+
+
+def scratch_urls(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{SCRATCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
+
+
+def recreate(admin_url: str, *, drop_only: bool = False) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+        if not drop_only:
+            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return (round(statistics.median(ordered) * 1000, 2),
+            round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2))
+
+
+class LogGenerator:
+    """Valid event sequences for products and orders, written with COPY in chunked transactions."""
+
+    def __init__(self, seed: int = 42) -> None:
+        self.rng = random.Random(seed)
+        self.products: list[tuple[str, str]] = []  # (sku, price)
+        self.product_versions: dict[str, int] = {}
+        self.order_ids: list[str] = []
+        self.start = datetime(2026, 1, 1, tzinfo=UTC)
+        self.clock = 0
+
+    def _at(self) -> datetime:
+        self.clock += 1
+        return self.start + timedelta(seconds=self.clock * 2)
+
+    def products_rows(self, count: int) -> list[tuple]:
+        rows = []
+        for _ in range(count):
+            sku = f"SKU-{len(self.products):07d}"
+            price = f"{self.rng.randint(100, 99999) / 100:.2f}"
+            name = " ".join(self.rng.sample(WORDS, 3))
+            at = self._at()
+            rows.append(_row(f"Product-{sku}", 1, "ProductRegistered",
+                             {"product_id": sku, "name": name, "description": f"{name} for every home", "price": price},
+                             at))
+            rows.append(_row(f"Product-{sku}", 2, "StockReceived", {"product_id": sku, "quantity": 10_000_000}, at))
+            self.products.append((sku, price))
+            self.product_versions[sku] = 2
+        return rows
+
+    def order_rows(self, count: int) -> list[tuple]:
+        rows = []
+        customers = max(10, (len(self.order_ids) + count) // 10)
+        for _ in range(count):
+            order_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            stream = f"Order-{order_id}"
+            at = self._at()
+            rows.append(_row(stream, 1, "OrderCreated", {"order_id": order_id,
+                                                         "customer_id": f"cust{self.rng.randrange(customers)}",
+                                                         "shipping_address": {"city": "Lyon"}}, at))
+            lines = []
+            for version in range(2, 2 + self.rng.randint(1, 3)):
+                sku, price = self.products[self.rng.randrange(len(self.products))]
+                quantity = self.rng.randint(1, 3)
+                lines.append((sku, quantity))
+                rows.append(_row(stream, version, "OrderItemAdded", {
+                    "order_id": order_id, "product_id": sku, "name": sku, "quantity": quantity, "unit_price": price},
+                    at))
+                rows.append(self._product(sku, "StockReserved", order_id, quantity, at))
+            fate = self.rng.random()
+            if fate < 0.1:
+                rows.append(_row(stream, 2 + len(lines), "OrderCancelled",
+                                 {"order_id": order_id, "reason": "bench", "cancelled_by": "customer"}, at))
+                rows.extend(self._product(sku, "StockReleased", order_id, q, at) for sku, q in lines)
+            elif fate < 0.3:
+                rows.append(_row(stream, 2 + len(lines), "OrderShipped", {"order_id": order_id, "shipped_by": "s"}, at))
+                rows.extend(self._product(sku, "StockShipped", order_id, q, at) for sku, q in lines)
+            self.order_ids.append(order_id)
+        return rows
+
+    def _product(self, sku: str, event_type: str, order_id: str, quantity: int, at: datetime) -> tuple:
+        self.product_versions[sku] += 1
+        return _row(f"Product-{sku}", self.product_versions[sku], event_type,
+                    {"product_id": sku, "order_id": order_id, "quantity": quantity}, at)
+
+
+def _row(stream: str, version: int, event_type: str, data: dict, at: datetime) -> tuple:
+    return (str(uuid.uuid4()), stream, stream.split("-", 1)[0], version, event_type,
+            2 if event_type == "OrderCancelled" else 1, orjson.dumps(data).decode(), "{}", at)
+
+
+def copy_rows(rows: list[tuple], chunk: int = 200_000) -> None:
+    """COPY into the log, one transaction per chunk (so transaction ids increase as in real life)."""
+    from django.db import connection, transaction
+
+    columns = "event_id, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at"
+    for start in range(0, len(rows), chunk):
+        with (transaction.atomic(), connection.cursor() as cursor,
+              cursor.cursor.copy(f"COPY eventstore_event ({columns}) FROM STDIN") as copy):
+            for row in rows[start:start + chunk]:
+                copy.write_row(row)
+
+
+def log_size() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM eventstore_event")
+        return cursor.fetchone()[0]
+
+
+def analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# Set-based limit ---------------------------------------------------------------------
+
+SET_SQL = {
+    "orders_read_order_summary": """
+        INSERT INTO {t} (order_id, order_key, customer_id, status, items, item_count, total_amount,
+                         shipping_address, created_at, shipped_at, cancelled_at, cancel_reason, cancelled_by,
+                         version, search_text)
+        SELECT (max(data->>'order_id'))::uuid, max(data->>'order_id'),
+               max(data->>'customer_id') FILTER (WHERE event_type = 'OrderCreated'),
+               CASE WHEN bool_or(event_type = 'OrderCancelled') THEN 'cancelled'
+                    WHEN bool_or(event_type = 'OrderShipped') THEN 'shipped' ELSE 'pending' END,
+               coalesce(jsonb_agg(jsonb_build_object('product_id', data->>'product_id', 'name', data->>'name',
+                   'quantity', (data->>'quantity')::int, 'unit_price', data->>'unit_price',
+                   'line_total', ((data->>'quantity')::int * (data->>'unit_price')::numeric)::text) ORDER BY version)
+                   FILTER (WHERE event_type = 'OrderItemAdded'), '[]'),
+               coalesce(sum((data->>'quantity')::int) FILTER (WHERE event_type = 'OrderItemAdded'), 0),
+               coalesce(sum((data->>'quantity')::int * (data->>'unit_price')::numeric)
+                   FILTER (WHERE event_type = 'OrderItemAdded'), 0),
+               coalesce((array_agg(data->'shipping_address') FILTER (WHERE event_type = 'OrderCreated'))[1], '{{}}'),
+               min(recorded_at) FILTER (WHERE event_type = 'OrderCreated'),
+               max(recorded_at) FILTER (WHERE event_type = 'OrderShipped'),
+               max(recorded_at) FILTER (WHERE event_type = 'OrderCancelled'),
+               coalesce(max(data->>'reason') FILTER (WHERE event_type = 'OrderCancelled'), ''),
+               coalesce(max(data->>'cancelled_by') FILTER (WHERE event_type = 'OrderCancelled'), ''),
+               max(version),
+               lower(concat_ws(E'\\n', max(data->>'customer_id') FILTER (WHERE event_type = 'OrderCreated'),
+                     string_agg((data->>'product_id') || E'\\n' || (data->>'name'), E'\\n' ORDER BY version)
+                     FILTER (WHERE event_type = 'OrderItemAdded')))
+        FROM eventstore_event WHERE stream_type = 'Order' GROUP BY stream_id""",
+    "orders_read_product": """
+        INSERT INTO {t} (product_id, sku, name, description, price, on_hand, reserved, available, version)
+        SELECT p.sku, p.sku, p.name, p.description, p.price, p.on_hand, p.reserved, p.on_hand - p.reserved, p.version
+        FROM (SELECT max(data->>'product_id') AS sku,
+                     max(data->>'name') FILTER (WHERE event_type = 'ProductRegistered') AS name,
+                     coalesce(max(data->>'description') FILTER (WHERE event_type = 'ProductRegistered'), '')
+                         AS description,
+                     ((array_agg(coalesce(data->>'new_price', data->>'price') ORDER BY version DESC)
+                         FILTER (WHERE event_type IN ('ProductRegistered', 'PriceChanged')))[1])::numeric AS price,
+                     coalesce(sum(CASE event_type WHEN 'StockReceived' THEN (data->>'quantity')::int
+                         WHEN 'StockShipped' THEN -(data->>'quantity')::int END), 0) AS on_hand,
+                     coalesce(sum(CASE event_type WHEN 'StockReserved' THEN (data->>'quantity')::int
+                         WHEN 'StockReleased' THEN -(data->>'quantity')::int
+                         WHEN 'StockShipped' THEN -(data->>'quantity')::int END), 0) AS reserved,
+                     max(version) AS version
+              FROM eventstore_event WHERE stream_type = 'Product' GROUP BY stream_id) AS p""",
+    "orders_read_daily_sales": """
+        INSERT INTO {t} (date, orders, units, revenue, cancelled)
+        SELECT (recorded_at AT TIME ZONE 'UTC')::date,
+               count(*) FILTER (WHERE event_type = 'OrderCreated'),
+               coalesce(sum((data->>'quantity')::int) FILTER (WHERE event_type = 'OrderItemAdded'), 0),
+               coalesce(sum((data->>'quantity')::int * (data->>'unit_price')::numeric)
+                   FILTER (WHERE event_type = 'OrderItemAdded'), 0),
+               count(*) FILTER (WHERE event_type = 'OrderCancelled')
+        FROM eventstore_event WHERE stream_type = 'Order' GROUP BY 1""",
+}
+
+
+def set_sql_seconds() -> float:
+    """Build all three views into fresh (indexed, like the live) tables straight from the log."""
+    from django.db import connection, transaction
+
+    total = 0.0
+    for table, sql in SET_SQL.items():
+        fresh = f"{table}__setsql"
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
+            cursor.execute(f"CREATE TABLE {fresh} (LIKE {table} INCLUDING ALL)")
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")
+            cursor.execute(sql.format(t=fresh))
+        total += time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {fresh}")
+    return total
+
+
+def rebuild_seconds() -> tuple[float, dict[str, float]]:
+    from eventstore.rebuild import rebuild_projection
+
+    per: dict[str, float] = {}
+    for name in ("catalogue", "daily_sales", "order_summary"):
+        started = time.perf_counter()
+        rebuild_projection(name, batch_size=20_000)
+        per[name] = round(time.perf_counter() - started, 2)
+    return sum(per.values()), per
+
+
+# Queries -------------------------------------------------------------------------------
+
+
+def latencies(gen: LogGenerator, samples: int) -> dict[str, float]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    token, _ = Token.objects.get_or_create(user=user)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    rng = random.Random(7)
+    results: dict[str, float] = {}
+    probes = {
+        "order_get": lambda: f"/api/orders/{rng.choice(gen.order_ids)}/",
+        "search": lambda: f"/api/products/?search={rng.choice(WORDS)}",
+        "order_search": lambda: f"/api/orders/search/?q={rng.choice(gen.order_ids)[:6]}",
+        "customer_orders": lambda: f"/api/customers/cust{rng.randrange(max(10, len(gen.order_ids) // 10))}/orders/",
+    }
+    for name, path in probes.items():
+        for _ in range(30):  # warm up caches and connections
+            client.get(path())
+        timings = []
+        for _ in range(samples):
+            url = path()
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200, (url, response.status_code, response.content[:300])
+        results[f"{name}_p50_ms"], results[f"{name}_p99_ms"] = percentiles(timings)
+    return results
+
+
+def explain(gen: LogGenerator) -> None:
+    from django.db import connection
+
+    order_id = gen.order_ids[len(gen.order_ids) // 2]
+    statements = {
+        "GET order": ("SELECT * FROM orders_read_order_summary WHERE order_id = %s", [order_id]),
+        "product search (count)": ("SELECT count(*) FROM orders_read_product "
+                                   "WHERE search_vector @@ plainto_tsquery('simple', %s)", [WORDS[3]]),
+        "product search (page)": ("SELECT * FROM orders_read_product"
+                                  " WHERE search_vector @@ plainto_tsquery('simple', %s)"
+                                  " ORDER BY product_id LIMIT 20", [WORDS[3]]),
+        "order search (id prefix / substring)": (
+            "SELECT * FROM orders_read_order_summary WHERE order_key LIKE %s OR search_text LIKE %s"
+            " ORDER BY created_at DESC, order_id LIMIT 20", [order_id[:6] + "%", "%" + order_id[:6] + "%"]),
+        "customer orders": ("SELECT * FROM orders_read_order_summary WHERE customer_id = %s"
+                            " ORDER BY created_at DESC, order_id LIMIT 20", ["cust7"]),
+    }
+    with connection.cursor() as cursor:
+        for title, (sql, params) in statements.items():
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING ON) " + sql, params)
+            print(f"-- EXPLAIN ANALYZE {title}:")
+            for (line,) in cursor.fetchall():
+                print("   ", line)
+
+
+# Lag with a real worker ----------------------------------------------------------------
+
+
+def lag(gen: LogGenerator, seconds: float, rate: float = 200.0) -> tuple[float, float, int]:
+    """Append orders at a steady rate; a poller sees when order_summary's checkpoint passes each."""
+    from decimal import Decimal
+
+    from django.db import connections
+
+    from eventstore.models import ProjectionState
+    from eventstore.store import ANY, StreamWrite, append
+    from orders_write.events import OrderCreated, OrderItemAdded, StockReserved
+
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-projections-worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "--pool=threads", "--concurrency=4",
+         "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{QUEUE}@%h"],
+        cwd=ROOT, env={**os.environ}, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    pending: dict[tuple[int, int], float] = {}
+    lags: list[float] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set() or pending:
+            checkpoint = ProjectionState.objects.get(name="order_summary").checkpoint
+            now = time.perf_counter()
+            with lock:
+                for key in [k for k in pending if k <= tuple(checkpoint)]:
+                    lags.append(now - pending.pop(key))
+            time.sleep(0.001)
+            if done.is_set() and time.perf_counter() - done_at[0] > 10:
+                break
+        connections.close_all()
+
+    done_at = [0.0]
+    try:
+        time.sleep(4)  # worker start-up
+        rng = random.Random(3)
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        interval, started, sent = 1.0 / rate, time.perf_counter(), 0
+        while time.perf_counter() - started < seconds:
+            target = started + sent * interval
+            if (delay := target - time.perf_counter()) > 0:
+                time.sleep(delay)
+            sku, price = gen.products[rng.randrange(len(gen.products))]
+            order_id = str(uuid.uuid4())
+            result = append(
+                StreamWrite(f"Order-{order_id}", 0, [
+                    OrderCreated(order_id=order_id, customer_id="lagger", shipping_address={}),
+                    OrderItemAdded(order_id=order_id, product_id=sku, name=sku, quantity=1,
+                                   unit_price=Decimal(price))]),
+                StreamWrite(f"Product-{sku}", ANY, [StockReserved(product_id=sku, order_id=order_id, quantity=1)]))
+            with lock:
+                pending[tuple(result.checkpoint)] = time.perf_counter()
+            sent += 1
+        done_at[0] = time.perf_counter()
+        done.set()
+        poller.join(15)
+        achieved = sent / (done_at[0] - started)
+        print(f"lag: {sent} appends at {achieved:.0f}/s, {len(lags)} seen, {len(pending)} never seen")
+    finally:
+        worker.terminate()
+        worker.wait(15)
+    p50, p99 = percentiles(lags)
+    return p50, p99, len(pending)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200k orders / 20k products at the large size")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("bench/projections.py needs DATABASE_URL=postgres://...")
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+        sys.exit("bench/projections.py needs CELERY_BROKER_URL=redis://... (the lag is measured with a real worker)")
+    scratch, admin = scratch_urls(url)
+    recreate(admin)
+    os.environ.update(DATABASE_URL=scratch, CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+                      DJANGO_SETTINGS_MODULE="config.settings.base")
+    os.environ.pop("READ_DATABASE_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from eventstore.runner import catch_up
+
+    try:
+        call_command("migrate", verbosity=0)
+        large_orders, large_products = (200_000, 20_000) if args.quick else (1_000_000, 100_000)
+        gen = LogGenerator()
+        copy_rows(gen.products_rows(1_000) + gen.order_rows(10_000))
+        for name in ("catalogue", "daily_sales", "order_summary"):
+            catch_up(name, batch_size=20_000)
+        analyze()
+        small = latencies(gen, samples=300)
+        print(f"small (10k orders, 1k products, {log_size()} events): {small}")
+
+        started = time.perf_counter()
+        rows = gen.products_rows(large_products - 1_000)
+        step = 50_000
+        for _ in range(0, large_orders - 10_000, step):
+            rows.extend(gen.order_rows(step))
+            if len(rows) > 400_000:
+                copy_rows(rows)
+                rows = []
+        copy_rows(rows)
+        events = log_size()
+        analyze()
+        print(f"generated {events} events in {time.perf_counter() - started:.1f}s")
+
+        rebuild_s, per = rebuild_seconds()
+        set_s = set_sql_seconds()
+        analyze()
+        rebuild_rate, set_rate = events / rebuild_s, events / set_s
+        print(f"rebuild all views: {rebuild_s:.2f}s {per} = {rebuild_rate:,.0f} events/s; "
+              f"set-based SQL: {set_s:.2f}s = {set_rate:,.0f} events/s")
+        large = latencies(gen, samples=300)
+        print(f"large ({large_orders} orders, {large_products} products): {large}")
+        explain(gen)
+        lag_p50, lag_p99, unseen = lag(gen, seconds=10 if args.quick else 30)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        recreate(admin, drop_only=True)
+    print(json.dumps({
+        "bench": "projections", "quick": args.quick, "events": events,
+        "rebuild_events_per_s": round(rebuild_rate), "set_sql_events_per_s": round(set_rate),
+        "ratio_vs_set_sql": round(rebuild_rate / set_rate, 3),
+        "lag_p50_ms": lag_p50, "lag_p99_ms": lag_p99, "lag_unseen": unseen,
+        "order_get_p50_ms": large["order_get_p50_ms"], "order_get_p99_ms": large["order_get_p99_ms"],
+        "search_p50_ms": large["search_p50_ms"], "search_p99_ms": large["search_p99_ms"],
+        "order_get_p99_ms_small": small["order_get_p99_ms"], "search_p99_ms_small": small["search_p99_ms"],
+        "order_search_p99_ms": large["order_search_p99_ms"], "order_search_p99_ms_small": small["order_search_p99_ms"],
+        "customer_orders_p99_ms": large["customer_orders_p99_ms"],
+        "customer_orders_p99_ms_small": small["customer_orders_p99_ms"],
+    }))
+
+
+if __name__ == "__main__":
+    main()
