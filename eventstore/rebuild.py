@@ -29,7 +29,7 @@ from eventstore.projections import Projection, Target, all_projections, get_proj
 from eventstore.routers import read_db_alias
 from eventstore.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
 from eventstore.runner import advance, ensure_state
-from eventstore.store import RecordedEvent, count_after, read_all
+from eventstore.store import RecordedEvent, count_after, head, read_all
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def rebuild_projection(
     """Rebuild one projection's views from the log; see the module docstring."""
     projection = get_projection(name)
     ensure_state(projection)
-    total = count_after(ORIGIN)
+    total = count_after(ORIGIN) if in_place else _count_handled(projection)
     reporter = _Reporter(name, total, progress)
     started = time.perf_counter()
     gc_was_enabled = gc.isenabled()
@@ -112,7 +112,11 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: "_Rep
         with transaction.atomic(using=db):
             state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
             reporter.phase("swapping")
+            # Everything up to this head is committed, so the reads below see every handled
+            # event before it: the checkpoint may pass the unhandled events after the last one.
+            readable = head()
             checkpoint, more = _fill(projection, target, checkpoint, batch_size, skipped, reporter, atomic=False)
+            checkpoint = max(checkpoint, readable)
             for model, shadow in tables.items():
                 shadow_tables.swap(connection, model._meta.db_table, shadow)
             _reset_state(state, projection, checkpoint, events + more, db)
@@ -120,6 +124,17 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: "_Rep
         _drop_shadows(connection, tables.values())
         raise
     return events + more
+
+
+def _count_handled(projection: Projection) -> int:
+    """Events of the types the projection handles: what a blue/green rebuild reads."""
+    types = sorted(projection.handled_types())
+    if not types:
+        return 0
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM eventstore_event WHERE event_type IN ({', '.join(['%s'] * len(types))})",
+                       types)
+        return int(cursor.fetchone()[0])
 
 
 def _drop_shadows(connection: Any, tables: Any) -> None:
@@ -151,6 +166,8 @@ def _fill(
     """
     types = sorted(projection.handled_types())
     checkpoint, events = start, 0
+    if not types:
+        return checkpoint, events
     for batch in _batches(start, batch_size, types, prefetch=prefetch):
         handled = [e for e in batch if e.position not in skipped]
         if handled:

@@ -17,7 +17,14 @@ from eventstore.routers import read_db_alias
 from eventstore.runner import catch_up
 from eventstore.store import NO_STREAM, StreamWrite, append, read_stream
 from orders_write.events import ProductRegistered
-from tests.integration.ops.counting import NAME, POISON, add_products, expected_rows, view_rows
+from tests.integration.ops.counting import (
+    NAME,
+    POISON,
+    add_products,
+    expected_rows,
+    view_rows,
+    wait_until_readable,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -118,6 +125,7 @@ def test_projection_admin_shows_status_lag_and_error_and_resumes(admin_client, c
     append(StreamWrite("Product-bad", NO_STREAM, [
         ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
     ]))
+    wait_until_readable()
     catch_up(NAME)
     html = admin_client.get(PROJECTIONS).content.decode()
     state = ProjectionState.objects.using(read_db_alias()).get(name=NAME)

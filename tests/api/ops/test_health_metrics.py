@@ -14,6 +14,7 @@ from eventstore.models import ProjectionState
 from eventstore.projections import all_projections
 from eventstore.routers import read_db_alias
 from eventstore.store import head, read_stream
+from tests.integration.ops.counting import wait_until_readable
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -76,6 +77,7 @@ def test_metrics_count_requests_by_route_pattern_and_commands_by_outcome(anon_cl
     assert _register(staff_client, sku).status_code == 409
     assert staff_client.post(f"/api/products/{sku}/stock/", {"quantity": 2}, format="json").status_code in (200, 201)
     assert anon_client.get("/api/no-such-thing/").status_code == 404
+    wait_until_readable()
     after = _samples(anon_client)
 
     def delta(name: str, **labels: str) -> float:

@@ -6,6 +6,7 @@ independent of the real views. It is registered only while a test uses it, so th
 rest of the suite never runs it. A product named POISON makes its batch fail.
 """
 
+import time
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from eventstore import projections, shadow_tables
 from eventstore.projections import Projection, Target
 from eventstore.rebuild import progress_key
 from eventstore.routers import read_db_alias
-from eventstore.store import NO_STREAM, RecordedEvent, StreamWrite, append
+from eventstore.store import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from orders_write.events import ProductRegistered, StockReceived
 
 NAME = "ops_stock_counts"
@@ -84,6 +85,26 @@ def add_products(count: int, *, receipts: int = 1, prefix: str = "p") -> None:
         events = [ProductRegistered(product_id=sku, name=f"Product {i}", description="", price=Decimal("1.00"))]
         events += [StockReceived(product_id=sku, quantity=n + 1) for n in range(receipts)]
         append(StreamWrite(f"Product-{sku}", NO_STREAM, events))
+    wait_until_readable()
+
+
+def wait_until_readable(timeout: float = 30.0) -> None:
+    """Wait until readers may take every committed event.
+
+    On PostgreSQL a reader only takes events below the oldest running transaction of the
+    whole cluster (DESIGN.md); any other session's open transaction (another test run,
+    a CREATE DATABASE) briefly holds new events back. Tests that expect a catch-up to
+    see what they just appended wait for that first, instead of failing at random.
+    """
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_event")
+        last = cursor.fetchone()[0]
+    deadline = time.monotonic() + timeout
+    while head().position < last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"events up to position {last} still unreadable after {timeout}s")
+        time.sleep(0.02)
 
 
 def expected_rows(count: int, *, receipts: int = 1, prefix: str = "p") -> list[tuple]:
