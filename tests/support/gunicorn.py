@@ -8,6 +8,7 @@ client can retry against the same address.
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,10 +22,25 @@ from tests.conftest import ROOT, subprocess_env
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody listens on, below the kernel's ephemeral range.
+
+    Outside that range on purpose: while a node is down, a client reconnecting to a
+    port inside it can be handed that very port as its source and connect to itself
+    (TCP simultaneous open), which would then keep the restarted node from binding.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 class GunicornProcess:
@@ -79,10 +95,10 @@ class GunicornProcess:
         self._wait_port_free()
 
     def stop(self) -> None:
-        """Graceful shutdown (SIGTERM), then kill if it does not finish in time."""
+        """Quick shutdown (SIGINT: no waiting for idle keep-alive connections), then kill if it hangs."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
