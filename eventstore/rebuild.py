@@ -11,10 +11,10 @@ interrupted rebuild leaves only a stale shadow, which the next run drops first.
 
 import gc
 import logging
-import queue
-import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +23,15 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from eventstore import shadow_tables
+from eventstore.errors import EventStoreError
+from eventstore.log_reader import log_batches
 from eventstore.models import ProjectionState
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.projections import Projection, Target, all_projections, get_projection
 from eventstore.routers import read_db_alias
 from eventstore.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
 from eventstore.runner import advance, ensure_state
-from eventstore.store import RecordedEvent, count_after, head, read_all
+from eventstore.store import count_after, head
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,42 @@ Progress = Callable[[int, int], None]
 """Called after every batch with (events read so far, events in the log to read)."""
 
 PROGRESS_TTL_SECONDS = 3600
+
+
+class RebuildInProgress(EventStoreError):
+    """Another process is rebuilding the same projection (two would drop each other's shadow tables)."""
+
+
+def rebuild_lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock a rebuild of `name` holds on the read database."""
+    return zlib.crc32(f"eventstore-rebuild:{name}".encode())
+
+
+@contextmanager
+def _exclusive(name: str) -> Iterator[None]:
+    """One rebuild per projection at a time, cluster-wide (admin, command line, a redelivered task).
+
+    A session-level advisory lock: it takes no transaction id (so it holds no reader
+    back) and dies with the session, so a killed rebuild never leaves it behind. SQLite
+    (one process in development) goes without.
+    """
+    connection = connections[read_db_alias()]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = rebuild_lock_key(name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        if not cursor.fetchone()[0]:
+            raise RebuildInProgress(f"a rebuild of {name!r} is already running")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except Exception:  # the session is gone, and its lock with it
+            logger.warning("could not release the rebuild lock of %s", name, exc_info=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +112,23 @@ def rebuild_projection(
     """Rebuild one projection's views from the log; see the module docstring."""
     projection = get_projection(name)
     ensure_state(projection)
-    total = count_after(ORIGIN) if in_place else _count_handled(projection)
-    reporter = _Reporter(name, total, progress)
-    started = time.perf_counter()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # folding big batches allocates many small objects; GC passes cost more than they free
-    try:
-        if in_place:
-            events = _rebuild_in_place(projection, batch_size, reporter)
-        else:
-            events = _rebuild_blue_green(projection, batch_size, reporter)
-    except BaseException:
-        reporter.finish("failed")
-        raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    with _exclusive(name):
+        total = count_after(ORIGIN) if in_place else _count_handled(projection)
+        reporter = _Reporter(name, total, progress)
+        started = time.perf_counter()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # folding big batches allocates many small objects; GC passes cost more than they free
+        try:
+            if in_place:
+                events = _rebuild_in_place(projection, batch_size, reporter)
+            else:
+                events = _rebuild_blue_green(projection, batch_size, reporter)
+        except BaseException:
+            reporter.finish("failed")
+            raise
+        finally:
+            if gc_was_enabled:
+                gc.enable()
     seconds = time.perf_counter() - started
     reporter.finish("done")
     report = RebuildReport(name, events, round(seconds, 3), round(events / seconds, 1) if seconds else 0.0)
@@ -168,7 +207,7 @@ def _fill(
     checkpoint, events = start, 0
     if not types:
         return checkpoint, events
-    for batch in _batches(start, batch_size, types, prefetch=prefetch):
+    for batch in log_batches(start, batch_size, types, prefetch=prefetch):
         handled = [e for e in batch if e.position not in skipped]
         if handled:
             if atomic:
@@ -180,73 +219,6 @@ def _fill(
         events += len(batch)
         reporter.advance(len(batch))
     return checkpoint, events
-
-
-def _batches(start: Checkpoint, size: int, types: list[str], *, prefetch: bool) -> Iterator[list[RecordedEvent]]:
-    """The log after `start` in batches; on PostgreSQL read one batch ahead in a thread.
-
-    The reader runs on its own connection in autocommit, so it holds no transaction id
-    and does not hold back any projection reader. It is only used outside an atomic
-    block: a thread's connection cannot see the caller's uncommitted rows.
-    """
-    connection = connections[DEFAULT_DB_ALIAS]
-    if not prefetch or connection.vendor != "postgresql" or connection.in_atomic_block:
-        after = start
-        while batch := read_all(after, size, event_types=types):
-            yield batch
-            after = batch[-1].checkpoint
-        return
-    yield from _prefetched(start, size, types)
-
-
-_END = object()
-
-
-def _prefetched(start: Checkpoint, size: int, types: list[str]) -> Iterator[list[RecordedEvent]]:
-    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            _use_orjson(connections[DEFAULT_DB_ALIAS])
-            after = start
-            while not stop.is_set() and (batch := read_all(after, size, event_types=types)):
-                _put(batches, batch, stop)
-                after = batch[-1].checkpoint
-            _put(batches, _END, stop)
-        except BaseException as exc:
-            _put(batches, exc, stop)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    reader = threading.Thread(target=read, name="rebuild-reader", daemon=True)
-    reader.start()
-    try:
-        while (item := batches.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join(timeout=30)
-
-
-def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            batches.put(item, timeout=0.5)
-            return
-        except queue.Full:
-            continue
-
-
-def _use_orjson(connection: Any) -> None:
-    """Decode jsonb with orjson on the reader's connection: several times faster than json.loads."""
-    import orjson
-    from psycopg.types.json import set_json_loads
-
-    connection.ensure_connection()
-    set_json_loads(orjson.loads, connection.connection)
 
 
 # In place --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from eventstore.errors import ProjectionNotFound
 from eventstore.projections import all_projections, get_projection
-from eventstore.rebuild import RebuildReport, rebuild_projection, stale_projections
+from eventstore.rebuild import RebuildInProgress, RebuildReport, rebuild_projection, stale_projections
 
 PLAIN_EVERY_SECONDS = 5.0
 
@@ -36,9 +36,12 @@ class Command(BaseCommand):
         for name in names:
             self.stdout.write(f"Rebuilding {name} ({'in place' if options['in_place'] else 'blue/green'})")
             with ProgressDisplay(self.stdout, name) as progress:
-                reports.append(rebuild_projection(
-                    name, in_place=options["in_place"], batch_size=options["batch_size"], progress=progress
-                ))
+                try:
+                    reports.append(rebuild_projection(
+                        name, in_place=options["in_place"], batch_size=options["batch_size"], progress=progress
+                    ))
+                except RebuildInProgress as exc:
+                    raise CommandError(str(exc)) from exc
         for report in reports:
             self.stdout.write(self.style.SUCCESS(_summary(report)))
         if len(reports) > 1:

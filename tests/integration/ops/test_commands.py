@@ -151,8 +151,7 @@ def test_run_projector_is_woken_by_notify_long_before_its_poll(counting_projecti
         deadline = time.monotonic() + 30
         while view_rows() != expected_rows(3) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert view_rows() == expected_rows(3)
-        assert command.passes >= 2
+        assert view_rows() == expected_rows(3)  # the poll is 10 minutes away: a NOTIFY woke it
     finally:
         command.stop.set()
         thread.join(10)

@@ -2,15 +2,23 @@
 
 import threading
 
+import psycopg
 import pytest
 from django.db import connections
 
 from eventstore import shadow_tables
 from eventstore.models import ProjectionState
-from eventstore.rebuild import rebuild_progress, rebuild_projection, stale_projections
+from eventstore.rebuild import (
+    RebuildInProgress,
+    rebuild_lock_key,
+    rebuild_progress,
+    rebuild_projection,
+    stale_projections,
+)
 from eventstore.routers import read_db_alias
 from eventstore.runner import catch_up
 from eventstore.store import head
+from tests.conftest import database_url
 from tests.integration.ops.counting import (
     NAME,
     StockCount,
@@ -181,3 +189,17 @@ def test_queries_during_a_rebuild_never_fail_nor_see_a_partial_view_and_new_even
     catch_up(NAME)
     late = [row for prefix in ("late1-", "late2-", "late3-") for row in expected_rows(1, prefix=prefix)]
     assert view_rows() == sorted(full + late)
+
+
+@pytest.mark.postgres
+def test_a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(counting_projection) -> None:
+    add_products(3)
+    catch_up(NAME)
+    with psycopg.connect(database_url(read_db_alias()), autocommit=True) as other_process:
+        other_process.execute("SELECT pg_advisory_lock(%s)", [rebuild_lock_key(NAME)])
+        with pytest.raises(RebuildInProgress):
+            rebuild_projection(NAME)
+        assert view_rows() == expected_rows(3)
+        other_process.execute("SELECT pg_advisory_unlock(%s)", [rebuild_lock_key(NAME)])
+    rebuild_projection(NAME)
+    assert view_rows() == expected_rows(3)
