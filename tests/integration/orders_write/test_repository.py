@@ -1,10 +1,12 @@
 """The repository on a real database: one atomic append across streams, snapshots after commit."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test import override_settings
 
-from eventstore.snapshots import load
+from eventstore.snapshots import load, load_many
 from orders_write.aggregates import Product
 from orders_write.bus import dispatch
 from orders_write.commands import CreateOrder, Metadata, OrderLine, ReceiveStock, RegisterProduct
@@ -25,8 +27,6 @@ def snapshot_version(stream_id: str) -> int | None:
 
 @override_settings(EVENTSTORE_SNAPSHOT_EVERY=10)
 def test_a_snapshot_is_taken_when_a_command_crosses_the_interval_and_loads_the_same() -> None:
-    from decimal import Decimal
-
     dispatch(RegisterProduct(metadata=STAFF, sku="mug", name="Mug", price=Decimal("2.00"), initial_stock=1))
     for _ in range(9):
         dispatch(ReceiveStock(metadata=STAFF, sku="mug", quantity=1))
@@ -40,8 +40,6 @@ def test_a_snapshot_is_taken_when_a_command_crosses_the_interval_and_loads_the_s
 
 
 def test_a_refused_line_leaves_every_stream_untouched() -> None:
-    from decimal import Decimal
-
     dispatch(RegisterProduct(metadata=STAFF, sku="a", name="A", price=Decimal("1.00"), initial_stock=5))
     dispatch(RegisterProduct(metadata=STAFF, sku="b", name="B", price=Decimal("1.00"), initial_stock=1))
     before = event_count()
@@ -54,10 +52,6 @@ def test_a_refused_line_leaves_every_stream_untouched() -> None:
 
 @override_settings(EVENTSTORE_SNAPSHOT_EVERY=3)
 def test_loading_several_products_at_once_equals_loading_each() -> None:
-    from decimal import Decimal
-
-    from eventstore.snapshots import load_many
-
     for sku, stock in (("a", 1), ("b", 0)):
         dispatch(RegisterProduct(metadata=STAFF, sku=sku, name=sku, price=Decimal("1.00"), initial_stock=stock))
     for _ in range(4):
