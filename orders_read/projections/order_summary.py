@@ -1,14 +1,15 @@
 """OrderSummaryProjection: one flat row per order, for the order detail, lists and search."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from eventstore.projections import Projection, Target, register
 from eventstore.store import RecordedEvent
 from orders_read.models import OrderSummary
-from orders_read.projections.sql import db_json, db_time, db_uuid, fetch, load_json, money, upsert
+from orders_read.projections.sql import db_json, db_uuid, fetch, is_postgres, load_json, money, time_adapter, upsert
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 
 COLUMNS = (
@@ -44,19 +45,22 @@ class OrderSummaryProjection(Projection):
             order["items"] = load_json(order["items"])
             order["shipping_address"] = load_json(order["shipping_address"])
             orders[str(uuid.UUID(str(row[0])))] = order
+        at = time_adapter(target)
         for event in batch:
-            _evolve(orders, event, target)
-        upsert(target, OrderSummary, COLUMNS, [_row(i, o, target) for i, o in orders.items()], key="order_id")
+            _evolve(orders, event, at)
+        native_uuid = is_postgres(target)
+        rows = [_row(i, o, native_uuid) for i, o in orders.items()]
+        upsert(target, OrderSummary, COLUMNS, rows, key="order_id")
 
 
-def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, target: Target) -> None:
-    """Pure fold of one event into the in-memory rows (times kept in their stored form)."""
+def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:
+    """Pure fold of one event into the in-memory rows (times kept in their stored form, via `at`)."""
     data = event.data
     order_id = str(uuid.UUID(data["order_id"]))
     if event.event_type == "OrderCreated":
         orders[order_id] = {
             "customer_id": data["customer_id"], "status": "pending", "items": [],
-            "shipping_address": data.get("shipping_address") or {}, "created_at": db_time(target, event.recorded_at),
+            "shipping_address": data.get("shipping_address") or {}, "created_at": at(event.recorded_at),
             "shipped_at": None, "cancelled_at": None, "cancel_reason": "", "cancelled_by": "",
             "version": event.version,
         }
@@ -73,21 +77,22 @@ def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, target: Tar
                 "unit_price": str(price), "line_total": str(price * quantity),
             })
         case "OrderCancelled":
-            order.update(status="cancelled", cancelled_at=db_time(target, event.recorded_at),
+            order.update(status="cancelled", cancelled_at=at(event.recorded_at),
                          cancel_reason=data.get("reason") or "", cancelled_by=data.get("cancelled_by") or "")
         case "OrderShipped":
-            order.update(status="shipped", shipped_at=db_time(target, event.recorded_at))
+            order.update(status="shipped", shipped_at=at(event.recorded_at))
         case other:
             raise ValueError(f"order_summary does not handle {other}")
     order["version"] = event.version
 
 
-def _row(order_id: str, order: dict[str, Any], target: Target) -> tuple:
+def _row(order_id: str, order: dict[str, Any], native_uuid: bool) -> tuple:
     items = order["items"]
     total = sum((Decimal(line["line_total"]) for line in items), Decimal("0.00"))
     search = "\n".join([order["customer_id"], *(f"{line['product_id']}\n{line['name']}" for line in items)]).lower()
     return (
-        db_uuid(target, order_id), order_id, order["customer_id"], order["status"], db_json(items),
+        uuid.UUID(order_id) if native_uuid else uuid.UUID(order_id).hex, order_id, order["customer_id"],
+        order["status"], db_json(items),
         sum(line["quantity"] for line in items), money(total), db_json(order["shipping_address"]),
         order["created_at"], order["shipped_at"], order["cancelled_at"], order["cancel_reason"],
         order["cancelled_by"], order["version"], search,

@@ -7,7 +7,7 @@ back exactly what a projection wrote.
 """
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,11 @@ def db_uuid(target: Target, value: uuid.UUID | str) -> Any:
 def db_time(target: Target, value: datetime | None) -> Any:
     """A datetime as the ORM stores it (aware on PostgreSQL, naive-UTC text on SQLite)."""
     return None if value is None else connections[target.using].ops.adapt_datetimefield_value(value)
+
+
+def time_adapter(target: Target) -> Callable[[datetime], Any]:
+    """`db_time` without the per-call connection lookup, for folds over big batches."""
+    return connections[target.using].ops.adapt_datetimefield_value
 
 
 def db_date(target: Target, value: date) -> Any:
@@ -86,9 +91,10 @@ def upsert(
 ) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE into `target.table(model)`, set-based.
 
-    On PostgreSQL the rows travel as one typed array per column and are expanded by
-    `unnest`: one statement with a handful of parameters, however many rows (a
-    multi-row VALUES list costs PostgreSQL a parse and bind of every parameter).
+    On PostgreSQL the rows are COPYed (text format, written here) into a temporary
+    staging table shaped like the target and merged with one INSERT ... SELECT: a
+    multi-row VALUES list or per-column arrays cost more in client-side parameter
+    handling than the database spends on the rows (profiled on 20,000-event batches).
     Columns in `additive` are added to the stored value (a delta), the others replace it.
     Additive `money_columns` are rounded to cents after the sum: SQLite keeps decimals
     as floats, and without it the sums would depend on how the log was batched.
@@ -102,9 +108,13 @@ def upsert(
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{_column_type(model, c, connection)}[]" for c in columns)
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){tail}",
-                           [list(values) for values in zip(*rows, strict=True)])
+            stage = f"stage_{table}"[:63]
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)"
+                           " ON COMMIT DELETE ROWS")
+            cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier batch of the same transaction
+            with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                copy.write("".join("\t".join(map(_copy_text, row)) + "\n" for row in rows))
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}{tail}")
             return
         marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for chunk in _chunks(rows, max(1, _MAX_PARAMS // len(columns))):
@@ -112,9 +122,15 @@ def upsert(
                            [v for row in chunk for v in row])
 
 
-def _column_type(model: type[models.Model], column: str, connection: Any) -> str:
-    field = next(f for f in model._meta.concrete_fields if f.column == column)
-    return field.db_type(connection).split("(")[0]
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format (backslash escapes, \\N for NULL)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def _update(table: str, column: str, additive: bool, money: bool) -> str:

@@ -104,3 +104,19 @@ def test_view_models_refuse_orm_writes() -> None:
         product.save()
     with pytest.raises(ReadOnlyViewError):
         product.delete()
+
+
+def test_views_and_checkpoints_live_together_on_the_read_database() -> None:
+    from django.conf import settings
+    from django.db import connections
+
+    from eventstore.routers import read_db_alias
+
+    read_tables = set(connections[read_db_alias()].introspection.table_names())
+    assert {"orders_read_order_summary", "orders_read_product", "orders_read_daily_sales",
+            "eventstore_projection_state"} <= read_tables
+    if "read" not in settings.DATABASES:
+        pytest.skip("no separate read database (READ_DATABASE_URL) in this run")
+    default_tables = set(connections["default"].introspection.table_names())
+    assert "eventstore_event" in default_tables and "eventstore_event" not in read_tables
+    assert not {"orders_read_order_summary", "eventstore_projection_state"} & default_tables
