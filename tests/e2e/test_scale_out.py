@@ -8,6 +8,7 @@ differs from the fold of its stream, or as an `events_applied` count that differ
 the number of handled events appended.
 """
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -51,7 +52,7 @@ def test_two_web_nodes_and_two_workers_build_views_equal_to_the_log(
     if "read" not in settings.DATABASES:
         pytest.skip("needs a separate read database: set READ_DATABASE_URL (CI does)")
     nodes = [start_gunicorn(workers=2, threads=4), start_gunicorn(workers=2, threads=4)]
-    start_extra_worker()
+    second_worker = start_extra_worker()
     run = uuid.uuid4().hex[:8]
     skus = [f"so-{run}-{i}" for i in range(4)]
     customers = [f"so-{run}-c{i}" for i in range(6)]
@@ -81,3 +82,7 @@ def test_two_web_nodes_and_two_workers_build_views_equal_to_the_log(
     assert {n: applied_after[n] - applied_before[n] for n in applied_after} == {
         n: handled_after[n] - handled_before[n] for n in handled_after
     }, "a projection batch was applied twice or skipped"
+    applied_by_second = r"catch_up_projection\[[^]]+\] succeeded in [0-9.e-]+s: [1-9]"  # returned events > 0
+    assert re.search(applied_by_second, second_worker.log_path.read_text()), (
+        "the second worker applied no event: the projections were not spread over two workers"
+    )
