@@ -96,6 +96,8 @@ def test_options_head_and_get_on_command_routes_never_500(staff_client) -> None:
         assert staff_client.options(url).status_code == 200
         assert staff_client.head(url).status_code == 405
         assert staff_client.get(url).status_code == 405
+    for url in ("/api/products/", "/api/orders/", "/api/orders/00000000-0000-4000-8000-000000000000/"):
+        assert staff_client.options(url).status_code == 200
 
 
 def test_a_body_over_one_mebibyte_is_413(staff_client) -> None:
