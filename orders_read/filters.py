@@ -78,7 +78,9 @@ class ProductFilter(filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)
-        return queryset if queryset.query.order_by else queryset.order_by("product_id")
+        if queryset.query.order_by or queryset.query.extra_order_by:  # asked for, or relevance of a search
+            return queryset
+        return queryset.order_by("product_id")
 
 
 class DailySalesFilter(filters.FilterSet):
