@@ -4,6 +4,7 @@ Raw SQL for the same reasons as the store's writes, and one of them is correctne
 see `read_all`. Payloads are upcast here, so no reader ever sees an old shape.
 """
 
+import time
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,28 @@ def head(*, using: str = DEFAULT_DB_ALIAS) -> Checkpoint:
             cursor.execute("SELECT 0, position FROM eventstore_event ORDER BY position DESC LIMIT 1")
         row = cursor.fetchone()
     return Checkpoint(int(row[0]), int(row[1])) if row else ORIGIN
+
+
+def wait_until_readable(checkpoint: Checkpoint, *, timeout: float = 5.0, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Wait until `read_all` can return the event at `checkpoint`; False if `timeout` passed first.
+
+    A committed event is not readable yet while any transaction that started before
+    it ended is still running, in any database of the cluster (a worker writing
+    views, another test run). Code that appends and then reads the tail at once (a
+    test, a rebuild's final catch-up) waits here instead of seeing nothing.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return True
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT %s::xid8 < pg_snapshot_xmin(pg_current_snapshot())", [str(checkpoint.txid)])
+            if cursor.fetchone()[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
 
 
 def count_after(after: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> int:

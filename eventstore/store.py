@@ -24,12 +24,12 @@ from psycopg import IsolationLevel
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
 from eventstore.positions import Checkpoint
-from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream
+from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.signals import events_committed
 
 __all__ = [
     "ANY", "NO_STREAM", "AppendResult", "NewEvent", "RecordedEvent", "StreamWrite", "append", "command_transaction",
-    "count_after", "current_versions", "head", "read_all", "read_stream", "stream_type_of",
+    "count_after", "current_versions", "head", "read_all", "read_stream", "stream_type_of", "wait_until_readable",
 ]
 
 ANY: Final = -1

@@ -3,6 +3,7 @@
 import json
 import random
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -10,8 +11,9 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.store import NO_STREAM, StreamWrite, append, command_transaction, read_all
+from eventstore.store import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
 from orders_write.events import StockReceived
+from tests.conftest import database_url
 from tests.integration.eventstore.helpers import settle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -50,6 +52,19 @@ def test_connections_carry_statement_and_idle_in_transaction_timeouts(alias: str
         idle_timeout = cursor.fetchone()[0]
     assert statement_timeout not in ("0", "")
     assert idle_timeout not in ("0", "")
+
+
+def test_a_transaction_holding_an_xid_in_another_database_holds_the_tail_back() -> None:
+    """DESIGN.md's second trap: xmin is cluster-wide, so the tail waits for every open writer."""
+    other_db = urlunsplit(urlsplit(database_url("default"))._replace(path="/postgres"))
+    with psycopg.connect(other_db, autocommit=True) as other:
+        with other.transaction():
+            other.execute("SELECT pg_current_xact_id()")  # holds an xid, in another database
+            result = append(StreamWrite("Product-held", NO_STREAM, [received()]))
+            assert not wait_until_readable(result.checkpoint, timeout=0)
+            assert [e for e in read_all() if e.stream_id == "Product-held"] == []
+        assert wait_until_readable(result.checkpoint, timeout=60)
+    assert [e.checkpoint for e in read_all() if e.stream_id == "Product-held"] == [result.checkpoint]
 
 
 def isolation() -> str:
