@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 import pytest
+from django.apps.registry import Apps
 from django.core.cache import cache
 from django.db import connections, models
 
@@ -25,6 +26,10 @@ NAME = "ops_stock_counts"
 POISON = "POISON"
 
 
+ISOLATED_APPS = Apps(installed_apps=())
+"""Its own model registry, so makemigrations never sees the tests' model."""
+
+
 class StockCount(models.Model):
     sku = models.CharField(max_length=64, primary_key=True)
     name = models.CharField(max_length=255)
@@ -32,7 +37,8 @@ class StockCount(models.Model):
     events = models.IntegerField(default=0)
 
     class Meta:
-        app_label = "orders_read"
+        apps = ISOLATED_APPS
+        app_label = "ops_tests"
         managed = False
         db_table = "ops_test_stock_count"
         indexes = [models.Index(fields=("name",), name="ops_test_stock_count_name")]
