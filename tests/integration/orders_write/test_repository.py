@@ -63,3 +63,20 @@ def test_loading_several_products_at_once_equals_loading_each() -> None:
         assert vars(many[sku]) == vars(load(Product, sku))
     assert (many["a"].version, many["a"].on_hand, many["a"].reserved) == (7, 9, 4)
     assert many["ghost"].version == 0 and not many["ghost"].registered
+
+
+@override_settings(EVENTSTORE_SNAPSHOT_EVERY=100)
+def test_product_streams_are_snapshotted_sooner_than_the_global_interval() -> None:
+    dispatch(RegisterProduct(metadata=STAFF, sku="hot", name="Hot", price=Decimal("1.00"), initial_stock=1))
+    for _ in range(23):
+        dispatch(ReceiveStock(metadata=STAFF, sku="hot", quantity=1))
+    assert snapshot_version("Product-hot") == 25
+    assert load(Product, "hot").on_hand == 24
+
+
+@override_settings(EVENTSTORE_SNAPSHOT_EVERY=0)
+def test_an_interval_of_zero_disables_snapshots() -> None:
+    dispatch(RegisterProduct(metadata=STAFF, sku="cold", name="Cold", price=Decimal("1.00"), initial_stock=1))
+    for _ in range(30):
+        dispatch(ReceiveStock(metadata=STAFF, sku="cold", quantity=1))
+    assert snapshot_version("Product-cold") is None
