@@ -60,21 +60,28 @@ def setup_django(url: str) -> None:
     events_committed.disconnect(dispatch_uid="eventstore.request_catch_up")
 
 
-def store_writer(writer: int, count: int) -> Callable[[], None]:
-    """Append `count` single-event transactions, each at the stream's expected version."""
+Work = Callable[[float], int]
+"""A writer: appends until the deadline (a perf_counter value), returns how many events it wrote."""
+
+
+def store_writer(writer: int) -> Work:
+    """Single-event transactions through the store, each at the stream's expected version."""
     from eventstore.store import NewEvent, StreamWrite, append
 
     run = uuid.uuid4().hex[:8]
 
-    def work() -> None:
+    def work(deadline: float) -> int:
         from django.db import connection
 
+        i = 0
         try:
-            for i in range(count):
+            while time.perf_counter() < deadline:
                 stream, version = f"Bench-{run}-{writer}-{i // 100}", i % 100
                 append(StreamWrite(stream, version, [NewEvent("Benched", {"n": i, "writer": writer})]))
+                i += 1
         finally:
             connection.close()
+        return i
 
     return work
 
@@ -85,41 +92,61 @@ INSERT = (
 )
 
 
-def psycopg_writer(url: str, writer: int, count: int) -> Callable[[], None]:
+def psycopg_writer(url: str) -> Callable[[int], Work]:
     """The same rows as `store_writer` with bare psycopg: BEGIN; INSERT; COMMIT per event."""
-    run = uuid.uuid4().hex[:8]
 
-    def work() -> None:
-        with psycopg.connect(url) as conn:
-            for i in range(count):
-                with conn.transaction():
-                    conn.execute(INSERT, (
-                        uuid.uuid4(), f"Raw-{run}-{writer}-{i // 100}", "Raw", i % 100 + 1, "Benched",
-                        json.dumps({"n": i, "writer": writer}), "{}",
-                    ))
+    def make(writer: int) -> Work:
+        run = uuid.uuid4().hex[:8]
 
-    return work
+        def work(deadline: float) -> int:
+            i = 0
+            with psycopg.connect(url) as conn:
+                while time.perf_counter() < deadline:
+                    with conn.transaction():
+                        conn.execute(INSERT, (
+                            uuid.uuid4(), f"Raw-{run}-{writer}-{i // 100}", "Raw", i % 100 + 1, "Benched",
+                            json.dumps({"n": i, "writer": writer}), "{}",
+                        ))
+                    i += 1
+            return i
+
+        return work
+
+    return make
 
 
-def measure(make_work: Callable[[int, int], Callable[[], None]], writers: int, per_writer: int) -> float:
-    """Events per second of `writers` threads each appending `per_writer` events."""
-    works = [make_work(w, per_writer) for w in range(writers)]
-    threads = [threading.Thread(target=work) for work in works]
+def measure(make_work: Callable[[int], Work], writers: int, seconds: float) -> float:
+    """Events per second of `writers` threads appending for `seconds`."""
+    works = [make_work(w) for w in range(writers)]
+    counts = [0] * writers
+
+    def run(w: int, deadline: float) -> None:
+        counts[w] = works[w](deadline)
+
     started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(w, started + seconds)) for w in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return writers * per_writer / (time.perf_counter() - started)
+    return sum(counts) / (time.perf_counter() - started)
 
 
-def median_of(label: str, runs: int, make_work: Callable[[int, int], Callable[[], None]], writers: int,
-              per_writer: int) -> float:
-    rates = [measure(make_work, writers, per_writer) for _ in range(runs)]
-    spread = (max(rates) - min(rates)) / statistics.median(rates) * 100
-    print(f"{label:<22} median {statistics.median(rates):8.0f} events/s  runs {[round(r) for r in rates]}"
-          f"  spread {spread:.0f}%", flush=True)
-    return statistics.median(rates)
+def medians(configs: dict[str, tuple[Callable[[int], Work], int]], runs: int, seconds: float) -> dict[str, float]:
+    """Median events/s of each (writer factory, writers) config, runs interleaved round by round.
+
+    Interleaving spreads the noise of a shared machine (other processes on the same
+    two cores) over every config alike, instead of penalising whichever ran last.
+    """
+    rates: dict[str, list[float]] = {label: [] for label in configs}
+    for _ in range(runs):
+        for label, (make_work, writers) in configs.items():
+            rates[label].append(measure(make_work, writers, seconds))
+    for label, values in rates.items():
+        spread = (max(values) - min(values)) / statistics.median(values) * 100
+        print(f"{label:<18} median {statistics.median(values):7.0f} events/s  runs {[round(r) for r in values]}"
+              f"  spread {spread:.0f}%", flush=True)
+    return {label: statistics.median(values) for label, values in rates.items()}
 
 
 def main() -> None:
@@ -129,16 +156,19 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/append.py needs DATABASE_URL pointing at PostgreSQL")
-    runs, events = (3, 1500) if args.quick else (5, 5000)
+    runs, seconds = (3, 2.0) if args.quick else (5, 6.0)
     scratch, admin = scratch_urls(url)
     recreate(admin)
     try:
         setup_django(scratch)
-        median_of("warm-up", 1, store_writer, 1, events // 5)
-        store1 = median_of("store 1 writer", runs, store_writer, 1, events)
-        raw1 = median_of("psycopg 1 writer", runs, lambda w, n: psycopg_writer(scratch, w, n), 1, events)
-        store4 = median_of("store 4 writers", runs, store_writer, 4, events // 2)
-        raw4 = median_of("psycopg 4 writers", runs, lambda w, n: psycopg_writer(scratch, w, n), 4, events // 2)
+        raw = psycopg_writer(scratch)
+        measure(store_writer, 1, 1.0)  # warm-up: connections, prepared statements, caches
+        result = medians({
+            "store 1 writer": (store_writer, 1), "psycopg 1 writer": (raw, 1),
+            "store 4 writers": (store_writer, 4), "psycopg 4 writers": (raw, 4),
+        }, runs, seconds)
+        store1, raw1 = result["store 1 writer"], result["psycopg 1 writer"]
+        store4, raw4 = result["store 4 writers"], result["psycopg 4 writers"]
     finally:
         from django.db import connections
 
@@ -148,6 +178,7 @@ def main() -> None:
         "bench": "append",
         "quick": args.quick,
         "runs": runs,
+        "seconds_per_run": seconds,
         "events_per_s": round(store1),
         "psycopg_events_per_s": round(raw1),
         "ratio_vs_psycopg": round(store1 / raw1, 2),
