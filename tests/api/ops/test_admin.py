@@ -1,6 +1,7 @@
 """The admin as an operator uses it (Django test client): the read-only log, the views, projections."""
 
 import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -161,3 +162,26 @@ def test_view_admins_are_read_only(admin_client) -> None:
         assert response.status_code == 200, url
         assert admin_client.get(f"{url}add/").status_code == 403
         assert "action-checkbox" not in response.content.decode()
+
+
+@pytest.mark.worker
+def test_a_rebuild_started_in_the_admin_runs_on_a_celery_worker_and_reports_progress(
+    admin_client, celery_worker_process,
+) -> None:
+    """The real thing: the action queues a task, a `celery worker` process rebuilds, the list shows it done."""
+    from django.core.cache import cache
+
+    from eventstore.rebuild import progress_key
+
+    cache.delete(progress_key("catalogue"))
+    add_products(3)  # events the catalogue handles (its own table: the worker knows only the real projections)
+    catch_up("catalogue")
+    response = admin_client.post(PROJECTIONS, {"action": "start_rebuild", "_selected_action": ["catalogue"]},
+                                 follow=True)
+    assert "Rebuild started for catalogue" in response.content.decode()
+    deadline = time.monotonic() + 60
+    while (rebuild_progress("catalogue") or {}).get("phase") != "done" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    progress = rebuild_progress("catalogue")
+    assert progress["phase"] == "done" and progress["events_done"] == progress["events_total"] == 6
+    assert "done: 6/6 events (100%)" in admin_client.get(PROJECTIONS).content.decode()
