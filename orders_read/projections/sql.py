@@ -18,6 +18,7 @@ from django.db import connections, models
 from eventstore.projections import Target
 
 _MAX_PARAMS = 30000  # below SQLite's 32766 and psycopg's 65535 bind parameters
+_COPY_FROM_ROWS = 500  # smaller (live) batches: one VALUES statement beats temp-table DDL
 
 
 def is_postgres(target: Target) -> bool:
@@ -91,10 +92,11 @@ def upsert(
 ) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE into `target.table(model)`, set-based.
 
-    On PostgreSQL the rows are COPYed (text format, written here) into a temporary
+    On PostgreSQL big batches (a rebuild's) are COPYed (text format, written here) into a temporary
     staging table shaped like the target and merged with one INSERT ... SELECT: a
     multi-row VALUES list or per-column arrays cost more in client-side parameter
-    handling than the database spends on the rows (profiled on 20,000-event batches).
+    handling than the database spends on the rows (profiled on 20,000-event batches);
+    small ones (the live tail's) go as one multi-row VALUES statement.
     Columns in `additive` are added to the stored value (a delta), the others replace it.
     Additive `money_columns` are rounded to cents after the sum: SQLite keeps decimals
     as floats, and without it the sums would depend on how the log was batched.
@@ -107,7 +109,7 @@ def upsert(
     tail = f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
     names = ", ".join(columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(rows) >= _COPY_FROM_ROWS:
             stage = f"stage_{table}"[:63]
             cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)"
                            " ON COMMIT DELETE ROWS")
