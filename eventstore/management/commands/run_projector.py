@@ -91,6 +91,12 @@ class Command(BaseCommand):
                 self.stop.wait(slice_)
         return False
 
+    @property
+    def listener_pid(self) -> int | None:
+        """The PostgreSQL backend of the LISTEN connection (None while there is none)."""
+        listener = self._listener
+        return None if listener is None or listener.closed else listener.info.backend_pid
+
     def _start_listening(self) -> None:
         if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
             return

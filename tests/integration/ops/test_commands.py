@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections
 
 from eventstore.management.commands.run_projector import Command as RunProjector
 from eventstore.models import ProjectionState
@@ -152,6 +153,32 @@ def test_run_projector_is_woken_by_notify_long_before_its_poll(counting_projecti
         while view_rows() != expected_rows(3) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert view_rows() == expected_rows(3)  # the poll is 10 minutes away: a NOTIFY woke it
+    finally:
+        command.stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.postgres
+def test_run_projector_listens_again_after_its_connection_is_killed(counting_projection) -> None:
+    command = RunProjector()
+    options = {"poll_seconds": 600, "stdout": io.StringIO()}
+    thread = threading.Thread(target=call_command, args=(command,), kwargs=options)
+    thread.start()
+    try:
+        while command.passes < 1:
+            time.sleep(0.02)
+        killed = command.listener_pid
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [killed])
+        deadline = time.monotonic() + 30
+        while command.listener_pid in (None, killed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert command.listener_pid not in (None, killed)
+        add_products(2)
+        while view_rows() != expected_rows(2) and time.monotonic() < deadline + 30:
+            time.sleep(0.05)
+        assert view_rows() == expected_rows(2)
     finally:
         command.stop.set()
         thread.join(10)
