@@ -27,7 +27,9 @@ def test_an_append_notifies_listeners_on_commit_and_a_refused_one_does_not(raw_p
     from django.conf import settings
 
     raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
-    append(StreamWrite("Product-notify", NO_STREAM, [received()]))
+    with command_transaction():
+        append(StreamWrite("Product-notify", NO_STREAM, [received()]))
+        assert list(raw_pg.notifies(timeout=0.2)) == []  # nothing to read before the commit
     heard = list(raw_pg.notifies(timeout=10, stop_after=1))
     assert [n.channel for n in heard] == [settings.EVENTSTORE_NOTIFY_CHANNEL]
 
