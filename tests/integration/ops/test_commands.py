@@ -54,6 +54,21 @@ def test_rebuild_projections_prints_progress_lines_and_a_summary(counting_projec
     assert view_rows() == expected_rows(10)
 
 
+def test_rebuild_projections_draws_a_tqdm_bar_on_a_terminal(counting_projection, capsys) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    add_products(5)
+    catch_up(NAME)
+    out = Terminal()
+    call_command("rebuild_projections", NAME, "--batch-size", "3", stdout=out)
+    bar = capsys.readouterr().err
+    assert NAME in bar and "100%" in bar and "10.0/10.0" in bar and "ev/s" in bar
+    assert "events/s, " not in out.getvalue()  # no plain progress lines on a terminal
+    assert f"{NAME}: 10 events in " in out.getvalue()
+
+
 def test_rebuild_projections_in_place(counting_projection) -> None:
     add_products(4)
     catch_up(NAME)
