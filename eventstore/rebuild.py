@@ -271,20 +271,22 @@ class _Reporter:
     def __init__(self, name: str, total: int, callback: Progress | None) -> None:
         self.name, self.total, self.callback, self.done = name, total, callback, 0
         self.started_at = timezone.now().isoformat()
-        self._store("running")
+        self.current = "running"
+        self._store(self.current)
 
     def advance(self, events: int) -> None:
         self.done += events
         self.total = max(self.total, self.done)
         if self.callback is not None:
             self.callback(self.done, self.total)
-        self._store("running")
+        self._store(self.current)
 
     def phase(self, phase: str) -> None:
+        """running -> swapping (the short locked catch-up and swap) -> done or failed."""
+        self.current = phase
         self._store(phase)
 
-    def finish(self, phase: str) -> None:
-        self._store(phase)
+    finish = phase
 
     def _store(self, phase: str) -> None:
         try:
