@@ -25,7 +25,7 @@ UNMATCHED = "<unmatched>"
 
 REQUESTS = Counter("http_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
-    "http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    "http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 COMMANDS = Counter("commands", "Commands (POST/DELETE under /api/) by outcome", ["outcome"])
@@ -53,8 +53,9 @@ class MetricsMiddleware:
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
         route = route_of(request)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(elapsed)
+        status = str(response.status_code)
+        REQUESTS.labels(request.method, route, status).inc()
+        LATENCY.labels(request.method, route, status).observe(elapsed)
         if is_command(request):
             outcome = f"{response.status_code // 100}xx"
             COMMANDS.labels(outcome).inc()
