@@ -82,6 +82,7 @@ class WorkerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0  # a restart appends
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue,
@@ -97,7 +98,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited early:\n{self.log_path.read_text()[-3000:]}")
-            if b"ready." in self.log_path.read_bytes():
+            if b"ready." in self.log_path.read_bytes()[self._log_offset:]:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"celery worker not ready after {timeout}s:\n{self.log_path.read_text()[-3000:]}")
