@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 Status = ProjectionState.Status
 _IN_FLIGHT_WAIT_SECONDS = 1.0
+_IN_FLIGHT_MAX_SLEEP = 0.01  # a hidden event is usually a commit a few ms away: look often, briefly
 
 
 class _Busy(Exception):
@@ -81,7 +82,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
         if time.monotonic() > in_flight_deadline:
             return total  # a long transaction holds the log back; beat comes back for it
         time.sleep(sleep)
-        sleep = min(sleep * 2, 0.05)
+        sleep = min(sleep * 2, _IN_FLIGHT_MAX_SLEEP)
     return total
 
 
