@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient
+from tests.support.beat import BeatProcess
 from tests.support.gunicorn import GunicornProcess
 
 
@@ -69,6 +70,15 @@ def start_extra_worker(tmp_path: Path, celery_queue: str) -> Iterator[Callable[[
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def beat(tmp_path: Path, celery_queue: str) -> Iterator[BeatProcess]:
+    """A running `celery beat` (every second) for the test; stopped at teardown."""
+    process = BeatProcess(tmp_path, queue=celery_queue, every_seconds=1.0)
+    process.start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture
