@@ -113,12 +113,12 @@ def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_on
 _RETRYABLE = {409, 502, 503, 504}
 
 
-def _create_until_answered(api: ApiClient, key: str, body: dict[str, Any], server_errors: list[str],
-                           dropped: list[str], deadline: float) -> requests.Response | None:
-    """Send one create-order request, retrying with the same Idempotency-Key until it is answered."""
+def _send_until_answered(api: ApiClient, key: str, path: str, body: dict[str, Any], server_errors: list[str],
+                         dropped: list[str], deadline: float) -> requests.Response | None:
+    """Send one keyed command, retrying the same request with the same Idempotency-Key until it is answered."""
     while time.monotonic() < deadline:
         try:
-            response = api.post("orders/", body, key=key)
+            response = api.post(path, body, key=key)
         except requests.RequestException:
             dropped.append(key)
             time.sleep(0.2)  # the node is down or restarting: same request, same key, again
@@ -132,28 +132,38 @@ def _create_until_answered(api: ApiClient, key: str, body: dict[str, Any], serve
     return None
 
 
-def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_an_order(
+def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_anything(
     start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
     api_for: Callable[..., ApiClient],
 ) -> None:
+    """Half the keys create orders, half add a line to an order each client opened first."""
     node = start_gunicorn()
     run = uuid.uuid4().hex[:8]
     skus = [f"kg-{run}-{i}" for i in range(4)]
     customer = f"kg-{run}"
-    _register(api_for(node.url, staff_token), skus)
-    keys = {new_key(): {"customer_id": customer, "items": [{"product_id": skus[i % 4], "quantity": 1 + i % 3}],
-                        "shipping_address": {"street": f"{i} Retry Road"}} for i in range(48)}
-    plan = list(keys.items())
+    setup = api_for(node.url, staff_token)
+    _register(setup, skus)
+    opened = [setup.create_order([(skus[c], 1)], customer_id=customer).json()["id"] for c in range(4)]
+    plans: list[list[tuple[str, str, dict[str, Any]]]] = [[] for _ in range(4)]
+    for i in range(48):
+        client_no = i % 4
+        if i % 2:
+            body = {"product_id": skus[i % 4], "quantity": 1 + i % 3}
+            plans[client_no].append((new_key(), f"orders/{opened[client_no]}/items/", body))
+        else:
+            body = {"customer_id": customer, "items": [{"product_id": skus[i % 4], "quantity": 1 + i % 3}],
+                    "shipping_address": {"street": f"{i} Retry Road"}}
+            plans[client_no].append((new_key(), "orders/", body))
     answers: dict[str, requests.Response | None] = {}
     server_errors: list[str] = []
     dropped: list[str] = []
-    third = Milestone(threshold=len(plan) // 3)
+    third = Milestone(threshold=48 // 3)
     deadline = time.monotonic() + 120
 
-    def client(share: list[tuple[str, dict[str, Any]]]) -> Outcome:
+    def client(plan: list[tuple[str, str, dict[str, Any]]]) -> Outcome:
         api = api_for(node.url, staff_token)
-        for key, body in share:
-            answers[key] = _create_until_answered(api, key, body, server_errors, dropped, deadline)
+        for key, path, body in plan:
+            answers[key] = _send_until_answered(api, key, path, body, server_errors, dropped, deadline)
             third.increment()
         return Outcome()
 
@@ -163,24 +173,28 @@ def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_an_or
         node.start()
         return Outcome()
 
-    run_threads([*(lambda s=plan[i::4]: client(s) for i in range(4)), crash_and_restart], timeout=150)
+    run_threads([*(lambda p=p: client(p) for p in plans), crash_and_restart], timeout=150)
 
     assert server_errors == []
     assert dropped, "the kill should have dropped requests in flight (or refused them while down)"
-    unanswered = [key for key, response in answers.items() if response is None]
-    assert unanswered == [], "requests never answered after the restart"
-    assert {r.status_code for r in answers.values() if r is not None} == {201}
-    order_of_key = {key: r.json()["id"] for key, r in answers.items() if r is not None}
-    assert len(set(order_of_key.values())) == len(keys), "two keys answered with the same order"
-    logged = list(Event.objects.filter(event_type="OrderCreated", data__customer_id=customer)
-                  .values_list("data__order_id", flat=True))
-    assert sorted(logged) == sorted(order_of_key.values()), "an order was doubled or an accepted one lost"
+    assert [key for key, response in answers.items() if response is None] == [], "never answered after restart"
+    assert {r.status_code // 100 for r in answers.values() if r is not None} == {2}
+    creates = {key: answers[key].json()["id"] for plan in plans for key, path, _ in plan if path == "orders/"}
+    assert len(set(creates.values())) == len(creates), "two keys answered with the same order"
+    logged = Event.objects.filter(event_type="OrderCreated", data__customer_id=customer)
+    assert sorted(logged.values_list("data__order_id", flat=True)) == sorted([*creates.values(), *opened]), (
+        "an order was doubled or an accepted one lost"
+    )
+    for client_no, order_id in enumerate(opened):
+        added = sum(1 for _, path, _ in plans[client_no] if path.endswith("/items/"))
+        lines = Event.objects.filter(stream_id=f"Order-{order_id}", event_type="OrderItemAdded").count()
+        assert lines == 1 + added, f"order {order_id}: {lines} lines for {added} keyed additions (+1 at creation)"
 
     events_before = Event.objects.count()
     api = api_for(node.url, staff_token)
-    for key, body in plan:  # a late retry of every key replays the first answer and appends nothing
-        replay = api.post("orders/", body, key=key)
-        assert (replay.status_code, replay.json()["id"]) == (201, order_of_key[key])
+    for key, path, body in (step for plan in plans for step in plan):  # late retries replay, append nothing
+        first, replay = answers[key], api.post(path, body, key=key)
+        assert first is not None and (replay.status_code, replay.json()) == (first.status_code, first.json())
     assert Event.objects.count() == events_before
     wait_for_views_to_match(api, skus=skus, customer_ids=[customer], timeout=60, nudge=_nudge)
 
