@@ -13,14 +13,13 @@ import gc
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.utils import timezone
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 
 from eventstore import shadow_tables
 from eventstore.errors import EventStoreError
@@ -28,6 +27,7 @@ from eventstore.log_reader import log_batches
 from eventstore.models import ProjectionState
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.projections import Projection, Target, all_projections, get_projection
+from eventstore.rebuild_progress import PROGRESS_TTL_SECONDS, Progress, Reporter, progress_key, rebuild_progress
 from eventstore.routers import read_db_alias
 from eventstore.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
 from eventstore.runner import advance, ensure_state
@@ -35,10 +35,8 @@ from eventstore.store import count_after, head
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
-"""Called after every batch with (events read so far, events in the log to read)."""
-
-PROGRESS_TTL_SECONDS = 3600
+SWAP_ATTEMPTS = 5
+SWAP_RETRY_PAUSE_SECONDS = 1.0
 
 
 class RebuildInProgress(EventStoreError):
@@ -86,15 +84,6 @@ class RebuildReport:
     events_per_s: float
 
 
-def progress_key(name: str) -> str:
-    return f"eventstore:rebuild-progress:{name}"
-
-
-def rebuild_progress(name: str) -> dict[str, Any] | None:
-    """The latest progress of a rebuild of `name` (the admin shows it), or None."""
-    return cache.get(progress_key(name))
-
-
 def stale_projections() -> list[str]:
     """Projections whose stored version differs from the code's: their views need a rebuild."""
     stored = dict(ProjectionState.objects.using(read_db_alias()).values_list("name", "version"))
@@ -114,7 +103,7 @@ def rebuild_projection(
     ensure_state(projection)
     with _exclusive(name):
         total = count_after(ORIGIN) if in_place else _count_handled(projection)
-        reporter = _Reporter(name, total, progress)
+        reporter = Reporter(name, total, progress)
         started = time.perf_counter()
         gc_was_enabled = gc.isenabled()
         gc.disable()  # folding big batches allocates many small objects; GC passes cost more than they free
@@ -140,7 +129,7 @@ def rebuild_projection(
 # Blue/green ------------------------------------------------------------------------
 
 
-def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: "_Reporter") -> int:
+def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: Reporter) -> int:
     db = read_db_alias()
     connection = connections[db]
     skipped = frozenset(_state(projection, db).skipped_positions)
@@ -148,21 +137,51 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: "_Rep
     target = Target(using=db, tables=tables)
     try:
         checkpoint, events = _fill(projection, target, ORIGIN, batch_size, skipped, reporter, prefetch=True)
-        with transaction.atomic(using=db):
-            state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
-            reporter.phase("swapping")
-            # Everything up to this head is committed, so the reads below see every handled
-            # event before it: the checkpoint may pass the unhandled events after the last one.
-            readable = head()
-            checkpoint, more = _fill(projection, target, checkpoint, batch_size, skipped, reporter, atomic=False)
-            checkpoint = max(checkpoint, readable)
-            for model, shadow in tables.items():
-                shadow_tables.swap(connection, model._meta.db_table, shadow)
-            _reset_state(state, projection, checkpoint, events + more, db)
+        reporter.phase("swapping")
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            try:
+                more = _catch_up_and_swap(projection, target, checkpoint, batch_size, skipped, reporter, events)
+                break
+            except OperationalError as exc:
+                if not _is_lock_timeout(exc) or attempt == SWAP_ATTEMPTS:
+                    raise
+                logger.warning("rebuild of %s: live tables busy, swap attempt %d/%d rolled back",
+                               projection.name, attempt, SWAP_ATTEMPTS)
+                time.sleep(SWAP_RETRY_PAUSE_SECONDS)
     except BaseException:
         _drop_shadows(connection, tables.values())
         raise
     return events + more
+
+
+def _catch_up_and_swap(projection: Projection, target: Target, checkpoint: Checkpoint, batch_size: int,
+                       skipped: frozenset[int], reporter: Reporter, events: int) -> int:
+    """The one short transaction: lock the state row, apply the rest, rename the tables, move the state.
+
+    The renames need an exclusive lock on each live table, which waits for running
+    queries while new ones queue behind it; a bounded lock_timeout keeps that queue
+    short, and a timed-out attempt rolls back whole (shadow rows, renames, state).
+    """
+    db = target.using
+    connection = connections[db]
+    with transaction.atomic(using=db):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {int(settings.PROJECTION_SWAP_LOCK_TIMEOUT_MS)}")
+        state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
+        # Everything up to this head is committed, so the reads below see every handled
+        # event before it: the checkpoint may pass the unhandled events after the last one.
+        readable = head()
+        checkpoint, more = _fill(projection, target, checkpoint, batch_size, skipped, reporter, atomic=False)
+        checkpoint = max(checkpoint, readable)
+        for model, shadow in target.tables.items():
+            shadow_tables.swap(connection, model._meta.db_table, shadow)
+        _reset_state(state, projection, checkpoint, events + more, db)
+    return more
+
+
+def _is_lock_timeout(exc: Exception) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
 
 
 def _count_handled(projection: Projection) -> int:
@@ -193,7 +212,7 @@ def _fill(
     start: Checkpoint,
     batch_size: int,
     skipped: frozenset[int],
-    reporter: "_Reporter",
+    reporter: Reporter,
     *,
     prefetch: bool = False,
     atomic: bool = True,
@@ -224,7 +243,7 @@ def _fill(
 # In place --------------------------------------------------------------------------
 
 
-def _rebuild_in_place(projection: Projection, batch_size: int, reporter: "_Reporter") -> int:
+def _rebuild_in_place(projection: Projection, batch_size: int, reporter: Reporter) -> int:
     """Empty the live tables and replay through the runner (development: views are empty meanwhile)."""
     db = read_db_alias()
     connection = connections[db]
@@ -265,34 +284,5 @@ def _reset_state(state: ProjectionState, projection: Projection, checkpoint: Che
     state.save(using=db)
 
 
-class _Reporter:
-    """Feeds the caller's progress callback and the cache entry the admin reads."""
-
-    def __init__(self, name: str, total: int, callback: Progress | None) -> None:
-        self.name, self.total, self.callback, self.done = name, total, callback, 0
-        self.started_at = timezone.now().isoformat()
-        self.current = "running"
-        self._store(self.current)
-
-    def advance(self, events: int) -> None:
-        self.done += events
-        self.total = max(self.total, self.done)
-        if self.callback is not None:
-            self.callback(self.done, self.total)
-        self._store(self.current)
-
-    def phase(self, phase: str) -> None:
-        """running -> swapping (the short locked catch-up and swap) -> done or failed."""
-        self.current = phase
-        self._store(phase)
-
-    finish = phase
-
-    def _store(self, phase: str) -> None:
-        try:
-            cache.set(progress_key(self.name), {
-                "phase": phase, "events_done": self.done, "events_total": self.total,
-                "started_at": self.started_at, "updated_at": timezone.now().isoformat(),
-            }, timeout=PROGRESS_TTL_SECONDS)
-        except Exception:  # progress is a nicety; a cache outage must not fail the rebuild
-            logger.warning("could not store rebuild progress", exc_info=True)
+__all__ = ["PROGRESS_TTL_SECONDS", "RebuildInProgress", "RebuildReport", "progress_key", "rebuild_progress",
+           "rebuild_projection", "rebuild_projections", "stale_projections"]

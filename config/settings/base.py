@@ -198,6 +198,8 @@ EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)
 EVENTSTORE_NOTIFY_CHANNEL = "eventstore_events"
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=1000)
 PROJECTION_MAX_RETRIES = env.int("PROJECTION_MAX_RETRIES", default=3)
+# A blue/green rebuild's swap waits at most this long for running queries, then retries.
+PROJECTION_SWAP_LOCK_TIMEOUT_MS = env.int("PROJECTION_SWAP_LOCK_TIMEOUT_MS", default=5000)
 
 # LOGGING (one JSON object per line unless debug)
 # ------------------------------------------------------------------------------

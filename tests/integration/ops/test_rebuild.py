@@ -203,3 +203,50 @@ def test_a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(count
         other_process.execute("SELECT pg_advisory_unlock(%s)", [rebuild_lock_key(NAME)])
     rebuild_projection(NAME)
     assert view_rows() == expected_rows(3)
+
+
+@pytest.mark.postgres
+def test_a_swap_waits_only_briefly_behind_a_long_query_then_retries(counting_projection, settings, monkeypatch) -> None:
+    """A query holding the live table makes the swap time out and roll back whole; the next attempt swaps."""
+    from eventstore import rebuild
+
+    add_products(4)
+    catch_up(NAME)
+    settings.PROJECTION_SWAP_LOCK_TIMEOUT_MS = 100
+    monkeypatch.setattr(rebuild, "SWAP_RETRY_PAUSE_SECONDS", 0.01)
+    with psycopg.connect(database_url(read_db_alias())) as long_query:
+        long_query.execute(f"SELECT count(*) FROM {TABLE}")  # its transaction keeps a share lock on the table
+        retries: list[tuple] = []
+
+        def end_the_long_query(message: str, *args: object, **kwargs: object) -> None:
+            retries.append(args)
+            assert view_rows() == expected_rows(4)  # the timed-out attempt changed nothing
+            long_query.rollback()
+
+        monkeypatch.setattr(rebuild.logger, "warning", end_the_long_query)
+        rebuild_projection(NAME)
+    assert retries == [(NAME, 1, rebuild.SWAP_ATTEMPTS)]
+    assert view_rows() == expected_rows(4)
+    assert _state().checkpoint == head()
+    assert not table_exists(shadow_tables.shadow_name(TABLE))
+
+
+@pytest.mark.postgres
+def test_a_swap_that_never_gets_the_table_fails_cleanly(counting_projection, settings, monkeypatch) -> None:
+    from django.db import OperationalError
+
+    from eventstore import rebuild
+
+    add_products(2)
+    catch_up(NAME)
+    checkpoint = _state().checkpoint
+    settings.PROJECTION_SWAP_LOCK_TIMEOUT_MS = 50
+    monkeypatch.setattr(rebuild, "SWAP_RETRY_PAUSE_SECONDS", 0.01)
+    with psycopg.connect(database_url(read_db_alias())) as long_query:
+        long_query.execute(f"SELECT count(*) FROM {TABLE}")
+        with pytest.raises(OperationalError):
+            rebuild_projection(NAME)
+    assert view_rows() == expected_rows(2)
+    assert _state().checkpoint == checkpoint
+    assert not table_exists(shadow_tables.shadow_name(TABLE))
+    assert rebuild_progress(NAME)["phase"] == "failed"

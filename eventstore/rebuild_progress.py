@@ -1,0 +1,62 @@
+"""Rebuild progress: a callback for the command line, and a cache entry the admin reads.
+
+A rebuild may run in a Celery worker while an operator watches the admin in a browser
+served by another process, so progress goes to the shared cache (Redis in production),
+not to process memory.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called after every batch with (events read so far, events to read)."""
+
+PROGRESS_TTL_SECONDS = 3600
+
+
+def progress_key(name: str) -> str:
+    return f"eventstore:rebuild-progress:{name}"
+
+
+def rebuild_progress(name: str) -> dict[str, Any] | None:
+    """The latest progress of a rebuild of `name` (the admin shows it), or None."""
+    return cache.get(progress_key(name))
+
+
+class Reporter:
+    """Feeds the caller's progress callback and the cache entry the admin reads."""
+
+    def __init__(self, name: str, total: int, callback: Progress | None) -> None:
+        self.name, self.total, self.callback, self.done = name, total, callback, 0
+        self.started_at = timezone.now().isoformat()
+        self.current = "running"
+        self._store(self.current)
+
+    def advance(self, events: int) -> None:
+        self.done += events
+        self.total = max(self.total, self.done)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+        self._store(self.current)
+
+    def phase(self, phase: str) -> None:
+        """running -> swapping (the short locked catch-up and swap) -> done or failed."""
+        self.current = phase
+        self._store(phase)
+
+    finish = phase
+
+    def _store(self, phase: str) -> None:
+        try:
+            cache.set(progress_key(self.name), {
+                "phase": phase, "events_done": self.done, "events_total": self.total,
+                "started_at": self.started_at, "updated_at": timezone.now().isoformat(),
+            }, timeout=PROGRESS_TTL_SECONDS)
+        except Exception:  # progress is a nicety; a cache outage must not fail the rebuild
+            logger.warning("could not store rebuild progress", exc_info=True)
