@@ -10,10 +10,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import requests
 
 from tests.support.api import ApiClient
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,12 +75,12 @@ def command_burst(api: ApiClient, *, customer: str, skus: list[str], commands: i
     return outcome
 
 
-def run_threads(targets: list[Callable[[], Outcome]], *, timeout: float = 120.0) -> list[Outcome]:
-    """Run each target in its own thread and collect the outcomes (a thread that hangs fails the test)."""
-    results: list[Outcome | None] = [None] * len(targets)
+def run_threads(targets: list[Callable[[], T]], *, timeout: float = 120.0) -> list[T]:
+    """Run each target in its own thread and return their results in order (a hung thread fails the test)."""
+    results: list[Any] = [None] * len(targets)
     failures: list[BaseException] = []
 
-    def runner(index: int, target: Callable[[], Outcome]) -> None:
+    def runner(index: int, target: Callable[[], T]) -> None:
         try:
             results[index] = target()
         except BaseException as exc:  # surfaced below, in the test's thread
@@ -92,7 +95,7 @@ def run_threads(targets: list[Callable[[], Outcome]], *, timeout: float = 120.0)
             raise AssertionError(f"a workload thread did not finish within {timeout}s")
     if failures:
         raise failures[0]
-    return [r for r in results if r is not None]
+    return results
 
 
 class Milestone:
