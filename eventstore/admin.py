@@ -120,7 +120,11 @@ class EventAdmin(admin.ModelAdmin):
         return actions
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        """Exact or prefix stream id (index-friendly), or an exact event id: never a scan for `%term%`."""
+        """Exact or prefix stream id, or an exact event id: never a scan for `%term%`.
+
+        Exact ids always use the (stream_id, version) index; a prefix (LIKE 'term%') does
+        where the database collation is C, as on these servers.
+        """
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -162,7 +166,7 @@ class ProjectionStateAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "versions", "checkpoint_token", "lag_events", "events_applied",
                     "last_event_at", "short_error", "rebuild")
     readonly_fields = ("name", "status", "version", "checkpoint_token", "events_applied", "last_event_at",
-                       "failed_position", "failed_at", "skipped_positions", "last_error", "rebuild", "updated_at")
+                       "failed_event", "failed_at", "skipped_positions", "last_error", "rebuild", "updated_at")
     fields = readonly_fields
     actions = ("resume", "skip_failed_event", "start_rebuild")
 
@@ -190,6 +194,14 @@ class ProjectionStateAdmin(admin.ModelAdmin):
     @admin.display(description="lag (events)")
     def lag_events(self, obj: ProjectionState) -> int:
         return count_after(Checkpoint(obj.checkpoint_txid, obj.checkpoint_position))
+
+    @admin.display(description="failed on event")
+    def failed_event(self, obj: ProjectionState) -> str:
+        """A link to the event the projection stopped on, to read its payload before resuming or skipping."""
+        if obj.failed_position is None:
+            return "-"
+        url = reverse("admin:eventstore_event_change", args=[obj.failed_position])
+        return format_html('<a class="failed-event" href="{}">#{}</a>', url, obj.failed_position)
 
     @admin.display(description="last error")
     def short_error(self, obj: ProjectionState) -> str:

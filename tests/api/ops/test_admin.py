@@ -134,6 +134,9 @@ def test_projection_admin_shows_status_lag_and_error_and_resumes(admin_client, c
     assert NAME in html and "failed" in html
     assert "ValueError: poison product" in html, state.last_error[-500:]
     assert "1/1" in html
+    detail = admin_client.get(f"{PROJECTIONS}{NAME}/change/").content.decode()
+    assert f'href="{EVENTS}{state.failed_position}/change/"' in detail
+    assert admin_client.get(f"{EVENTS}{state.failed_position}/change/").status_code == 200
     assert admin_client.get(f"{PROJECTIONS}add/").status_code == 403
     response = admin_client.post(PROJECTIONS, {"action": "resume", "_selected_action": [NAME]}, follow=True)
     assert f"Resumed {NAME}" in response.content.decode()
