@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import shared_task
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 
 from eventstore import runner
 from eventstore.projections import all_projections
@@ -58,9 +59,28 @@ def request_catch_up_of(name: str) -> None:
 
 
 def request_catch_up(**_: Any) -> None:
-    """Receiver of `events_committed`: every projection may have new work."""
-    for projection in all_projections():
-        request_catch_up_of(projection.name)
+    """Receiver of `events_committed`: every projection may have new work.
+
+    Every command pays this after its commit, so with Redis all the flags are set in
+    one pipelined round trip (`SET NX EX`, what `cache.add` sends) instead of one each:
+    bench/commands.py measured ~0.2 ms of CPU and two round trips per order saved.
+    """
+    names = [projection.name for projection in all_projections()]
+    if not isinstance(cache, RedisCache):
+        for name in names:
+            request_catch_up_of(name)
+        return
+    pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+    for name in names:
+        pipe.set(cache.make_and_validate_key(_pending_key(name)), 1, nx=True, ex=PENDING_TTL_SECONDS)
+    for name, added in zip(names, pipe.execute(), strict=True):
+        if not added:
+            continue
+        try:
+            catch_up_projection.delay(name)
+        except Exception:
+            cache.delete(_pending_key(name))
+            raise
 
 
 # Operations (issue 6): rebuilds started from the admin ---------------------------------
