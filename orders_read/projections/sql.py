@@ -7,6 +7,7 @@ back exactly what a projection wrote.
 """
 
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -110,7 +111,8 @@ def upsert(
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) >= _COPY_FROM_ROWS:
-            stage = f"stage_{table}"[:63]
+            # Named for the columns too: a long-lived session must not reuse a stage of an older shape.
+            stage = f"stage_{zlib.crc32(names.encode()):08x}_{table}"[:63]
             cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)"
                            " ON COMMIT DELETE ROWS")
             cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier batch of the same transaction
