@@ -265,7 +265,7 @@ def latencies(gen: LogGenerator, samples: int) -> dict[str, float]:
         "customer_orders": lambda: f"/api/customers/cust{rng.randrange(max(10, len(gen.order_ids) // 10))}/orders/",
     }
     for name, path in probes.items():
-        for _ in range(30):  # warm up caches and connections
+        for _ in range(20):  # warm up caches and connections
             client.get(path())
         timings = []
         for _ in range(samples):
@@ -432,7 +432,7 @@ def main() -> None:
             print(json.dumps(dict(zip(("lag_p50_ms", "lag_p99_ms", "lag_unseen", "lag_appends_per_s"),
                                       lag(gen, seconds=10), strict=True))))
             return
-        small = latencies(gen, samples=300)
+        small = latencies(gen, samples=200)
         print(f"small (10k orders, 1k products, {log_size()} events): {small}")
 
         started = time.perf_counter()
@@ -454,7 +454,7 @@ def main() -> None:
         rebuild_rate, set_rate = events / rebuild_s, events / set_s
         print(f"rebuild all views: {rebuild_s:.2f}s {per} = {rebuild_rate:,.0f} events/s; "
               f"set-based SQL: {set_s:.2f}s = {set_rate:,.0f} events/s")
-        large = latencies(gen, samples=300)
+        large = latencies(gen, samples=200)
         print(f"large ({large_orders} orders, {large_products} products): {large}")
         explain(gen)
         lag_p50, lag_p99, unseen, lag_rate = lag(gen, seconds=10 if args.quick else 30)

@@ -56,7 +56,9 @@ class OrderSummaryProjection(Projection):
 def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:
     """Pure fold of one event into the in-memory rows (times kept in their stored form, via `at`)."""
     data = event.data
-    order_id = str(uuid.UUID(data["order_id"]))
+    order_id = data["order_id"]
+    if order_id not in orders:  # the canonical form is the key; parse only when the raw one misses
+        order_id = str(uuid.UUID(order_id))
     if event.event_type == "OrderCreated":
         orders[order_id] = {
             "customer_id": data["customer_id"], "status": "pending", "items": [],
