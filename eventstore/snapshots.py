@@ -67,16 +67,20 @@ def load_many(
     if not streams:
         return {}
     marks = ", ".join(["%s"] * len(streams))
+    # One uncorrelated bound per stream, so each is computed once and the version range
+    # is an index condition: a bound correlated with the event row scans the whole stream.
+    tails = " OR ".join(
+        ["(stream_id = %s AND version > COALESCE((SELECT version FROM s WHERE stream_id = %s), 0))"] * len(streams)
+    )
     sql = (
         "WITH s AS (SELECT stream_id, version, state FROM eventstore_snapshot"
         f" WHERE schema = %s AND stream_id IN ({marks}))"
         " SELECT NULL, NULL, NULL, stream_id, NULL, version, NULL, NULL, state, NULL, NULL FROM s"
-        f" UNION ALL SELECT {_select(using)} FROM eventstore_event e WHERE e.stream_id IN ({marks})"
-        " AND e.version > COALESCE((SELECT s.version FROM s WHERE s.stream_id = e.stream_id), 0)"
+        f" UNION ALL SELECT {_select(using)} FROM eventstore_event WHERE {tails}"
         " ORDER BY 4, 6"
     )
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [aggregate_type.snapshot_schema, *streams, *streams])
+        cursor.execute(sql, [aggregate_type.snapshot_schema, *streams, *(x for sid in streams for x in (sid, sid))])
         rows = cursor.fetchall()
     loaded: dict[str, A] = {}
     for row in rows:
