@@ -1,7 +1,7 @@
 """Benchmark: projection rebuild speed, projection lag with a real worker, query latency at two sizes.
 
 Why: the read side must stay fast at a million orders and catch up quickly. Measured in one run on
-PostgreSQL, in a scratch database (`bench_projections`) that it creates, migrates and drops:
+PostgreSQL, in a scratch database (`bench_projections`, or --scratch-db) that it creates, migrates and drops:
 - rebuild: the log's events per second turned into all three views by `rebuild_projection`
   (blue/green into fresh shadow tables), against the set-based limit: the same views built by
   `INSERT ... SELECT ... GROUP BY` straight from the log into fresh tables, timed in the same run;
@@ -41,16 +41,16 @@ WORDS = [f"{a}{b}" for a in ("mug", "tea", "pot", "cup", "jar", "pan", "bowl", "
                    "ola", "ino", "eta", "iko", "umo", "ado", "ist", "ity", "ish", "ure", "ful")]  # 500 words
 
 
-def scratch_urls(url: str) -> tuple[str, str]:
+def scratch_urls(url: str, scratch_db: str = SCRATCH_DB) -> tuple[str, str]:
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{SCRATCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
+    return urlunsplit(parts._replace(path=f"/{scratch_db}")), urlunsplit(parts._replace(path="/postgres"))
 
 
-def recreate(admin_url: str, *, drop_only: bool = False) -> None:
+def recreate(admin_url: str, scratch_db: str = SCRATCH_DB, *, drop_only: bool = False) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {scratch_db} WITH (FORCE)")
         if not drop_only:
-            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
+            conn.execute(f"CREATE DATABASE {scratch_db}")
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -401,14 +401,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k orders / 20k products at the large size")
     parser.add_argument("--lag-only", action="store_true", help="only the lag, on the small log (for tuning)")
+    parser.add_argument("--scratch-db", default=os.environ.get("BENCH_SCRATCH_DB", SCRATCH_DB),
+                        help="the database to create, fill and drop (so two people can run the bench at once)")
     args = parser.parse_args()
+    if not args.scratch_db.isidentifier():
+        sys.exit("--scratch-db must be a plain identifier")
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("bench/projections.py needs DATABASE_URL=postgres://...")
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
         sys.exit("bench/projections.py needs CELERY_BROKER_URL=redis://... (the lag is measured with a real worker)")
-    scratch, admin = scratch_urls(url)
-    recreate(admin)
+    scratch, admin = scratch_urls(url, args.scratch_db)
+    recreate(admin, args.scratch_db)
     os.environ.update(DATABASE_URL=scratch, CELERY_TASK_DEFAULT_QUEUE=QUEUE,
                       DJANGO_SETTINGS_MODULE="config.settings.base")
     os.environ.pop("READ_DATABASE_URL", None)
@@ -462,7 +466,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        recreate(admin, drop_only=True)
+        recreate(admin, args.scratch_db, drop_only=True)
     print(json.dumps({
         "bench": "projections", "quick": args.quick, "events": events,
         "rebuild_events_per_s": round(rebuild_rate), "set_sql_events_per_s": round(set_rate),
