@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transacti
 
 from eventstore import shadow_tables
 from eventstore.errors import EventStoreError
+from eventstore.fresh_fill import FreshFill, fresh_fill
 from eventstore.log_reader import log_batches
 from eventstore.models import ProjectionState
 from eventstore.positions import ORIGIN, Checkpoint
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 SWAP_ATTEMPTS = 5
 SWAP_RETRY_PAUSE_SECONDS = 1.0
+MAX_HELD_ROWS = 200_000
+"""Rows a fill keeps in memory before it flushes them (an order row is about a kilobyte or two)."""
 
 
 class RebuildInProgress(EventStoreError):
@@ -136,7 +139,14 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: Repor
     tables = {model: shadow_tables.create_shadow(connection, model._meta.db_table) for model in projection.models}
     target = Target(using=db, tables=tables)
     try:
-        checkpoint, events = _fill(projection, target, ORIGIN, batch_size, skipped, reporter, prefetch=True)
+        # Secondary indexes (GIN above all) cost more to keep up row by row than to build once.
+        deferred = [d for shadow in tables.values() for d in shadow_tables.defer_indexes(connection, shadow)]
+        filler = fresh_fill(projection, target)
+        if filler is None:
+            checkpoint, events = _fill(projection, target, ORIGIN, batch_size, skipped, reporter, prefetch=True)
+        else:
+            checkpoint, events = _fill_in_memory(projection, filler, batch_size, skipped, reporter)
+        shadow_tables.build_indexes(connection, deferred)
         reporter.phase("swapping")
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
@@ -237,6 +247,31 @@ def _fill(
         checkpoint = batch[-1].checkpoint
         events += len(batch)
         reporter.advance(len(batch))
+    return checkpoint, events
+
+
+def _fill_in_memory(projection: Projection, filler: FreshFill, batch_size: int, skipped: frozenset[int],
+                    reporter: Reporter) -> tuple[Checkpoint, int]:
+    """The first fill of empty shadow tables, folded in memory and written when the fold grows big or ends.
+
+    Nothing is written between flushes, so no transaction is open while the log is
+    read; each flush commits every `batch_size` rows.
+    """
+    types = sorted(projection.handled_types())
+    checkpoint, events = ORIGIN, 0
+    if not types:
+        return checkpoint, events
+    limit = max(batch_size, MAX_HELD_ROWS)
+    for batch in log_batches(ORIGIN, batch_size, types, prefetch=True):
+        handled = [e for e in batch if e.position not in skipped] if skipped else batch
+        if handled:
+            filler.fold(handled)
+            if filler.held() >= limit:
+                filler.flush(batch_size)
+        checkpoint = batch[-1].checkpoint
+        events += len(batch)
+        reporter.advance(len(batch))
+    filler.flush(batch_size)
     return checkpoint, events
 
 

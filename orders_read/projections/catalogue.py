@@ -3,10 +3,11 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventstore.projections import Projection, Target, register
+from eventstore.projections import Target, register
 from eventstore.store import RecordedEvent
 from orders_read.models import ProductView
-from orders_read.projections.sql import fetch, money, upsert
+from orders_read.projections.keyed import KeyedProjection
+from orders_read.projections.sql import fetch, money
 from orders_write.events import (
     PriceChanged,
     ProductRegistered,
@@ -25,30 +26,37 @@ class ProductBeforeRegistration(ValueError):
 
 
 @register
-class CatalogueProjection(Projection):
+class CatalogueProjection(KeyedProjection):
     """Stock semantics per API.md: reserve/release move `reserved`, shipping takes from both."""
 
     name: ClassVar[str] = "catalogue"
     version: ClassVar[int] = 1
     handles = (ProductRegistered, StockReceived, PriceChanged, StockReserved, StockReleased, StockShipped)
     models = (ProductView,)
+    model = ProductView
+    columns = COLUMNS
+    key = "product_id"
 
-    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
-        table = target.table(ProductView)
-        skus = {e.data["product_id"] for e in batch}
-        registered_here = {e.data["product_id"] for e in batch if e.event_type == "ProductRegistered"}
-        products: dict[str, dict[str, Any]] = {
+    def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
+        return ({e.data["product_id"] for e in batch},
+                {e.data["product_id"] for e in batch if e.event_type == "ProductRegistered"})
+
+    def load(self, target: Target, keys: set[str]) -> dict[str, dict[str, Any]]:
+        return {
             row[0]: dict(zip(_FOLDED, row[1:], strict=True))
-            for row in fetch(target, table, ("product_id", *_FOLDED), "product_id", skus - registered_here)
+            for row in fetch(target, target.table(ProductView), ("product_id", *_FOLDED), "product_id", keys)
         }
+
+    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
         for event in batch:
-            _evolve(products, event)
-        rows = [
+            _evolve(rows, event)
+
+    def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
+        return [
             (sku, sku, p["name"], p["description"], money(p["price"]), p["on_hand"], p["reserved"],
              p["on_hand"] - p["reserved"], p["version"])
-            for sku, p in products.items()
+            for sku, p in folded.items()
         ]
-        upsert(target, ProductView, COLUMNS, rows, key="product_id")
 
 
 def _evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:

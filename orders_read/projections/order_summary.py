@@ -6,10 +6,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from eventstore.projections import Projection, Target, register
+from eventstore.projections import Target, register
 from eventstore.store import RecordedEvent
 from orders_read.models import OrderSummary
-from orders_read.projections.sql import db_json, db_uuid, fetch, is_postgres, load_json, money, time_adapter, upsert
+from orders_read.projections.keyed import KeyedProjection
+from orders_read.projections.sql import db_json, db_uuid, fetch, is_postgres, load_json, money, time_adapter
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 
 COLUMNS = (
@@ -25,32 +26,43 @@ class OrderBeforeCreation(ValueError):
 
 
 @register
-class OrderSummaryProjection(Projection):
+class OrderSummaryProjection(KeyedProjection):
     """Folds the batch per order in memory from the rows already stored, then upserts once."""
 
     name: ClassVar[str] = "order_summary"
     version: ClassVar[int] = 1
     handles = (OrderCreated, OrderItemAdded, OrderCancelled, OrderShipped)
     models = (OrderSummary,)
+    model = OrderSummary
+    columns = COLUMNS
+    key = "order_id"
 
-    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
-        table = target.table(OrderSummary)
-        ids = {e.data["order_id"] for e in batch}
-        created_here = {e.data["order_id"] for e in batch if e.event_type == "OrderCreated"}
-        stored = fetch(target, table, ("order_id", *_FOLDED), "order_id",
-                       [db_uuid(target, i) for i in ids - created_here])
+    def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
+        return ({e.data["order_id"] for e in batch},
+                {e.data["order_id"] for e in batch if e.event_type == "OrderCreated"})
+
+    def canonical(self, key: str) -> str:
+        return str(uuid.UUID(key))
+
+    def load(self, target: Target, keys: set[str]) -> dict[str, dict[str, Any]]:
+        stored = fetch(target, target.table(OrderSummary), ("order_id", *_FOLDED), "order_id",
+                       [db_uuid(target, i) for i in keys])
         orders: dict[str, dict[str, Any]] = {}
         for row in stored:
             order = dict(zip(_FOLDED, row[1:], strict=True))
             order["items"] = load_json(order["items"])
             order["shipping_address"] = load_json(order["shipping_address"])
             orders[str(uuid.UUID(str(row[0])))] = order
+        return orders
+
+    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
         at = time_adapter(target)
         for event in batch:
-            _evolve(orders, event, at)
+            _evolve(rows, event, at)
+
+    def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
         native_uuid = is_postgres(target)
-        rows = [_row(i, o, native_uuid) for i, o in orders.items()]
-        upsert(target, OrderSummary, COLUMNS, rows, key="order_id")
+        return [_row(i, o, native_uuid) for i, o in folded.items()]
 
 
 def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:

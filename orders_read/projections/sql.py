@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db import connections, models
+from django.db import connections, models, transaction
 
 from eventstore.projections import Target
 
@@ -124,6 +124,30 @@ def upsert(
         for chunk in _chunks(rows, max(1, _MAX_PARAMS // len(columns))):
             cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(chunk))}{tail}",
                            [v for row in chunk for v in row])
+
+
+def insert_fresh(
+    target: Target, model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, chunk: int
+) -> None:
+    """Plain inserts of rows the table cannot hold yet (a blue/green fill's new rows), `chunk` per commit.
+
+    No conflict handling is needed, so on PostgreSQL the rows are COPYed straight into
+    the table: no staging table, no merge. Each chunk commits on its own, so a big fill
+    never holds a transaction id (and with it every reader of the log) for long.
+    """
+    table = target.table(model)
+    connection = connections[target.using]
+    names = ", ".join(columns)
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    for part in _chunks(rows, max(1, chunk)):
+        with transaction.atomic(using=target.using), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    copy.write("".join("\t".join(map(_copy_text, row)) + "\n" for row in part))
+                continue
+            for small in _chunks(part, max(1, _MAX_PARAMS // len(columns))):
+                cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(small))}",
+                               [v for row in small for v in row])
 
 
 def _copy_text(value: Any) -> str:
