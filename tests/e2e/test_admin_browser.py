@@ -91,6 +91,12 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
     def open(self, path: str) -> None:
         self.browser.get(f"{self.live_server_url}{path}")
 
+    def wait_for(self, condition: object, timeout: float = 30) -> None:
+        """Wait for the page a click started: a click returns before the next page has loaded."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.browser, timeout).until(condition)
+
     def test_operator_follows_an_order_stream_and_starts_a_rebuild(self) -> None:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import Select
@@ -102,13 +108,14 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
         browser.find_element(By.ID, "id_username").send_keys("operator")
         browser.find_element(By.ID, "id_password").send_keys("operator-pass-123")
         browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        assert "Site administration" in browser.title, browser.title
+        self.wait_for(lambda b: "Site administration" in b.title)
         self.shot("02-admin-index")
 
         self.open("/admin/eventstore/event/")
         search = browser.find_element(By.ID, "searchbar")
         search.send_keys(stream)
         search.submit()
+        self.wait_for(lambda b: "q=" in b.current_url)
         rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
         order_events = read_stream(stream)
         assert len(rows) == len(order_events) >= 2
@@ -116,11 +123,13 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
 
         last = order_events[-1]
         browser.find_element(By.LINK_TEXT, str(last.position)).click()
+        self.wait_for(lambda b: f"/{last.position}/change/" in b.current_url)
         body = browser.find_element(By.TAG_NAME, "body").text
         assert last.event_type in body and '"order_id": "' + self.order_id + '"' in body
         self.shot("04-event-detail")
 
         browser.find_element(By.CSS_SELECTOR, "a.stream-link").click()
+        self.wait_for(lambda b: "stream_id=" in b.current_url)
         positions = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#result_list th.field-position a")]
         assert positions == [str(e.position) for e in order_events]  # the whole stream, in version order
         assert f"stream_id={stream}" in browser.current_url
@@ -135,6 +144,7 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
         row.find_element(By.CSS_SELECTOR, "input.action-select").click()
         Select(browser.find_element(By.NAME, "action")).select_by_value("start_rebuild")
         browser.find_element(By.NAME, "index").click()
+        self.wait_for(lambda b: b.find_elements(By.CSS_SELECTOR, "ul.messagelist"), timeout=60)
         messages = browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
         assert "Rebuild started for order_summary" in messages
         row_text = browser.find_element(By.XPATH, "//tr[.//th[contains(., 'order_summary')]]").text
