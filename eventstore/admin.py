@@ -31,6 +31,19 @@ from eventstore.rebuild import rebuild_progress
 from eventstore.store import count_after
 
 
+class ReadOnlyAdminMixin:
+    """No add, change or delete: the log is immutable and views belong to their projections."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class EstimatedCountPaginator(Paginator):
     """Counts an unfiltered log from pg_class.reltuples: `count(*)` reads every row of millions."""
 
@@ -91,7 +104,7 @@ def _pretty(value: Any) -> str:
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("position", "stream", "event_type", "version", "recorded_at")
     list_display_links = ("position",)
     list_filter = (StreamTypeFilter, EventTypeFilter)
@@ -105,14 +118,6 @@ class EventAdmin(admin.ModelAdmin):
               "recorded_at", "transaction_id", "payload", "event_metadata")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -162,7 +167,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectionState)
-class ProjectionStateAdmin(admin.ModelAdmin):
+class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "status", "versions", "checkpoint_token", "lag_events", "events_applied",
                     "last_event_at", "short_error", "rebuild")
     readonly_fields = ("name", "status", "version", "checkpoint_token", "events_applied", "last_event_at",
@@ -170,14 +175,6 @@ class ProjectionStateAdmin(admin.ModelAdmin):
     fields = readonly_fields
     actions = ("resume", "skip_failed_event", "start_rebuild")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="version (code/stored)")
     def versions(self, obj: ProjectionState) -> str:

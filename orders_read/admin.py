@@ -4,27 +4,17 @@ The views belong to their projections; the admin must never write them (the mode
 refuse `save()` too), so add, change and delete are off and there are no actions.
 """
 
-from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from eventstore.admin import ReadOnlyAdminMixin
 from orders_read.models import DailySales, OrderSummary, ProductView
 
 
-class ReadOnlyViewAdmin(admin.ModelAdmin):
+class ReadOnlyViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OrderSummary)

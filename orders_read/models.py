@@ -48,6 +48,7 @@ class OrderSummary(ReadOnlyModel):
 
     class Meta(ReadOnlyModel.Meta):
         db_table = "orders_read_order_summary"
+        verbose_name_plural = "order summaries"
         indexes = [
             models.Index(fields=("customer_id", "created_at"), name="ors_customer_created"),
             models.Index(fields=("status", "created_at"), name="ors_status_created"),
@@ -105,6 +106,7 @@ class DailySales(ReadOnlyModel):
 
     class Meta(ReadOnlyModel.Meta):
         db_table = "orders_read_daily_sales"
+        verbose_name_plural = "daily sales"
 
     def __str__(self) -> str:
         return str(self.date)
