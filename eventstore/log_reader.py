@@ -4,25 +4,46 @@ A rebuild spends its time in two places, reading and decoding the log and foldin
 into rows; reading the next batch on another connection while the current one is
 folded overlaps the two. The reader runs in autocommit and holds no transaction id,
 so reading the whole log holds back no projection reader (DESIGN.md).
+
+A projection that reads neither an event's metadata nor its id (`needs_metadata =
+False`) gets lean batches: those columns are not selected, and the payload comes as
+text decoded by orjson, which is several times faster than psycopg's jsonb loader.
 """
 
 import queue
 import threading
+import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventstore.positions import Checkpoint
 from eventstore.store import RecordedEvent, read_all
+from eventstore.upcasting import upcast
+
+NO_EVENT_ID = uuid.UUID(int=0)
+"""The event id of a lean event (its real id was not read)."""
+
+_LEAN_SQL = (
+    "SELECT position, transaction_id::text AS txid, stream_id, stream_type, version, event_type, schema_version,"
+    " data::text AS payload, recorded_at FROM eventstore_event"
+    " WHERE (transaction_id, position) > (%s::xid8, %s) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+    " AND event_type = ANY(%s) ORDER BY transaction_id, position LIMIT %s"
+)
 
 
-def log_batches(start: Checkpoint, size: int, types: list[str], *, prefetch: bool) -> Iterator[list[RecordedEvent]]:
+def log_batches(
+    start: Checkpoint, size: int, types: list[str], *, prefetch: bool, lean: bool = False
+) -> Iterator[list[RecordedEvent]]:
     """The log after `start` in batches; on PostgreSQL read one batch ahead in a thread.
 
     The reader runs on its own connection in autocommit, so it holds no transaction id
     and does not hold back any projection reader. It is only used outside an atomic
-    block: a thread's connection cannot see the caller's uncommitted rows.
+    block: a thread's connection cannot see the caller's uncommitted rows. `lean`
+    batches (PostgreSQL only) carry no metadata and a nil event id.
     """
     connection = connections[DEFAULT_DB_ALIAS]
     if not prefetch or connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -31,13 +52,13 @@ def log_batches(start: Checkpoint, size: int, types: list[str], *, prefetch: boo
             yield batch
             after = batch[-1].checkpoint
         return
-    yield from _prefetched(start, size, types)
+    yield from _prefetched(start, size, types, lean)
 
 
 _END = object()
 
 
-def _prefetched(start: Checkpoint, size: int, types: list[str]) -> Iterator[list[RecordedEvent]]:
+def _prefetched(start: Checkpoint, size: int, types: list[str], lean: bool) -> Iterator[list[RecordedEvent]]:
     batches: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -45,7 +66,7 @@ def _prefetched(start: Checkpoint, size: int, types: list[str]) -> Iterator[list
         try:
             _use_orjson(connections[DEFAULT_DB_ALIAS])
             after = start
-            while not stop.is_set() and (batch := read_all(after, size, event_types=types)):
+            while not stop.is_set() and (batch := (_read_lean if lean else _read_full)(after, size, types)):
                 _put(batches, batch, stop)
                 after = batch[-1].checkpoint
             _put(batches, _END, stop)
@@ -66,6 +87,25 @@ def _prefetched(start: Checkpoint, size: int, types: list[str]) -> Iterator[list
         reader.join(timeout=30)
 
 
+def _read_full(after: Checkpoint, size: int, types: list[str]) -> list[RecordedEvent]:
+    return read_all(after, size, event_types=types)
+
+
+def _read_lean(after: Checkpoint, size: int, types: list[str]) -> list[RecordedEvent]:
+    """`read_all`'s order and visibility rule, without the columns a lean projection never reads."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(_LEAN_SQL, [str(after.txid), after.position, types, size])
+        rows = cursor.fetchall()
+    return [_lean_event(*row) for row in rows]
+
+
+def _lean_event(position: int, txid: str, stream_id: str, stream_type: str, version: int, event_type: str,
+                schema_version: int, payload: str, recorded_at: datetime) -> RecordedEvent:
+    schema_version, data = upcast(event_type, schema_version, orjson.loads(payload))
+    return RecordedEvent(position, int(txid), NO_EVENT_ID, stream_id, stream_type, version, event_type,
+                         schema_version, data, {}, recorded_at)
+
+
 def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
@@ -77,7 +117,6 @@ def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
 
 def _use_orjson(connection: Any) -> None:
     """Decode jsonb with orjson on the reader's connection: several times faster than json.loads."""
-    import orjson
     from psycopg.types.json import set_json_loads
 
     connection.ensure_connection()

@@ -236,7 +236,7 @@ def _fill(
     checkpoint, events = start, 0
     if not types:
         return checkpoint, events
-    for batch in log_batches(start, batch_size, types, prefetch=prefetch):
+    for batch in log_batches(start, batch_size, types, prefetch=prefetch, lean=_lean(projection)):
         handled = [e for e in batch if e.position not in skipped]
         if handled:
             if atomic:
@@ -262,7 +262,7 @@ def _fill_in_memory(projection: Projection, filler: FreshFill, batch_size: int, 
     if not types:
         return checkpoint, events
     limit = max(batch_size, MAX_HELD_ROWS)
-    for batch in log_batches(ORIGIN, batch_size, types, prefetch=True):
+    for batch in log_batches(ORIGIN, batch_size, types, prefetch=True, lean=_lean(projection)):
         handled = [e for e in batch if e.position not in skipped] if skipped else batch
         if handled:
             filler.fold(handled)
@@ -273,6 +273,11 @@ def _fill_in_memory(projection: Projection, filler: FreshFill, batch_size: int, 
         reporter.advance(len(batch))
     filler.flush(batch_size)
     return checkpoint, events
+
+
+def _lean(projection: Projection) -> bool:
+    """The projection reads neither metadata nor event ids, so the fill need not read them (log_reader)."""
+    return not getattr(projection, "needs_metadata", True)
 
 
 # In place --------------------------------------------------------------------------

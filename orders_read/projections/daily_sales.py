@@ -27,6 +27,8 @@ class DailySalesProjection(Projection):
     version: ClassVar[int] = 1
     handles = (OrderCreated, OrderItemAdded, OrderCancelled)
     models = (DailySales,)
+    needs_metadata: ClassVar[bool] = False
+    """Folds read only payloads, types, versions and times: a rebuild may skip metadata (log_reader)."""
 
     def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
         days: dict[date, list] = defaultdict(_zero)

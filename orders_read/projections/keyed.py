@@ -25,6 +25,8 @@ class KeyedProjection(Projection):
     model: ClassVar[type[models.Model]]
     columns: ClassVar[tuple[str, ...]]
     key: ClassVar[str]
+    needs_metadata: ClassVar[bool] = False
+    """Folds read only payloads, types, versions and times: a rebuild may skip metadata (log_reader)."""
 
     @abstractmethod
     def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:

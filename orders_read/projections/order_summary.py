@@ -1,5 +1,6 @@
 """OrderSummaryProjection: one flat row per order, for the order detail, lists and search."""
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -19,6 +20,10 @@ COLUMNS = (
 )
 _FOLDED = ("customer_id", "status", "items", "shipping_address", "created_at", "shipped_at", "cancelled_at",
            "cancel_reason", "cancelled_by", "version")
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""str(uuid.UUID(x)) == x: the key needs no parsing (a regex match is several times cheaper)."""
 
 
 class OrderBeforeCreation(ValueError):
@@ -69,7 +74,7 @@ def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callabl
     """Pure fold of one event into the in-memory rows (times kept in their stored form, via `at`)."""
     data = event.data
     order_id = data["order_id"]
-    if order_id not in orders:  # the canonical form is the key; parse only when the raw one misses
+    if order_id not in orders and not _CANONICAL_UUID.fullmatch(order_id):  # the canonical form is the key
         order_id = str(uuid.UUID(order_id))
     if event.event_type == "OrderCreated":
         orders[order_id] = {
@@ -105,7 +110,7 @@ def _row(order_id: str, order: dict[str, Any], native_uuid: bool) -> tuple:
     total = sum((Decimal(line["line_total"]) for line in items), Decimal("0.00"))
     search = "\n".join([order["customer_id"], *(f"{line['product_id']}\n{line['name']}" for line in items)]).lower()
     return (
-        uuid.UUID(order_id) if native_uuid else uuid.UUID(order_id).hex, order_id, order["customer_id"],
+        order_id if native_uuid else uuid.UUID(order_id).hex, order_id, order["customer_id"],
         order["status"], db_json(items),
         sum(line["quantity"] for line in items), money(total), db_json(order["shipping_address"]),
         order["created_at"], order["shipped_at"], order["cancelled_at"], order["cancel_reason"],
