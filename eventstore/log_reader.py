@@ -14,10 +14,11 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventstore.positions import Checkpoint
@@ -26,6 +27,37 @@ from eventstore.upcasting import upcast
 
 NO_EVENT_ID = uuid.UUID(int=0)
 """The event id of a lean event (its real id was not read)."""
+
+
+class LeanEvent(NamedTuple):
+    """A RecordedEvent without metadata and id (they read as `{}` and a nil UUID), cheap to build.
+
+    A tuple, not the frozen dataclass: building a million of those costs more than
+    decoding their payloads.
+    """
+
+    position: int
+    txid: int
+    stream_id: str
+    stream_type: str
+    version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.txid, self.position)
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return NO_EVENT_ID
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {}
+
 
 _LEAN_SQL = (
     "SELECT position, transaction_id::text AS txid, stream_id, stream_type, version, event_type, schema_version,"
@@ -37,13 +69,13 @@ _LEAN_SQL = (
 
 def log_batches(
     start: Checkpoint, size: int, types: list[str], *, prefetch: bool, lean: bool = False
-) -> Iterator[list[RecordedEvent]]:
+) -> Iterator[list[RecordedEvent] | list[LeanEvent]]:
     """The log after `start` in batches; on PostgreSQL read one batch ahead in a thread.
 
     The reader runs on its own connection in autocommit, so it holds no transaction id
     and does not hold back any projection reader. It is only used outside an atomic
     block: a thread's connection cannot see the caller's uncommitted rows. `lean`
-    batches (PostgreSQL only) carry no metadata and a nil event id.
+    batches (PostgreSQL, prefetched) are LeanEvents: no metadata, a nil event id.
     """
     connection = connections[DEFAULT_DB_ALIAS]
     if not prefetch or connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -58,7 +90,9 @@ def log_batches(
 _END = object()
 
 
-def _prefetched(start: Checkpoint, size: int, types: list[str], lean: bool) -> Iterator[list[RecordedEvent]]:
+def _prefetched(
+    start: Checkpoint, size: int, types: list[str], lean: bool
+) -> Iterator[list[RecordedEvent] | list[LeanEvent]]:
     batches: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -91,19 +125,26 @@ def _read_full(after: Checkpoint, size: int, types: list[str]) -> list[RecordedE
     return read_all(after, size, event_types=types)
 
 
-def _read_lean(after: Checkpoint, size: int, types: list[str]) -> list[RecordedEvent]:
-    """`read_all`'s order and visibility rule, without the columns a lean projection never reads."""
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(_LEAN_SQL, [str(after.txid), after.position, types, size])
+def _read_lean(after: Checkpoint, size: int, types: list[str]) -> list[LeanEvent]:
+    """`read_all`'s order and visibility rule, without the columns a lean projection never reads.
+
+    Binary results on a server-side-binding cursor: psycopg loads integers and times
+    from the binary format in about half the time of Django's text cursor (measured on
+    the --quick bench log).
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_LEAN_SQL, [str(after.txid), after.position, types, size], binary=True)
         rows = cursor.fetchall()
-    return [_lean_event(*row) for row in rows]
-
-
-def _lean_event(position: int, txid: str, stream_id: str, stream_type: str, version: int, event_type: str,
-                schema_version: int, payload: str, recorded_at: datetime) -> RecordedEvent:
-    schema_version, data = upcast(event_type, schema_version, orjson.loads(payload))
-    return RecordedEvent(position, int(txid), NO_EVENT_ID, stream_id, stream_type, version, event_type,
-                         schema_version, data, {}, recorded_at)
+    if rows and rows[0][-1].utcoffset():  # Django keeps its sessions in UTC; dates (daily sales) rely on it
+        rows = [(*row[:-1], row[-1].astimezone(UTC)) for row in rows]
+    loads = orjson.loads
+    return [
+        LeanEvent(position, int(txid), stream_id, stream_type, version, event_type,
+                  *upcast(event_type, schema, loads(payload)), recorded_at)
+        for position, txid, stream_id, stream_type, version, event_type, schema, payload, recorded_at in rows
+    ]
 
 
 def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
