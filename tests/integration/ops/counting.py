@@ -133,6 +133,8 @@ def counting_projection(transactional_db: None) -> Iterator[StockCountProjection
         shadow_tables.drop_table(connection, leftover)
     with connection.schema_editor() as editor:
         editor.create_model(StockCount)
+        for index in StockCount._meta.indexes:  # create_model() leaves them out for unmanaged models
+            editor.add_index(StockCount, index)
     projections.register(StockCountProjection)
     try:
         yield projections.get_projection(NAME)

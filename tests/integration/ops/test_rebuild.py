@@ -250,3 +250,29 @@ def test_a_swap_that_never_gets_the_table_fails_cleanly(counting_projection, set
     assert _state().checkpoint == checkpoint
     assert not table_exists(shadow_tables.shadow_name(TABLE))
     assert rebuild_progress(NAME)["phase"] == "failed"
+
+
+@pytest.mark.postgres
+def test_the_shadow_is_filled_without_secondary_indexes_and_gets_them_before_the_swap(counting_projection) -> None:
+    """Indexes are built once after the fill (cheaper than keeping them up), with the live names after the swap."""
+    add_products(30)
+    catch_up(NAME)
+    live = _pg_indexes(TABLE)
+    shadow = shadow_tables.shadow_name(TABLE)
+    during: list[list[str]] = []
+
+    def look_at_the_shadow(done: int, total: int) -> None:
+        during.append([name for name, _ in _pg_indexes(shadow)])
+
+    rebuild_projection(NAME, batch_size=10, progress=look_at_the_shadow)
+
+    assert [name for name, _ in live] == ["ops_test_stock_count_name", "ops_test_stock_count_pkey"]
+    assert len(during) >= 3 and all(names == [f"{shadow}_pkey"] for names in during)
+    assert _pg_indexes(TABLE) == live  # same names, same definitions
+    assert view_rows() == expected_rows(30)
+
+
+def _pg_indexes(table: str) -> list[tuple[str, str]]:
+    with connections[read_db_alias()].cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
+        return cursor.fetchall()
