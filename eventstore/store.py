@@ -154,8 +154,34 @@ def append(
     """
     if len({w.stream_id for w in writes}) != len(writes):
         raise ValueError("each stream may appear once per append")
+    connection = connections[using]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return _append_alone(writes, metadata or {}, using)
     with command_transaction(using):
         return _append(writes, metadata or {}, using)
+
+
+def _append_alone(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str) -> AppendResult:
+    """An append with nothing else to commit: one statement in autocommit, one round trip.
+
+    A single statement is its own transaction, so BEGIN and COMMIT need no trips of
+    their own. It is as safe as REPEATABLE READ here: the statement's snapshot is taken
+    before its xid is assigned, so any version it sees committed has a smaller xid than
+    its own, and the tail can never deliver v(n+1) before v(n); a concurrent writer of
+    the same version still fails on the unique (stream_id, version) index.
+    """
+    if not any(w.events for w in writes):
+        raise ValueError("nothing to append")
+    connection = connections[using]
+    try:
+        versions, checkpoint = _append_postgres(writes, metadata, connection)
+    except (IntegrityError, OperationalError) as exc:
+        if not _is_write_conflict(exc):
+            raise
+        raise _conflict([(w.stream_id, w.expected_version) for w in writes], using) from exc
+    _notify(using)
+    _announce_commit()
+    return AppendResult(versions, checkpoint)
 
 
 def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str) -> AppendResult:

@@ -96,15 +96,19 @@ class Repository:
         """Append every change in one transaction with the idempotency record; then snapshot."""
         writes, merged = self._writes(changes)
         claim = self.command.metadata.idempotency
-        with command_transaction(self.using):
-            if claim is not None:
-                idempotency.claim_key(claim, using=self.using)
+        target_stream = stream_id_for(type(target), target.id)
+        if claim is None:  # nothing else to commit with the events: the store's one-statement append
             appended = append(*writes, metadata=self._metadata(), using=self.using)
-            target_stream = stream_id_for(type(target), target.id)
             result = CommandResult(
                 target.id, appended.versions[target_stream], appended.checkpoint.token(), created=created
             )
-            if claim is not None:
+        else:
+            with command_transaction(self.using):
+                idempotency.claim_key(claim, using=self.using)
+                appended = append(*writes, metadata=self._metadata(), using=self.using)
+                result = CommandResult(
+                    target.id, appended.versions[target_stream], appended.checkpoint.token(), created=created
+                )
                 idempotency.store_answer(claim, result.answer(), using=self.using)
         self._after_commit(merged)
         return result
