@@ -60,8 +60,8 @@ class LeanEvent(NamedTuple):
 
 
 _LEAN_SQL = (
-    "SELECT position, transaction_id::text AS txid, stream_id, stream_type, version, event_type, schema_version,"
-    " data::text AS payload, recorded_at FROM eventstore_event"
+    "SELECT position, transaction_id::text::bigint AS txid, stream_id, stream_type, version, event_type,"
+    " schema_version, data::text AS payload, recorded_at FROM eventstore_event"
     " WHERE (transaction_id, position) > (%s::xid8, %s) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
     " AND event_type = ANY(%s) ORDER BY transaction_id, position LIMIT %s"
 )
@@ -141,7 +141,7 @@ def _read_lean(after: Checkpoint, size: int, types: list[str]) -> list[LeanEvent
         rows = [(*row[:-1], row[-1].astimezone(UTC)) for row in rows]
     loads = orjson.loads
     return [
-        LeanEvent(position, int(txid), stream_id, stream_type, version, event_type,
+        LeanEvent(position, txid, stream_id, stream_type, version, event_type,
                   *upcast(event_type, schema, loads(payload)), recorded_at)
         for position, txid, stream_id, stream_type, version, event_type, schema, payload, recorded_at in rows
     ]

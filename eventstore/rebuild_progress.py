@@ -6,6 +6,7 @@ not to process memory.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ Progress = Callable[[int, int], None]
 """Called after every batch with (events read so far, events to read)."""
 
 PROGRESS_TTL_SECONDS = 3600
+STORE_EVERY_SECONDS = 0.25
+"""The cache entry is refreshed at most this often while a rebuild runs (a watcher polls it)."""
 
 
 def progress_key(name: str) -> str:
@@ -43,7 +46,8 @@ class Reporter:
         self.total = max(self.total, self.done)
         if self.callback is not None:
             self.callback(self.done, self.total)
-        self._store(self.current)
+        if time.monotonic() - self._stored_at >= STORE_EVERY_SECONDS:  # a cache round trip per batch shows
+            self._store(self.current)
 
     def phase(self, phase: str) -> None:
         """running -> swapping (the short locked catch-up and swap) -> done or failed."""
@@ -53,6 +57,7 @@ class Reporter:
     finish = phase
 
     def _store(self, phase: str) -> None:
+        self._stored_at = time.monotonic()
         try:
             cache.set(progress_key(self.name), {
                 "phase": phase, "events_done": self.done, "events_total": self.total,
