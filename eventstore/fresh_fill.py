@@ -9,14 +9,21 @@ the fresh rows are written once, by COPY, into a table with no secondary indexes
 are flushed and forgotten, and later batches read back the few they touch again.
 
 A projection opts in by offering `fresh_fill(target) -> FreshFill`; one without it is
-filled batch by batch through `apply`, as the live runner does.
+filled batch by batch through `apply`, as the live runner does. `fill_in_memory` is the
+loop the rebuild runs over the whole log with it.
 """
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from eventstore.log_reader import log_batches
+from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.projections import Projection, Target
+from eventstore.rebuild_progress import Reporter
 from eventstore.store import RecordedEvent
+
+MAX_HELD_ROWS = 200_000
+"""Rows a fill keeps in memory before it flushes them (an order row is about a kilobyte or two)."""
 
 
 class FreshFill(ABC):
@@ -43,3 +50,33 @@ def fresh_fill(projection: Projection, target: Target) -> FreshFill | None:
     """The projection's in-memory fill into `target`, or None if it only has `apply`."""
     start = getattr(projection, "fresh_fill", None)
     return start(target) if callable(start) else None
+
+
+def fill_in_memory(projection: Projection, filler: FreshFill, batch_size: int, skipped: frozenset[int],
+                   reporter: Reporter) -> tuple[Checkpoint, int]:
+    """The first fill of empty shadow tables, folded in memory and written when the fold grows big or ends.
+
+    Nothing is written between flushes, so no transaction is open while the log is
+    read; each flush commits every `batch_size` rows.
+    """
+    types = sorted(projection.handled_types())
+    checkpoint, events = ORIGIN, 0
+    if not types:
+        return checkpoint, events
+    limit = max(batch_size, MAX_HELD_ROWS)
+    for batch in log_batches(ORIGIN, batch_size, types, prefetch=True, lean=lean_reads(projection)):
+        handled = [e for e in batch if e.position not in skipped] if skipped else batch
+        if handled:
+            filler.fold(handled)
+            if filler.held() >= limit:
+                filler.flush(batch_size)
+        checkpoint = batch[-1].checkpoint
+        events += len(batch)
+        reporter.advance(len(batch))
+    filler.flush(batch_size)
+    return checkpoint, events
+
+
+def lean_reads(projection: Projection) -> bool:
+    """The projection reads neither metadata nor event ids, so the fill need not read them (log_reader)."""
+    return not getattr(projection, "needs_metadata", True)

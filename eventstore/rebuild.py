@@ -7,6 +7,12 @@ caught up and swapped in one short transaction that holds the projection's state
 FOR UPDATE, so the live runner pauses just for the swap. Live queries read the live
 tables until the rename commits and never see an empty or half-built view. An
 interrupted rebuild leaves only a stale shadow, which the next run drops first.
+
+Speed (bench/projections.py, against a set-based INSERT ... SELECT ... GROUP BY): the
+shadows are filled without their secondary indexes, which are built once before the
+swap (shadow_tables); projections that offer a `fresh_fill` fold the whole log in
+memory and COPY the rows (eventstore.fresh_fill); the log is read one batch ahead,
+leanly where the projection allows it (eventstore.log_reader).
 """
 
 import gc
@@ -23,7 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transacti
 
 from eventstore import shadow_tables
 from eventstore.errors import EventStoreError
-from eventstore.fresh_fill import FreshFill, fresh_fill
+from eventstore.fresh_fill import fill_in_memory, fresh_fill, lean_reads
 from eventstore.log_reader import log_batches
 from eventstore.models import ProjectionState
 from eventstore.positions import ORIGIN, Checkpoint
@@ -38,8 +44,6 @@ logger = logging.getLogger(__name__)
 
 SWAP_ATTEMPTS = 5
 SWAP_RETRY_PAUSE_SECONDS = 1.0
-MAX_HELD_ROWS = 200_000
-"""Rows a fill keeps in memory before it flushes them (an order row is about a kilobyte or two)."""
 
 
 class RebuildInProgress(EventStoreError):
@@ -145,7 +149,7 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: Repor
         if filler is None:
             checkpoint, events = _fill(projection, target, ORIGIN, batch_size, skipped, reporter, prefetch=True)
         else:
-            checkpoint, events = _fill_in_memory(projection, filler, batch_size, skipped, reporter)
+            checkpoint, events = fill_in_memory(projection, filler, batch_size, skipped, reporter)
         shadow_tables.build_indexes(connection, deferred)
         reporter.phase("swapping")
         for attempt in range(1, SWAP_ATTEMPTS + 1):
@@ -236,7 +240,7 @@ def _fill(
     checkpoint, events = start, 0
     if not types:
         return checkpoint, events
-    for batch in log_batches(start, batch_size, types, prefetch=prefetch, lean=_lean(projection)):
+    for batch in log_batches(start, batch_size, types, prefetch=prefetch, lean=lean_reads(projection)):
         handled = [e for e in batch if e.position not in skipped]
         if handled:
             if atomic:
@@ -248,36 +252,6 @@ def _fill(
         events += len(batch)
         reporter.advance(len(batch))
     return checkpoint, events
-
-
-def _fill_in_memory(projection: Projection, filler: FreshFill, batch_size: int, skipped: frozenset[int],
-                    reporter: Reporter) -> tuple[Checkpoint, int]:
-    """The first fill of empty shadow tables, folded in memory and written when the fold grows big or ends.
-
-    Nothing is written between flushes, so no transaction is open while the log is
-    read; each flush commits every `batch_size` rows.
-    """
-    types = sorted(projection.handled_types())
-    checkpoint, events = ORIGIN, 0
-    if not types:
-        return checkpoint, events
-    limit = max(batch_size, MAX_HELD_ROWS)
-    for batch in log_batches(ORIGIN, batch_size, types, prefetch=True, lean=_lean(projection)):
-        handled = [e for e in batch if e.position not in skipped] if skipped else batch
-        if handled:
-            filler.fold(handled)
-            if filler.held() >= limit:
-                filler.flush(batch_size)
-        checkpoint = batch[-1].checkpoint
-        events += len(batch)
-        reporter.advance(len(batch))
-    filler.flush(batch_size)
-    return checkpoint, events
-
-
-def _lean(projection: Projection) -> bool:
-    """The projection reads neither metadata nor event ids, so the fill need not read them (log_reader)."""
-    return not getattr(projection, "needs_metadata", True)
 
 
 # In place --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from eventstore import rebuild
+from eventstore import fresh_fill
 from eventstore.models import ProjectionState
 from eventstore.rebuild import rebuild_projection
 from eventstore.routers import read_db_alias
@@ -98,7 +98,7 @@ def test_incremental_views_equal_views_rebuilt_from_scratch(monkeypatch: pytest.
         flush(fill, chunk)
 
     monkeypatch.setattr(KeyedFill, "flush", counted_flush)
-    monkeypatch.setattr(rebuild, "MAX_HELD_ROWS", 1)
+    monkeypatch.setattr(fresh_fill, "MAX_HELD_ROWS", 1)
     for name in NAMES:
         rebuild_projection(name, batch_size=4)
     assert snapshot() == incremental
