@@ -84,14 +84,16 @@ class KeyedFill(FreshFill):
         return len(self.folded)
 
     def flush(self, chunk: int) -> None:
+        """Rows are built a chunk at a time, so a flush never holds every row twice (dicts and tuples)."""
         projection, target = self.projection, self.target
-        fresh = {k: row for k, row in self.folded.items() if k not in self.stored}
-        insert_fresh(target, projection.model, projection.columns, projection.rows(fresh, target), chunk=chunk)
-        if self.stored:
-            again = {k: self.folded[k] for k in self.stored}
-            rows = projection.rows(again, target)
-            for start in range(0, len(rows), max(1, chunk)):
+        keys = list(self.folded)
+        for start in range(0, len(keys), max(1, chunk)):
+            part = keys[start:start + chunk]
+            fresh = {k: self.folded[k] for k in part if k not in self.stored}
+            insert_fresh(target, projection.model, projection.columns, projection.rows(fresh, target), chunk=chunk)
+            again = {k: self.folded[k] for k in part if k in self.stored}
+            if again:
                 with transaction.atomic(using=target.using):
-                    upsert(target, projection.model, projection.columns, rows[start:start + chunk],
+                    upsert(target, projection.model, projection.columns, projection.rows(again, target),
                            key=projection.key)
         self.folded, self.stored, self.flushed = {}, set(), True
