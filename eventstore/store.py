@@ -323,6 +323,8 @@ def _notify(using: str) -> None:
     a flush (measured: four writers no faster than one). Alone, the notification
     commits without waiting for the flush (it carries no data, so nothing is lost).
     """
+    if not settings.EVENTSTORE_NOTIFY:
+        return
     connection = connections[using]
     connection.ensure_connection()
     # A bare prepared cursor, like the append's: this runs after every append, and

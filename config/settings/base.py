@@ -196,6 +196,9 @@ else:
 # ------------------------------------------------------------------------------
 EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)
 EVENTSTORE_NOTIFY_CHANNEL = "eventstore_events"
+# NOTIFY after each append wakes `run_projector`; a deployment that runs projections
+# only through Celery may turn it off and save a round trip and a transaction per append.
+EVENTSTORE_NOTIFY = env.bool("EVENTSTORE_NOTIFY", default=True)
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=1000)
 PROJECTION_MAX_RETRIES = env.int("PROJECTION_MAX_RETRIES", default=3)
 # A blue/green rebuild's swap waits at most this long for running queries, then retries.

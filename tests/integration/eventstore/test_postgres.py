@@ -42,6 +42,16 @@ def test_an_append_notifies_listeners_on_commit_and_a_refused_one_does_not(raw_p
     assert list(raw_pg.notifies(timeout=0.2)) == []  # the rolled-back append sent nothing
 
 
+def test_notify_can_be_switched_off_for_celery_only_deployments(raw_pg: psycopg.Connection, settings) -> None:
+    raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
+    settings.EVENTSTORE_NOTIFY = False
+    append(StreamWrite("Product-quiet", NO_STREAM, [received()]))
+    assert list(raw_pg.notifies(timeout=0.3)) == []
+    settings.EVENTSTORE_NOTIFY = True
+    append(StreamWrite("Product-quiet", 1, [received()]))
+    assert len(list(raw_pg.notifies(timeout=10, stop_after=1))) == 1
+
+
 @pytest.mark.django_db(databases="__all__")
 @pytest.mark.parametrize("alias", ["default", "read"])
 def test_connections_carry_statement_and_idle_in_transaction_timeouts(alias: str) -> None:
