@@ -7,6 +7,7 @@ measures it against bare psycopg); callers import everything from this module.
 """
 
 import contextvars
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -322,17 +323,29 @@ def _notify(using: str) -> None:
     commit and holds it through its WAL flush, so concurrent appenders could not share
     a flush (measured: four writers no faster than one). Alone, the notification
     commits without waiting for the flush (it carries no data, so nothing is lost).
+
+    Coalesced per process: within EVENTSTORE_NOTIFY_COALESCE_MS of the last NOTIFY this
+    process sent, none is sent, so a burst of appends costs one notification, not one
+    transaction each (bench/append.py). Every skipped append committed less than one
+    window after a NOTIFY that was sent; a listener woken by it looks again one window
+    later (`run_projector` does), so no append goes unseen.
     """
+    global _last_notified
     if not settings.EVENTSTORE_NOTIFY:
         return
+    now = time.monotonic()
+    if now - _last_notified < settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000:
+        return
+    _last_notified = now
     connection = connections[using]
     connection.ensure_connection()
-    # A bare prepared cursor, like the append's: this runs after every append, and
-    # Django's cursor wrappers cost more Python than the statement (bench/append.py).
+    # A bare prepared cursor, like the append's: this runs after appends on the hot
+    # path, and Django's cursor wrappers cost more Python than the statement.
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_NOTIFY_SQL, [settings.EVENTSTORE_NOTIFY_CHANNEL], prepare=True)
 
 
+_last_notified = float("-inf")
 _NOTIFY_SQL = "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, '')"
 
 

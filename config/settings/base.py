@@ -199,6 +199,9 @@ EVENTSTORE_NOTIFY_CHANNEL = "eventstore_events"
 # NOTIFY after each append wakes `run_projector`; a deployment that runs projections
 # only through Celery may turn it off and save a round trip and a transaction per append.
 EVENTSTORE_NOTIFY = env.bool("EVENTSTORE_NOTIFY", default=True)
+# A process sends at most one NOTIFY per window; listeners look again once the window
+# has passed after a wake-up, so an append whose NOTIFY was folded in is still seen.
+EVENTSTORE_NOTIFY_COALESCE_MS = env.float("EVENTSTORE_NOTIFY_COALESCE_MS", default=10.0)
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=1000)
 PROJECTION_MAX_RETRIES = env.int("PROJECTION_MAX_RETRIES", default=3)
 # A blue/green rebuild's swap waits at most this long for running queries, then retries.

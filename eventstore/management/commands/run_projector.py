@@ -49,8 +49,13 @@ class Command(BaseCommand):
         poll = max(options["poll_seconds"], 0.05)
         try:
             while not self.stop.is_set():
-                self.wait(poll)
+                notified = self.wait(poll)
                 if not self.stop.is_set():
+                    self.catch_up_all()
+                if notified and not self.stop.is_set():
+                    # Appenders fold the NOTIFYs of a burst into one (eventstore.store._notify):
+                    # look again once their window has passed, for the appends that sent none.
+                    self.stop.wait(settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000)
                     self.catch_up_all()
         finally:
             self._close_listener()

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+import eventstore.store as store_module
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.store import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
 from orders_write.events import StockReceived
@@ -23,9 +24,10 @@ def received(sku: str = "mug") -> StockReceived:
     return StockReceived(product_id=sku, quantity=1)
 
 
-def test_an_append_notifies_listeners_on_commit_and_a_refused_one_does_not(raw_pg: psycopg.Connection) -> None:
-    from django.conf import settings
-
+def test_an_append_notifies_listeners_on_commit_and_a_refused_one_does_not(
+    raw_pg: psycopg.Connection, settings
+) -> None:
+    settings.EVENTSTORE_NOTIFY_COALESCE_MS = 0  # one notification per append, to count them
     raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
     with command_transaction():
         append(StreamWrite("Product-notify", NO_STREAM, [received()]))
@@ -43,12 +45,26 @@ def test_an_append_notifies_listeners_on_commit_and_a_refused_one_does_not(raw_p
 
 
 def test_notify_can_be_switched_off_for_celery_only_deployments(raw_pg: psycopg.Connection, settings) -> None:
+    settings.EVENTSTORE_NOTIFY_COALESCE_MS = 0
     raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
     settings.EVENTSTORE_NOTIFY = False
     append(StreamWrite("Product-quiet", NO_STREAM, [received()]))
     assert list(raw_pg.notifies(timeout=0.3)) == []
     settings.EVENTSTORE_NOTIFY = True
     append(StreamWrite("Product-quiet", 1, [received()]))
+    assert len(list(raw_pg.notifies(timeout=10, stop_after=1))) == 1
+
+
+def test_a_burst_of_appends_sends_one_notification_per_window(raw_pg: psycopg.Connection, settings) -> None:
+    settings.EVENTSTORE_NOTIFY_COALESCE_MS = 60_000  # the whole burst falls in one window
+    raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
+    store_module._last_notified = float("-inf")
+    for version in range(5):
+        append(StreamWrite("Product-burst", version, [received()]))
+    assert len(list(raw_pg.notifies(timeout=10, stop_after=1))) == 1
+    assert list(raw_pg.notifies(timeout=0.3)) == []  # the other four were folded into it
+    settings.EVENTSTORE_NOTIFY_COALESCE_MS = 0
+    append(StreamWrite("Product-burst", 5, [received()]))  # a new window: notified again
     assert len(list(raw_pg.notifies(timeout=10, stop_after=1))) == 1
 
 

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
+import eventstore.store as store_module
 from eventstore.management.commands.run_projector import Command as RunProjector
 from eventstore.models import ProjectionState
 from eventstore.routers import read_db_alias
@@ -168,6 +169,36 @@ def test_run_projector_is_woken_by_notify_long_before_its_poll(counting_projecti
         while view_rows() != expected_rows(3) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert view_rows() == expected_rows(3)  # the poll is 10 minutes away: a NOTIFY woke it
+    finally:
+        command.stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.postgres
+def test_run_projector_looks_again_for_appends_whose_notify_was_folded_into_an_earlier_one(
+    counting_projection, settings
+) -> None:
+    """The second append falls in the first one's NOTIFY window and sends none; only the
+    projector's second look, one window after its wake-up, can apply it before the 10-minute poll."""
+    settings.EVENTSTORE_NOTIFY_COALESCE_MS = 1500
+    store_module._last_notified = float("-inf")  # no window left open by an earlier test
+    command = RunProjector()
+    options = {"poll_seconds": 600, "stdout": io.StringIO()}
+    thread = threading.Thread(target=call_command, args=(command,), kwargs=options)
+    thread.start()
+    try:
+        while command.passes < 1:
+            time.sleep(0.02)
+        add_products(1, prefix="a")  # notified: wakes the projector
+        deadline = time.monotonic() + 30
+        while view_rows() != expected_rows(1, prefix="a") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert view_rows() == expected_rows(1, prefix="a")
+        add_products(1, prefix="b")  # inside the window: no NOTIFY of its own
+        while len(view_rows()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert view_rows() == expected_rows(1, prefix="a") + expected_rows(1, prefix="b")
     finally:
         command.stop.set()
         thread.join(10)
