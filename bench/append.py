@@ -21,25 +21,12 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from scratch_db import recreate, scratch_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "bench_append"
-
-
-def scratch_urls(url: str) -> tuple[str, str]:
-    """(URL of the scratch database, URL of the `postgres` maintenance database) on the same server."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{SCRATCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
-
-
-def recreate(admin_url: str, *, drop_only: bool = False) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
 
 
 def setup_django(url: str) -> None:
@@ -157,8 +144,8 @@ def main() -> None:
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/append.py needs DATABASE_URL pointing at PostgreSQL")
     runs, seconds = (3, 2.0) if args.quick else (5, 6.0)
-    scratch, admin = scratch_urls(url)
-    recreate(admin)
+    scratch, admin = scratch_urls(url, SCRATCH_DB)
+    recreate(admin, SCRATCH_DB)
     try:
         setup_django(scratch)
         raw = psycopg_writer(scratch)
@@ -173,7 +160,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        recreate(admin, drop_only=True)
+        recreate(admin, SCRATCH_DB, drop_only=True)
     print(json.dumps({
         "bench": "append",
         "quick": args.quick,

@@ -29,9 +29,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from scratch_db import recreate, scratch_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "bench_commands"
@@ -39,18 +38,6 @@ BROKER = "redis://127.0.0.1:6379/14"
 SEED_ORDERS_PER_HOUR = 10_000
 ES_PATH, PLAIN_PATH = "/api/orders/", "/bench/plain/orders/"
 ADDRESS = {"name": "Bench", "street": "1 Load St", "city": "Oslo"}
-
-
-def scratch_urls(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{SCRATCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
-
-
-def recreate(admin_url: str, *, drop_only: bool = False) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
 
 
 def server_env(database_url: str) -> dict[str, str]:
@@ -227,8 +214,8 @@ def main() -> None:
         sys.exit("bench/commands.py needs DATABASE_URL pointing at PostgreSQL")
     seconds, rounds, long_requests = (10.0, 5, 100) if args.quick else (30.0, 10, 300)
 
-    scratch_url, admin_url = scratch_urls(url)
-    recreate(admin_url)
+    scratch_url, admin_url = scratch_urls(url, SCRATCH_DB)
+    recreate(admin_url, SCRATCH_DB)
     env = server_env(scratch_url)
     server = None
     try:
@@ -253,7 +240,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(15)
-        recreate(admin_url, drop_only=True)
+        recreate(admin_url, SCRATCH_DB, drop_only=True)
         subprocess.run(["redis-cli", "-n", "14", "flushdb"], capture_output=True, check=False)
     result = {
         "bench": "commands", "quick": args.quick, "clients": args.clients, "gunicorn_workers": args.workers,

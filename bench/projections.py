@@ -27,10 +27,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import psycopg
+from scratch_db import recreate, scratch_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "bench_projections"
@@ -39,18 +38,6 @@ WORDS = [f"{a}{b}" for a in ("mug", "tea", "pot", "cup", "jar", "pan", "bowl", "
                              "pen", "box", "rug", "fan", "kit", "net", "oil", "map")
          for b in ("", "ster", "let", "ium", "ora", "ex", "ix", "on", "an", "el", "ite", "ero", "aro", "ium2",
                    "ola", "ino", "eta", "iko", "umo", "ado", "ist", "ity", "ish", "ure", "ful")]  # 500 words
-
-
-def scratch_urls(url: str, scratch_db: str = SCRATCH_DB) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{scratch_db}")), urlunsplit(parts._replace(path="/postgres"))
-
-
-def recreate(admin_url: str, scratch_db: str = SCRATCH_DB, *, drop_only: bool = False) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {scratch_db} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {scratch_db}")
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
