@@ -4,6 +4,8 @@ import io
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -154,25 +156,36 @@ def test_run_projector_once_catches_every_projection_up(counting_projection) -> 
     assert _states().get(name=NAME).checkpoint == head()
 
 
-@pytest.mark.postgres
-def test_run_projector_is_woken_by_notify_long_before_its_poll(counting_projection) -> None:
-    """A poll of 10 minutes: only the NOTIFY of the append can bring the view up to date in time."""
+@contextmanager
+def running_projector() -> Iterator[RunProjector]:
+    """`run_projector` with a 10-minute poll in a thread, after its first pass; stopped and joined on exit.
+
+    With the poll that far away, only a NOTIFY (or the look again after one) can move the views in time.
+    """
     command = RunProjector()
-    options = {"poll_seconds": 600, "stdout": io.StringIO()}
-    thread = threading.Thread(target=call_command, args=(command,), kwargs=options)
+    thread = threading.Thread(
+        target=call_command, args=(command,), kwargs={"poll_seconds": 600, "stdout": io.StringIO()}
+    )
     thread.start()
     try:
         while command.passes < 1:
             time.sleep(0.02)
+        yield command
+    finally:
+        command.stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.postgres
+def test_run_projector_is_woken_by_notify_long_before_its_poll(counting_projection) -> None:
+    """A poll of 10 minutes: only the NOTIFY of the append can bring the view up to date in time."""
+    with running_projector():
         add_products(3)
         deadline = time.monotonic() + 30
         while view_rows() != expected_rows(3) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert view_rows() == expected_rows(3)  # the poll is 10 minutes away: a NOTIFY woke it
-    finally:
-        command.stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 @pytest.mark.postgres
@@ -183,13 +196,7 @@ def test_run_projector_looks_again_for_appends_whose_notify_was_folded_into_an_e
     projector's second look, one window after its wake-up, can apply it before the 10-minute poll."""
     settings.EVENTSTORE_NOTIFY_COALESCE_MS = 1500
     store_module._last_notified = float("-inf")  # no window left open by an earlier test
-    command = RunProjector()
-    options = {"poll_seconds": 600, "stdout": io.StringIO()}
-    thread = threading.Thread(target=call_command, args=(command,), kwargs=options)
-    thread.start()
-    try:
-        while command.passes < 1:
-            time.sleep(0.02)
+    with running_projector():
         add_products(1, prefix="a")  # notified: wakes the projector
         deadline = time.monotonic() + 30
         while view_rows() != expected_rows(1, prefix="a") and time.monotonic() < deadline:
@@ -199,21 +206,11 @@ def test_run_projector_looks_again_for_appends_whose_notify_was_folded_into_an_e
         while len(view_rows()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert view_rows() == expected_rows(1, prefix="a") + expected_rows(1, prefix="b")
-    finally:
-        command.stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 @pytest.mark.postgres
 def test_run_projector_listens_again_after_its_connection_is_killed(counting_projection) -> None:
-    command = RunProjector()
-    options = {"poll_seconds": 600, "stdout": io.StringIO()}
-    thread = threading.Thread(target=call_command, args=(command,), kwargs=options)
-    thread.start()
-    try:
-        while command.passes < 1:
-            time.sleep(0.02)
+    with running_projector() as command:
         killed = command.listener_pid
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [killed])
@@ -225,7 +222,3 @@ def test_run_projector_listens_again_after_its_connection_is_killed(counting_pro
         while view_rows() != expected_rows(2) and time.monotonic() < deadline + 30:
             time.sleep(0.05)
         assert view_rows() == expected_rows(2)
-    finally:
-        command.stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
