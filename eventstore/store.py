@@ -101,17 +101,32 @@ def command_transaction(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     writes: list[tuple[str, int]] = []
     marker = _pending_writes.set(writes)
     try:
-        with _repeatable_read(connection) as restore, transaction.atomic(using=using):
+        with (
+            _conflicts_as_concurrency_errors(writes, using),
+            _repeatable_read(connection) as restore,
+            transaction.atomic(using=using),
+        ):
             # The first commit hook puts the isolation level back, so the hooks after it
             # (projection catch-up when tasks run eagerly) get the connection's usual one.
             transaction.on_commit(restore, using=using)
             yield
+    finally:
+        _pending_writes.reset(marker)
+
+
+@contextmanager
+def _conflicts_as_concurrency_errors(writes: list[tuple[str, int]], using: str) -> Iterator[None]:
+    """A lost race on `(stream_id, version)` or a serialization failure leaves as a ConcurrencyError.
+
+    `writes` lists (stream, expected version) of what was appended; it is read after
+    the rollback, to name the stream that moved.
+    """
+    try:
+        yield
     except (IntegrityError, OperationalError) as exc:
         if not writes or not _is_write_conflict(exc):
             raise
         raise _conflict(writes, using) from exc
-    finally:
-        _pending_writes.reset(marker)
 
 
 @contextmanager
@@ -155,6 +170,8 @@ def append(
     """
     if len({w.stream_id for w in writes}) != len(writes):
         raise ValueError("each stream may appear once per append")
+    if not any(w.events for w in writes):
+        raise ValueError("nothing to append")
     connection = connections[using]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         return _append_alone(writes, metadata or {}, using)
@@ -171,15 +188,8 @@ def _append_alone(writes: Sequence[StreamWrite], metadata: dict[str, Any], using
     its own, and the tail can never deliver v(n+1) before v(n); a concurrent writer of
     the same version still fails on the unique (stream_id, version) index.
     """
-    if not any(w.events for w in writes):
-        raise ValueError("nothing to append")
-    connection = connections[using]
-    try:
-        versions, checkpoint = _append_postgres(writes, metadata, connection)
-    except (IntegrityError, OperationalError) as exc:
-        if not _is_write_conflict(exc):
-            raise
-        raise _conflict([(w.stream_id, w.expected_version) for w in writes], using) from exc
+    with _conflicts_as_concurrency_errors([(w.stream_id, w.expected_version) for w in writes], using):
+        versions, checkpoint = _append_postgres(writes, metadata, connections[using])
     _notify(using)
     _announce_commit()
     return AppendResult(versions, checkpoint)
@@ -190,8 +200,6 @@ def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str)
     pending = _pending_writes.get()
     if pending is not None:
         pending.extend((w.stream_id, w.expected_version) for w in writes)
-    if not any(w.events for w in writes):
-        raise ValueError("nothing to append")
     if connection.vendor == "postgresql":
         versions, checkpoint = _append_postgres(writes, metadata, connection)
         transaction.on_commit(lambda: _notify(using), using=using, robust=True)
