@@ -7,6 +7,7 @@ measures it against bare psycopg); callers import everything from this module.
 """
 
 import contextvars
+import functools
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -102,7 +103,7 @@ def command_transaction(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     marker = _pending_writes.set(writes)
     try:
         with (
-            _conflicts_as_concurrency_errors(writes, using),
+            _ConflictsAsConcurrencyErrors(writes, using),
             _repeatable_read(connection) as restore,
             transaction.atomic(using=using),
         ):
@@ -114,19 +115,30 @@ def command_transaction(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         _pending_writes.reset(marker)
 
 
-@contextmanager
-def _conflicts_as_concurrency_errors(writes: list[tuple[str, int]], using: str) -> Iterator[None]:
+class _ConflictsAsConcurrencyErrors:
     """A lost race on `(stream_id, version)` or a serialization failure leaves as a ConcurrencyError.
 
     `writes` lists (stream, expected version) of what was appended; it is read after
-    the rollback, to name the stream that moved.
+    the rollback, to name the stream that moved. A class, not `@contextmanager`: it
+    wraps every append, and a generator-based one costs several times more Python.
     """
-    try:
-        yield
-    except (IntegrityError, OperationalError) as exc:
-        if not writes or not _is_write_conflict(exc):
-            raise
-        raise _conflict(writes, using) from exc
+
+    __slots__ = ("using", "writes")
+
+    def __init__(self, writes: list[tuple[str, int]], using: str) -> None:
+        self.writes = writes
+        self.using = using
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if (
+            isinstance(exc, (IntegrityError, OperationalError))
+            and self.writes
+            and _is_write_conflict(exc)
+        ):
+            raise _conflict(self.writes, self.using) from exc
 
 
 @contextmanager
@@ -174,12 +186,14 @@ def append(
         raise ValueError("nothing to append")
     connection = connections[using]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return _append_alone(writes, metadata or {}, using)
+        return _append_alone(writes, metadata or {}, connection)
     with command_transaction(using):
-        return _append(writes, metadata or {}, using)
+        return _append(writes, metadata or {}, connection)
 
 
-def _append_alone(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str) -> AppendResult:
+def _append_alone(
+    writes: Sequence[StreamWrite], metadata: dict[str, Any], connection: BaseDatabaseWrapper
+) -> AppendResult:
     """An append with nothing else to commit: one statement in autocommit, one round trip.
 
     A single statement is its own transaction, so BEGIN and COMMIT need no trips of
@@ -188,21 +202,21 @@ def _append_alone(writes: Sequence[StreamWrite], metadata: dict[str, Any], using
     its own, and the tail can never deliver v(n+1) before v(n); a concurrent writer of
     the same version still fails on the unique (stream_id, version) index.
     """
-    with _conflicts_as_concurrency_errors([(w.stream_id, w.expected_version) for w in writes], using):
-        versions, checkpoint = _append_postgres(writes, metadata, connections[using])
-    _notify(using)
+    with _ConflictsAsConcurrencyErrors([(w.stream_id, w.expected_version) for w in writes], connection.alias):
+        versions, checkpoint = _append_postgres(writes, metadata, connection)
+    _notify(connection)
     _announce_commit()
     return AppendResult(versions, checkpoint)
 
 
-def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str) -> AppendResult:
-    connection = connections[using]
+def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], connection: BaseDatabaseWrapper) -> AppendResult:
+    using = connection.alias
     pending = _pending_writes.get()
     if pending is not None:
         pending.extend((w.stream_id, w.expected_version) for w in writes)
     if connection.vendor == "postgresql":
         versions, checkpoint = _append_postgres(writes, metadata, connection)
-        transaction.on_commit(lambda: _notify(using), using=using, robust=True)
+        transaction.on_commit(lambda: _notify(connection), using=using, robust=True)
     else:
         versions, checkpoint = _append_checked(writes, metadata, connection)
     transaction.on_commit(_announce_commit, using=using, robust=True)
@@ -238,23 +252,10 @@ def _append_postgres(
         for row in _event_rows(write, metadata):
             events.append(index)
             events.extend(row)
-    stream_values = ", ".join(["(%s::int, %s, %s, %s::int)"] * len(writes))
-    event_values = ", ".join(["(%s::int, %s::int, %s::uuid, %s, %s::int, %s::jsonb, %s::jsonb)"] * (len(events) // 7))
-    connection.ensure_connection()
     connection.validate_no_broken_transaction()
-    # Planning this statement costs more than running it, so it is prepared once per
-    # connection and shape: a server-side-binding cursor, and explicit preparation
-    # switched on (Django turns psycopg's off for the sake of transaction poolers;
-    # Django's own client-side cursors never prepare, so they are unaffected).
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = _ONLY_EXPLICIT_PREPARE
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(
-            _APPEND_SQL.format(streams=stream_values, events=event_values),
-            [*streams, *events],
-            prepare=True,
-        )
+    cursor = _prepared_cursor(connection)
+    with connection.wrap_database_errors:
+        cursor.execute(_append_statement(len(writes), len(events) // 7), [*streams, *events], prepare=True)
         rows = cursor.fetchall()
     versions: dict[str, int] = {}
     position = txid = None
@@ -267,8 +268,38 @@ def _append_postgres(
     return versions, Checkpoint(int(txid), int(position))
 
 
+def _prepared_cursor(connection: BaseDatabaseWrapper) -> psycopg.Cursor:
+    """The connection's own bare psycopg cursor for the store's prepared statements.
+
+    Planning the append costs more than running it, so it is prepared once per
+    connection and shape: a server-side-binding cursor, and explicit preparation
+    switched on (Django turns psycopg's off for the sake of transaction poolers;
+    Django's own client-side cursors never prepare, so they are unaffected). The
+    cursor is kept with the connection (one per thread, like Django's connections):
+    making one per append was a tenth of the store's Python (bench/append.py).
+    """
+    if connection.connection is None:
+        connection.ensure_connection()
+    raw = connection.connection
+    cursor = getattr(connection, "_eventstore_cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = _ONLY_EXPLICIT_PREPARE
+        cursor = connection._eventstore_cursor = psycopg.Cursor(raw)
+    return cursor
+
+
 _ONLY_EXPLICIT_PREPARE: Final = 2**31
 """A psycopg prepare threshold no statement reaches: only `execute(..., prepare=True)` prepares."""
+
+
+@functools.lru_cache(maxsize=64)
+def _append_statement(streams: int, events: int) -> str:
+    """The append statement for `streams` streams and `events` events in all (one text per shape)."""
+    return _APPEND_SQL.format(
+        streams=", ".join(["(%s::int, %s, %s, %s::int)"] * streams),
+        events=", ".join(["(%s::int, %s::int, %s::uuid, %s, %s::int, %s::jsonb, %s::jsonb)"] * events),
+    )
 
 _APPEND_SQL = """
 WITH streams (idx, stream_id, stream_type, expected) AS (VALUES {streams}),
@@ -324,7 +355,7 @@ def _append_checked(
     return versions, Checkpoint(0, int(last))
 
 
-def _notify(using: str) -> None:
+def _notify(connection: BaseDatabaseWrapper) -> None:
     """Wake tailing processes (`LISTEN`), in a tiny transaction of its own after the commit.
 
     Not inside the append: a transaction that NOTIFYs takes a cluster-wide lock at
@@ -339,17 +370,14 @@ def _notify(using: str) -> None:
     later (`run_projector` does), so no append goes unseen.
     """
     global _last_notified
-    if not settings.EVENTSTORE_NOTIFY:
-        return
     now = time.monotonic()
-    if now - _last_notified < settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000:
+    if now - _last_notified < settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000 or not settings.EVENTSTORE_NOTIFY:
         return
     _last_notified = now
-    connection = connections[using]
-    connection.ensure_connection()
-    # A bare prepared cursor, like the append's: this runs after appends on the hot
-    # path, and Django's cursor wrappers cost more Python than the statement.
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    # The append's bare prepared cursor: this runs after appends on the hot path, and
+    # Django's cursor wrappers cost more Python than the statement.
+    cursor = _prepared_cursor(connection)
+    with connection.wrap_database_errors:
         cursor.execute(_NOTIFY_SQL, [settings.EVENTSTORE_NOTIFY_CHANNEL], prepare=True)
 
 
