@@ -6,6 +6,7 @@ a stream with 100,000 events (a popular product) loads as fast as a short one.
 Snapshots are a cache: deleting them changes nothing but speed.
 """
 
+import functools
 from collections.abc import Collection
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
@@ -15,7 +16,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from eventstore.domain import DomainEvent
-from eventstore.reading import _decode, _select, read_stream
+from eventstore.prepared import prepared_cursor
+from eventstore.reading import _COLUMNS, _SELECT, _decode, read_stream
 
 
 class Aggregate(Protocol):
@@ -66,22 +68,18 @@ def load_many(
     streams = {stream_id_for(aggregate_type, aggregate_id): aggregate_id for aggregate_id in aggregate_ids}
     if not streams:
         return {}
-    marks = ", ".join(["%s"] * len(streams))
-    # One uncorrelated bound per stream, so each is computed once and the version range
-    # is an index condition: a bound correlated with the event row scans the whole stream.
-    tails = " OR ".join(
-        ["(stream_id = %s AND version > COALESCE((SELECT version FROM s WHERE stream_id = %s), 0))"] * len(streams)
-    )
-    sql = (
-        "WITH s AS (SELECT stream_id, version, state FROM eventstore_snapshot"
-        f" WHERE schema = %s AND stream_id IN ({marks}))"
-        " SELECT NULL, NULL, NULL, stream_id, NULL, version, NULL, NULL, state, NULL, NULL FROM s"
-        f" UNION ALL SELECT {_select(using)} FROM eventstore_event WHERE {tails}"
-        " ORDER BY 4, 6"
-    )
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, [aggregate_type.snapshot_schema, *streams, *(x for sid in streams for x in (sid, sid))])
-        rows = cursor.fetchall()
+    connection = connections[using]
+    sql = _load_many_statement(len(streams), connection.vendor)
+    params = [aggregate_type.snapshot_schema, *streams, *(x for sid in streams for x in (sid, sid))]
+    if connection.vendor == "postgresql":  # prepared once per connection and number of streams
+        cursor = prepared_cursor(connection)
+        with connection.wrap_database_errors:
+            cursor.execute(sql, params, prepare=True)
+            rows = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     loaded: dict[str, A] = {}
     for row in rows:
         stream_id, version, event_type = row[3], row[5], row[6]
@@ -103,6 +101,24 @@ def load_many(
             loaded[aggregate_id] = aggregate_type.blank(aggregate_id)
             loaded[aggregate_id].version = 0
     return loaded
+
+
+@functools.lru_cache(maxsize=32)
+def _load_many_statement(streams: int, vendor: str) -> str:
+    """Snapshots of `streams` streams and the events after them, snapshots first in each stream."""
+    marks = ", ".join(["%s"] * streams)
+    # One uncorrelated bound per stream, so each is computed once and the version range
+    # is an index condition: a bound correlated with the event row scans the whole stream.
+    tails = " OR ".join(
+        ["(stream_id = %s AND version > COALESCE((SELECT version FROM s WHERE stream_id = %s), 0))"] * streams
+    )
+    return (
+        "WITH s AS (SELECT stream_id, version, state FROM eventstore_snapshot"
+        f" WHERE schema = %s AND stream_id IN ({marks}))"
+        " SELECT NULL, NULL, NULL, stream_id, NULL, version, NULL, NULL, state, NULL, NULL FROM s"
+        f" UNION ALL SELECT {_SELECT if vendor == 'postgresql' else _COLUMNS} FROM eventstore_event WHERE {tails}"
+        " ORDER BY 4, 6"
+    )
 
 
 def _from_snapshot(aggregate_type: type[A], aggregate_id: str, stream_id: str, using: str) -> tuple[A, int]:

@@ -26,6 +26,7 @@ from psycopg import IsolationLevel
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
 from eventstore.positions import Checkpoint
+from eventstore.prepared import prepared_cursor
 from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.signals import events_committed
 
@@ -252,8 +253,7 @@ def _append_postgres(
         for row in _event_rows(write, metadata):
             events.append(index)
             events.extend(row)
-    connection.validate_no_broken_transaction()
-    cursor = _prepared_cursor(connection)
+    cursor = prepared_cursor(connection)
     with connection.wrap_database_errors:
         cursor.execute(_append_statement(len(writes), len(events) // 7), [*streams, *events], prepare=True)
         rows = cursor.fetchall()
@@ -266,31 +266,6 @@ def _append_postgres(
         versions[write.stream_id] = actual + len(write.events)
         position, txid = last_position, last_txid
     return versions, Checkpoint(int(txid), int(position))
-
-
-def _prepared_cursor(connection: BaseDatabaseWrapper) -> psycopg.Cursor:
-    """The connection's own bare psycopg cursor for the store's prepared statements.
-
-    Planning the append costs more than running it, so it is prepared once per
-    connection and shape: a server-side-binding cursor, and explicit preparation
-    switched on (Django turns psycopg's off for the sake of transaction poolers;
-    Django's own client-side cursors never prepare, so they are unaffected). The
-    cursor is kept with the connection (one per thread, like Django's connections):
-    making one per append was a tenth of the store's Python (bench/append.py).
-    """
-    if connection.connection is None:
-        connection.ensure_connection()
-    raw = connection.connection
-    cursor = getattr(connection, "_eventstore_cursor", None)
-    if cursor is None or cursor.connection is not raw or cursor.closed:
-        if raw.prepare_threshold is None:
-            raw.prepare_threshold = _ONLY_EXPLICIT_PREPARE
-        cursor = connection._eventstore_cursor = psycopg.Cursor(raw)
-    return cursor
-
-
-_ONLY_EXPLICIT_PREPARE: Final = 2**31
-"""A psycopg prepare threshold no statement reaches: only `execute(..., prepare=True)` prepares."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -376,7 +351,7 @@ def _notify(connection: BaseDatabaseWrapper) -> None:
     _last_notified = now
     # The append's bare prepared cursor: this runs after appends on the hot path, and
     # Django's cursor wrappers cost more Python than the statement.
-    cursor = _prepared_cursor(connection)
+    cursor = prepared_cursor(connection)
     with connection.wrap_database_errors:
         cursor.execute(_NOTIFY_SQL, [settings.EVENTSTORE_NOTIFY_CHANNEL], prepare=True)
 
