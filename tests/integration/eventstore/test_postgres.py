@@ -192,3 +192,41 @@ def index_scans(node: dict) -> list[dict]:
     for child in node.get("Plans", []):
         found.extend(index_scans(child))
     return found
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql = false")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_the_hot_path_statements_are_prepared_once_per_connection_and_shape() -> None:
+    from eventstore.snapshots import load_many
+    from orders_write.aggregates import Product
+
+    connection.close()  # a new connection: nothing prepared by earlier tests
+    for version in range(3):
+        append(StreamWrite("Product-prep-a", version, [received("prep-a")]))
+        append(StreamWrite("Product-prep-b", version, [received("prep-b")]))
+        loaded = load_many(Product, ["prep-a", "prep-b"])
+        assert {sku: p.version for sku, p in loaded.items()} == {"prep-a": version + 1, "prep-b": version + 1}
+    load_many(Product, ["prep-a"])  # another shape: a statement of its own
+
+    statements = _prepared_statements()
+    appends = [s for s in statements if "INSERT INTO eventstore_event" in s]
+    loads = [s for s in statements if "FROM eventstore_snapshot" in s]
+    assert len(appends) == 1  # six appends of one shape, one plan
+    assert len(loads) == 2  # two products, one product
+
+
+def test_a_prepared_load_inside_a_command_transaction_sees_its_own_appends() -> None:
+    from eventstore.snapshots import load_many
+    from orders_write.aggregates import Product
+
+    with command_transaction():
+        append(StreamWrite("Product-own", NO_STREAM, [received("own")]))
+        assert load_many(Product, ["own"])["own"].version == 1
+        with pytest.raises(RuntimeError), transaction.atomic():
+            append(StreamWrite("Product-own", 1, [received("own")]))
+            raise RuntimeError
+        assert load_many(Product, ["own"])["own"].version == 1  # the rolled-back savepoint is gone
