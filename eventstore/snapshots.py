@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from eventstore.domain import DomainEvent
 from eventstore.prepared import prepared_cursor
-from eventstore.reading import _COLUMNS, _SELECT, _decode, read_stream
+from eventstore.reading import _COLUMNS, _SELECT, _decode
 
 
 class Aggregate(Protocol):
@@ -47,13 +47,11 @@ def stream_id_for(aggregate_type: type[Aggregate], aggregate_id: str) -> str:
 
 
 def load(aggregate_type: type[A], aggregate_id: str, *, using: str = DEFAULT_DB_ALIAS) -> A:
-    """The aggregate at its current version (version 0: the stream does not exist)."""
-    stream_id = stream_id_for(aggregate_type, aggregate_id)
-    aggregate, version = _from_snapshot(aggregate_type, aggregate_id, stream_id, using)
-    for recorded in read_stream(stream_id, after_version=version, using=using):
-        aggregate.apply(recorded.to_domain())
-        aggregate.version = recorded.version
-    return aggregate
+    """The aggregate at its current version (version 0: the stream does not exist).
+
+    One statement (`load_many`'s): the snapshot and the events after it come back together.
+    """
+    return load_many(aggregate_type, [aggregate_id], using=using)[aggregate_id]
 
 
 def load_many(
@@ -119,22 +117,6 @@ def _load_many_statement(streams: int, vendor: str) -> str:
         f" UNION ALL SELECT {_SELECT if vendor == 'postgresql' else _COLUMNS} FROM eventstore_event WHERE {tails}"
         " ORDER BY 4, 6"
     )
-
-
-def _from_snapshot(aggregate_type: type[A], aggregate_id: str, stream_id: str, using: str) -> tuple[A, int]:
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT version, state FROM eventstore_snapshot WHERE stream_id = %s AND schema = %s",
-            [stream_id, aggregate_type.snapshot_schema],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        aggregate = aggregate_type.blank(aggregate_id)
-        aggregate.version = 0
-        return aggregate, 0
-    version, state = row
-    state = state if isinstance(state, dict) else orjson.loads(state)
-    return aggregate_type.from_snapshot(aggregate_id, state, version), version
 
 
 def snapshot_due(previous_version: int, new_version: int) -> bool:

@@ -70,9 +70,10 @@ def cancel_order(cmd: CancelOrder, repo: Repository) -> CommandResult:
     """Release the stock in the same append as the cancellation, so reservations cannot leak."""
     order = _own_order(cmd, repo, cmd.order_id)
     changes: list[Change] = [(order, order.cancel(reason=cmd.reason, by=cmd.metadata.user))]
-    for sku, quantity in order.quantities().items():
-        product = repo.get(Product, sku)
-        changes.append((product, product.release(order_id=order.id, quantity=quantity)))
+    quantities = order.quantities()
+    products = repo.get_many(Product, list(quantities))
+    for sku, quantity in quantities.items():
+        changes.append((products[sku], products[sku].release(order_id=order.id, quantity=quantity)))
     return repo.save(changes, target=order)
 
 
@@ -82,9 +83,10 @@ def ship_order(cmd: ShipOrder, repo: Repository) -> CommandResult:
     if not cmd.metadata.is_staff:
         raise Forbidden("Only staff can ship orders.")
     changes: list[Change] = [(order, order.ship(by=cmd.metadata.user))]
-    for sku, quantity in order.quantities().items():
-        product = repo.get(Product, sku)
-        changes.append((product, product.ship(order_id=order.id, quantity=quantity)))
+    quantities = order.quantities()
+    products = repo.get_many(Product, list(quantities))
+    for sku, quantity in quantities.items():
+        changes.append((products[sku], products[sku].ship(order_id=order.id, quantity=quantity)))
     return repo.save(changes, target=order)
 
 

@@ -68,7 +68,7 @@ class Repository:
         return self._loaded[stream_id]  # type: ignore[return-value]
 
     def get_many(self, aggregate_type: type[A], aggregate_ids: Sequence[str]) -> dict[str, A]:
-        """Several aggregates of one type, read in two queries rather than two each (an order's products)."""
+        """Several aggregates of one type in one statement rather than one each (an order's products)."""
         missing = [i for i in aggregate_ids if stream_id_for(aggregate_type, i) not in self._loaded]
         for aggregate_id, aggregate in load_many(aggregate_type, missing, using=self.using).items():
             self._loaded[stream_id_for(aggregate_type, aggregate_id)] = aggregate
