@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, include, path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from config.token_view import obtain_token
 from orders_read.urls import urlpatterns as query_patterns
 from orders_write.urls import urlpatterns as command_patterns
 
@@ -74,7 +74,7 @@ def _merged(route: str, patterns: Iterable[URLPattern]) -> URLPattern:
 
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", obtain_token, name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(merge_routes(command_patterns, query_patterns))),

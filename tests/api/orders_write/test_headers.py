@@ -104,3 +104,13 @@ def test_a_body_over_one_mebibyte_is_413(staff_client) -> None:
     before = event_count()
     big = {"sku": "mug", "name": "M", "price": "1", "description": "x" * (1024 * 1024 + 1)}
     assert_refused(staff_client.post("/api/products/", big, format="json"), 413, None, before)
+
+
+@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, "[" * 5000, '{"a":' * 3000 + "1" + "}" * 3000])
+def test_json_nested_too_deep_is_a_400_parse_error_everywhere(staff_client, anon_client, body) -> None:
+    """Python's decoder gives up past ~1000 levels with RecursionError; that must not become a 500."""
+    before = event_count()
+    for client, url in ((staff_client, "/api/products/"), (staff_client, "/api/orders/"),
+                        (anon_client, "/api/auth/token/")):
+        response = client.post(url, body, content_type="application/json")
+        assert_refused(response, 400, "parse_error", before)
