@@ -168,7 +168,9 @@ class OrderAddItemApi(CommandApi):
 
 @extend_schema_serializer(component_name="OrderCancelInput")
 class CancelInputSerializer(serializers.Serializer):
-    reason = StrictCharField(max_length=500, allow_blank=True, required=False, default="")
+    """API.md marks optional body fields with `?`; `reason` has none, so a cancel without one is a 400."""
+
+    reason = StrictCharField(max_length=500, allow_blank=True)
 
 
 class OrderCancelApi(CommandApi):
@@ -181,7 +183,7 @@ class OrderCancelApi(CommandApi):
 
 
 class OrderDeleteApi(CommandApi):
-    """DELETE is cancel: the reason comes from the body or, for clients that send none, `?reason=`."""
+    """DELETE is cancel: the reason comes from the body or, for clients that send no body, `?reason=`."""
 
     InputSerializer = CancelInputSerializer
 

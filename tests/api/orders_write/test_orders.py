@@ -137,7 +137,7 @@ def test_cancel_twice_or_after_shipping_is_order_not_pending(customer_client, st
     for order_id in (first, second):
         assert_refused(customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "y"}, format="json"),
                        422, "order_not_pending", before)
-        assert_refused(customer_client.delete(f"/api/orders/{order_id}/"), 422, "order_not_pending", before)
+        assert_refused(customer_client.delete(f"/api/orders/{order_id}/?reason=y"), 422, "order_not_pending", before)
 
 
 def test_delete_cancels_with_a_reason_from_the_query_or_the_body(customer_client, shop) -> None:
@@ -149,6 +149,22 @@ def test_delete_cancels_with_a_reason_from_the_query_or_the_body(customer_client
     assert customer_client.delete(f"/api/orders/{by_body}/", {"reason": "typo"}, format="json").status_code == 200
     assert order(by_body).cancel_reason == "typo"
     assert product("mug").reserved == 0
+
+
+def test_a_cancel_without_a_reason_is_400_and_changes_nothing(customer_client, shop) -> None:
+    """API.md marks optional fields with `?`; cancel's `{"reason"}` and DELETE's body-or-query reason have none."""
+    order_id = place(customer_client, ("mug", 1)).json()["id"]
+    before = event_count()
+    for response in (
+        customer_client.post(f"/api/orders/{order_id}/cancel/", {}, format="json"),
+        customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": None}, format="json"),
+        customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": 7}, format="json"),
+        customer_client.delete(f"/api/orders/{order_id}/"),
+        customer_client.delete(f"/api/orders/{order_id}/", {}, format="json"),
+    ):
+        assert_refused(response, 400, None, before)
+        assert "reason" in response.json()
+    assert order(order_id).status == "pending" and product("mug").reserved == 1
 
 
 def test_ship_takes_stock_out_of_the_warehouse(customer_client, staff_client, shop) -> None:
@@ -174,7 +190,7 @@ def test_ship_refusals(customer_client, staff_client, shop) -> None:
 @pytest.mark.parametrize("method, suffix, body", [
     ("post", "items/", {"product_id": "mug", "quantity": 1}),
     ("post", "cancel/", {"reason": "x"}),
-    ("delete", "", {}),
+    ("delete", "", {"reason": "x"}),
     ("post", "ship/", {}),
 ])
 def test_an_unknown_order_is_404(staff_client, shop, method, suffix, body) -> None:
