@@ -26,10 +26,17 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    """The user may not run this command at all (a customer shipping, or ordering for someone else)."""
+    """The user's role may not run this command at all (a customer shipping an order)."""
 
     code = "permission_denied"
     default_detail = "You do not have permission to perform this action."
+
+
+class CustomerMismatch(DomainError):
+    """A customer placed an order for another customer_id: a broken rule of the command table (422, API.md)."""
+
+    code = "customer_mismatch"
+    default_detail = "Customers can only place orders for themselves."
 
 
 class AlreadyExists(DomainError):

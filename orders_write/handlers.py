@@ -20,7 +20,7 @@ from orders_write.commands import (
     RegisterProduct,
     ShipOrder,
 )
-from orders_write.errors import Forbidden, NotFound
+from orders_write.errors import CustomerMismatch, Forbidden, NotFound
 from orders_write.repository import Change, CommandResult, Repository
 
 
@@ -45,7 +45,7 @@ def change_price(cmd: ChangePrice, repo: Repository) -> CommandResult:
 def create_order(cmd: CreateOrder, repo: Repository) -> CommandResult:
     """Open the order and reserve every product in the same append (one reservation per product)."""
     if cmd.customer_id != cmd.metadata.user and not cmd.metadata.is_staff:
-        raise Forbidden("Customers can only place orders for themselves.")
+        raise CustomerMismatch()
     order = repo.new(Order, cmd.order_id)  # a server-made uuid: no stream to read
     wanted: dict[str, int] = {}
     for line in cmd.items:
