@@ -141,7 +141,9 @@ class OrderCreateApi(CommandApi):
     @extend_schema_serializer(component_name="OrderCreateInput")
     class InputSerializer(serializers.Serializer):
         customer_id = StrictCharField(max_length=150, required=False)
-        items = OrderItemSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+        # A ListField, not `many=True`: an empty list is then `{"items": ["..."]}` (API.md's field error shape),
+        # not `{"items": {"non_field_errors": [...]}}`.
+        items = serializers.ListField(child=OrderItemSerializer(), allow_empty=False, max_length=MAX_LINES)
         shipping_address = ShippingAddressField()
 
     @extend_schema(request=InputSerializer, responses={201: CommandResultSerializer}, parameters=_HEADERS)

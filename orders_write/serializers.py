@@ -27,8 +27,17 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictRegexField(serializers.RegexField):
+    """A RegexField that refuses a number instead of matching its text (`{"sku": 123}` is a 400)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def sku_field(**kwargs: Any) -> serializers.RegexField:
-    return serializers.RegexField(
+    return StrictRegexField(
         SKU_PATTERN, max_length=64, error_messages={"invalid": "A sku is 1-64 letters, digits, '.', '_' or '-'."},
         **kwargs,
     )

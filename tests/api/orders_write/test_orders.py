@@ -66,6 +66,7 @@ def test_a_customer_may_not_order_for_someone_else(customer_client, shop) -> Non
     {"items": [{"product_id": "mug", "quantity": 10_001}], "shipping_address": ADDRESS},
     {"items": [{"product_id": "mug", "quantity": "lots"}], "shipping_address": ADDRESS},
     {"items": [{"product_id": "bad sku", "quantity": 1}], "shipping_address": ADDRESS},
+    {"items": [{"product_id": 123, "quantity": 1}], "shipping_address": ADDRESS},
     {"items": [{"product_id": "mug", "quantity": 1}]},
     {"items": [{"product_id": "mug", "quantity": 1}], "shipping_address": ["Oslo"]},
     {"items": [{"product_id": "mug", "quantity": 1}], "shipping_address": "Oslo"},
@@ -75,6 +76,14 @@ def test_a_customer_may_not_order_for_someone_else(customer_client, shop) -> Non
 def test_create_order_refuses_bad_shapes_with_400(customer_client, shop, body) -> None:
     before = event_count()
     assert_refused(customer_client.post("/api/orders/", body, format="json"), 400, None, before)
+
+
+def test_field_errors_have_api_md_shape_field_to_messages(customer_client, shop) -> None:
+    empty = customer_client.post("/api/orders/", {"items": [], "shipping_address": ADDRESS}, format="json")
+    assert empty.status_code == 400
+    assert empty.json() == {"items": ["This list may not be empty."]}
+    missing = customer_client.post("/api/orders/", {"items": [{"product_id": "mug", "quantity": 1}]}, format="json")
+    assert missing.json() == {"shipping_address": ["This field is required."]}
 
 
 def test_create_order_refuses_an_unknown_product_with_422(customer_client, shop) -> None:

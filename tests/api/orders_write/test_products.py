@@ -32,6 +32,7 @@ def test_register_without_initial_stock_appends_only_the_registration(staff_clie
     ({"sku": "-mug", "name": "M", "price": "1.00"}, "sku"),
     ({"sku": "a b", "name": "M", "price": "1.00"}, "sku"),
     ({"sku": "x" * 65, "name": "M", "price": "1.00"}, "sku"),
+    ({"sku": 123, "name": "M", "price": "1.00"}, "sku"),
     ({"sku": "mug", "name": "M", "price": "0"}, "price"),
     ({"sku": "mug", "name": "M", "price": "-1.00"}, "price"),
     ({"sku": "mug", "name": "M", "price": "1.234"}, "price"),
