@@ -1,8 +1,9 @@
 """django-filter FilterSets for the query API: every filter and ordering API.md offers.
 
-Orderings are django-filter `OrderingFilter`s, which validate their choices (400 for
-anything else), unlike DRF's, which silently ignores an unknown field. Each offered
-ordering has an index (orders_read/models.py).
+An ordering is exactly one whitelisted field with an optional `-` (API.md): anything
+else, a comma list included, is a 400 in DRF's field-error shape, where DRF's own
+OrderingFilter silently ignores an unknown field and django-filter's accepts a list.
+Each offered ordering has an index (orders_read/models.py).
 """
 
 from django.db.models import QuerySet
@@ -11,17 +12,23 @@ from django_filters import rest_framework as filters
 STATUS_CHOICES = (("pending", "pending"), ("shipped", "shipped"), ("cancelled", "cancelled"))
 
 
-class StrictOrderingFilter(filters.OrderingFilter):
-    """Adds a unique tie-breaker so pages never overlap or skip rows."""
+class StrictOrderingFilter(filters.ChoiceFilter):
+    """One field, ascending or with `-` descending, plus a unique tie-breaker so pages
+    never overlap or skip rows.
 
-    def __init__(self, *args: object, tiebreak: str, **kwargs: object) -> None:
+    A plain choice, not django-filter's CSV OrderingFilter: `a,b` is then not one of
+    the choices and fails validation like any other unknown value.
+    """
+
+    def __init__(self, *args: object, fields: tuple[str, ...], tiebreak: str, **kwargs: object) -> None:
         self.tiebreak = tiebreak
-        super().__init__(*args, **kwargs)
+        choices = [(f, f) for f in fields] + [(f"-{f}", f"-{f}") for f in fields]
+        super().__init__(*args, choices=choices, **kwargs)
 
-    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+    def filter(self, qs: QuerySet, value: str | None) -> QuerySet:
         if not value:
             return qs
-        return qs.order_by(*[self.get_ordering_value(v) for v in value], self.tiebreak)
+        return qs.order_by(value, self.tiebreak)
 
 
 class OrderListFilter(filters.FilterSet):

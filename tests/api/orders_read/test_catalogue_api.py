@@ -57,10 +57,22 @@ def test_in_stock_filter_uses_available(anon_client: APIClient, catalogue: None)
 
 @pytest.mark.parametrize(("ordering", "expected"), [
     ("price", ["TEA-9", "MUG-1", "POT-3"]), ("-price", ["POT-3", "MUG-1", "TEA-9"]),
-    ("name", ["MUG-1", "TEA-9", "POT-3"]), ("-available", ["MUG-1", "POT-3", "TEA-9"]),
+    ("name", ["MUG-1", "TEA-9", "POT-3"]), ("-name", ["POT-3", "TEA-9", "MUG-1"]),
+    ("available", ["POT-3", "TEA-9", "MUG-1"]), ("-available", ["MUG-1", "POT-3", "TEA-9"]),  # ties: sku ascending
 ])
 def test_whitelisted_ordering(anon_client: APIClient, catalogue: None, ordering: str, expected: list[str]) -> None:
-    assert [p["sku"] for p in anon_client.get("/api/products/", {"ordering": ordering}).json()["results"]] == expected
+    response = anon_client.get("/api/products/", {"ordering": ordering})
+    assert response.status_code == 200, response.content
+    assert [p["sku"] for p in response.json()["results"]] == expected
+
+
+@pytest.mark.parametrize("listed", ["name,price", "-price,name", "available,-available", "price,"])
+def test_a_comma_list_of_orderings_is_400_like_any_unknown_value(anon_client: APIClient, catalogue: None,
+                                                                 listed: str) -> None:
+    response = anon_client.get("/api/products/", {"ordering": listed})
+    unknown = anon_client.get("/api/products/", {"ordering": "on_hand"})
+    assert (response.status_code, unknown.status_code) == (400, 400)
+    assert response.json() == {"ordering": [unknown.json()["ordering"][0].replace("on_hand", listed)]}
 
 
 @pytest.mark.parametrize("hostile", ["on_hand", "description", "price;select 1", "-", "sku__len"])

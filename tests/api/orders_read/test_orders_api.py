@@ -1,6 +1,7 @@
 """GET /api/orders/…: the order view, lists, filters, ordering whitelist, search, history, isolation."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -96,6 +97,30 @@ def test_ordering_outside_the_whitelist_is_400(staff_client: APIClient, hostile:
     response = staff_client.get("/api/orders/", {"ordering": hostile})
     assert response.status_code == 400, response.content
     assert "ordering" in response.json()
+
+
+@pytest.mark.parametrize(("ordering", "key"), [
+    ("created_at", lambda o: o["created_at"]), ("total_amount", lambda o: Decimal(o["total_amount"])),
+    ("status", lambda o: o["status"]),
+])
+@pytest.mark.parametrize("descending", [False, True])
+def test_each_single_ordering_orders_by_that_field_then_id(staff_client: APIClient, shop: dict[str, str],
+                                                            ordering: str, key: Any, descending: bool) -> None:
+    response = staff_client.get("/api/orders/", {"ordering": f"-{ordering}" if descending else ordering})
+    assert response.status_code == 200, response.content
+    found = response.json()["results"]
+    by_field = sorted(sorted(found, key=lambda o: o["order_id"]), key=key, reverse=descending)  # ties: id ascending
+    assert [o["order_id"] for o in found] == [o["order_id"] for o in by_field]
+    assert len({key(o) for o in found}) > 1  # the field really decides something here
+
+
+@pytest.mark.parametrize("listed", ["created_at,status", "-total_amount,created_at", "status,status", "status,"])
+def test_a_comma_list_of_orderings_is_400_like_any_unknown_value(staff_client: APIClient, shop: dict[str, str],
+                                                                 listed: str) -> None:
+    response = staff_client.get("/api/orders/", {"ordering": listed})
+    unknown = staff_client.get("/api/orders/", {"ordering": "customer_id"})
+    assert (response.status_code, unknown.status_code) == (400, 400)
+    assert response.json() == {"ordering": [unknown.json()["ordering"][0].replace("customer_id", listed)]}
 
 
 @pytest.mark.parametrize("params", [{"status": "lost"}, {"sort_by": "customer_id"}, {"sort_order": "up"},
