@@ -15,6 +15,7 @@ from django.urls import URLPattern, include, path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api_root import ApiRoot
 from config.token_view import obtain_token
 from orders_read.urls import urlpatterns as query_patterns
 from orders_write.urls import urlpatterns as command_patterns
@@ -74,7 +75,9 @@ def _merged(route: str, patterns: Iterable[URLPattern]) -> URLPattern:
 
 
 urlpatterns = [
+    path("", ApiRoot.as_view(), name="api-root"),
     path("auth/token/", obtain_token, name="api-token"),
+    path("auth/", include("rest_framework.urls")),  # login/logout for the browsable API (session auth)
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(merge_routes(command_patterns, query_patterns))),
