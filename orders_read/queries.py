@@ -23,6 +23,7 @@ from eventstore.routers import read_db_alias
 from eventstore.runner import ensure_state
 from eventstore.store import RecordedEvent, count_after, read_all, read_stream
 from orders_read.models import DailySales, OrderSummary, ProductView
+from orders_read.search import prefix_tsquery, search_words
 
 
 class Query:
@@ -131,20 +132,32 @@ def get_product(query: GetProduct) -> ProductView:
 
 
 def search_products(query: SearchProducts) -> QuerySet[ProductView]:
-    """Full text over sku, name and description (GIN tsvector on PostgreSQL, icontains on SQLite)."""
+    """Every word of the search must match sku, name or description (orders_read/search.py).
+
+    PostgreSQL: each word as a prefix, through the GIN index on the tsvector, best matches
+    first. SQLite: each word as a case-insensitive substring. A blank search is no filter;
+    a search with no word in it (`&&&`) finds nothing, as no product has such a word.
+    """
     products = ProductView.objects.all()
-    term = query.search.strip()
-    if not term:
+    if not query.search.strip():
         return products
+    words = search_words(query.search)
+    if not words:
+        return products.none()
     if connections[read_db_alias()].vendor == "postgresql":
-        # Best matches first. Ordering by rank (not an indexed column) also keeps the plan
-        # on the GIN index: ordered by product_id, PostgreSQL walks the primary key and
-        # filters row by row until a page is full, which grows with the catalogue.
+        # Ordering by rank (not an indexed column) also keeps the plan on the GIN index:
+        # ordered by product_id, PostgreSQL walks the primary key and filters row by row
+        # until a page is full, which grows with the catalogue. An explicit `ordering`
+        # replaces this order (orders_read/filters.py).
+        tsquery = prefix_tsquery(words)
         return products.extra(
-            select={"rank": "ts_rank(search_vector, plainto_tsquery('simple', %s))"}, select_params=[term],
-            where=["search_vector @@ plainto_tsquery('simple', %s)"], params=[term], order_by=["-rank", "product_id"],
+            select={"rank": "ts_rank(search_vector, to_tsquery('simple', %s))"}, select_params=[tsquery],
+            where=["search_vector @@ to_tsquery('simple', %s)"], params=[tsquery], order_by=["-rank", "product_id"],
         )
-    return products.filter(Q(sku__icontains=term) | Q(name__icontains=term) | Q(description__icontains=term))
+    every_word = Q()
+    for word in words:
+        every_word &= Q(sku__icontains=word) | Q(name__icontains=word) | Q(description__icontains=word)
+    return products.filter(every_word)
 
 
 def get_daily_sales(query: GetDailySales) -> QuerySet[DailySales]:
