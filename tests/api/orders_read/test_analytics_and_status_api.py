@@ -1,6 +1,6 @@
 """GET /api/analytics/sales/ and GET /api/projections/ (staff)."""
 
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -22,7 +22,7 @@ def sales(staff_client: APIClient, customer_client: APIClient) -> None:
 
 
 def test_daily_sales_figures_and_date_range(staff_client: APIClient, sales: None) -> None:
-    today = date.today().isoformat()
+    today = datetime.now(UTC).date().isoformat()  # days are UTC days (the events' recorded_at)
     days = staff_client.get("/api/analytics/sales/").json()["results"]
     assert days == [{"date": today, "orders": 2, "units": 6, "revenue": "15.00", "cancelled": 1}]
     assert staff_client.get(f"/api/analytics/sales/?date_from={today}&date_to={today}").json()["count"] == 1
