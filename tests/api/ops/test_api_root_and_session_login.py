@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases="__all__")  # the read model may live in its own database
 
 
 def test_the_api_root_lists_the_entry_points_to_anyone(anon_client) -> None:
