@@ -37,3 +37,8 @@ def prefix_tsquery(words: list[str]) -> str:
     the sku's own lexemes in order, so a full or partly typed sku finds its product.
     """
     return " & ".join(f"'{word}':*" for word in words)
+
+
+def whole_words_tsquery(words: list[str]) -> str:
+    """`'w1' & 'w2'` for `to_tsquery('simple', ...)`: every word, each whole (quoted as in `prefix_tsquery`)."""
+    return " & ".join(f"'{word}'" for word in words)

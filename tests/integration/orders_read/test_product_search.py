@@ -83,3 +83,19 @@ def test_search_words_split_on_tsquery_syntax_and_keep_skus_whole() -> None:
     assert search_words("bowl bowl BOWL") == ["bowl", "BOWL"]
     assert search_words("- ... _ ' \\ &&& \x00") == []
     assert prefix_tsquery(["bowl", "SKU-0001"]) == "'bowl':* & 'SKU-0001':*"
+
+
+@pytest.mark.postgres
+def test_whole_words_win_when_the_catalogue_has_them_else_prefixes(shelf: None) -> None:
+    """A common word typed whole does not drag in every longer word it begins (the large-catalogue p99)."""
+    log = LogWriter()
+    log.product("HAT-1", name="Bowler hat", description="Felt")
+    catch_up_all()
+
+    def found(search: str) -> set[str]:
+        return {p.sku for p in search_products(SearchProducts(search=search))}
+
+    assert found("bowl") == {"SKU-0001", "BWL-2"}  # the whole word exists: "Bowler" is not a match
+    assert found("bow") == {"SKU-0001", "BWL-2", "HAT-1"}  # no product has the word "bow": prefixes
+    assert found("bowle") == {"HAT-1"}
+    assert found("bowl felt") == {"HAT-1"}  # no product has both whole words: prefixes for both
