@@ -26,7 +26,7 @@ from psycopg import IsolationLevel
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
 from eventstore.positions import Checkpoint
-from eventstore.prepared import prepared_cursor
+from eventstore.prepared import execute_alone, prepared_cursor
 from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.signals import events_committed
 
@@ -186,7 +186,7 @@ def append(
     if not any(w.events for w in writes):
         raise ValueError("nothing to append")
     connection = connections[using]
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
         return _append_alone(writes, metadata or {}, connection)
     with command_transaction(using):
         return _append(writes, metadata or {}, connection)
@@ -204,7 +204,7 @@ def _append_alone(
     the same version still fails on the unique (stream_id, version) index.
     """
     with _ConflictsAsConcurrencyErrors([(w.stream_id, w.expected_version) for w in writes], connection.alias):
-        versions, checkpoint = _append_postgres(writes, metadata, connection)
+        versions, checkpoint = _append_postgres(writes, metadata, connection, alone=True)
     _notify(connection)
     _announce_commit()
     return AppendResult(versions, checkpoint)
@@ -236,7 +236,7 @@ def _event_rows(write: StreamWrite, metadata: dict[str, Any]) -> Iterator[tuple[
 
 
 def _append_postgres(
-    writes: Sequence[StreamWrite], metadata: dict[str, Any], connection: BaseDatabaseWrapper
+    writes: Sequence[StreamWrite], metadata: dict[str, Any], connection: BaseDatabaseWrapper, *, alone: bool = False
 ) -> tuple[dict[str, int], Checkpoint]:
     """Check every expected version and insert, in one statement (one round trip).
 
@@ -244,7 +244,8 @@ def _append_postgres(
     that is not where the writer expected gets no rows, and neither does any other.
     A concurrent writer that got there first makes the INSERT fail on the unique
     `(stream_id, version)` constraint (REPEATABLE READ: it cannot see that row), which
-    `command_transaction` turns into the same ConcurrencyError.
+    `command_transaction` turns into the same ConcurrencyError. `alone`: no transaction
+    around it (autocommit), so it can go down in one libpq call (eventstore/prepared.py).
     """
     streams: list[Any] = []
     events: list[Any] = []
@@ -253,14 +254,18 @@ def _append_postgres(
         for row in _event_rows(write, metadata):
             events.append(index)
             events.extend(row)
-    cursor = prepared_cursor(connection)
-    with connection.wrap_database_errors:
-        cursor.execute(_append_statement(len(writes), len(events) // 7), [*streams, *events], prepare=True)
-        rows = cursor.fetchall()
+    sql, params = _append_statement(len(writes), len(events) // 7), [*streams, *events]
+    if alone:
+        rows: Sequence[Sequence[Any]] = execute_alone(connection, sql, params)
+    else:
+        cursor = prepared_cursor(connection)
+        with connection.wrap_database_errors:
+            cursor.execute(sql, params, prepare=True)
+            rows = cursor.fetchall()
     versions: dict[str, int] = {}
     position = txid = None
-    for index, actual, last_position, last_txid in rows:
-        write = writes[index]
+    for index, actual_version, last_position, last_txid in rows:
+        write, actual = writes[int(index)], int(actual_version)
         if write.expected_version != ANY and write.expected_version != actual:
             raise ConcurrencyError(write.stream_id, write.expected_version, actual)
         versions[write.stream_id] = actual + len(write.events)

@@ -230,3 +230,46 @@ def test_a_prepared_load_inside_a_command_transaction_sees_its_own_appends() -> 
             append(StreamWrite("Product-own", 1, [received("own")]))
             raise RuntimeError
         assert load_many(Product, ["own"])["own"].version == 1  # the rolled-back savepoint is gone
+
+
+def _stream_versions(raw_pg: psycopg.Connection, stream_id: str) -> list[int]:
+    rows = raw_pg.execute("SELECT version FROM eventstore_event WHERE stream_id = %s ORDER BY version", [stream_id])
+    return [version for (version,) in rows]
+
+
+def test_a_standalone_append_survives_the_server_forgetting_its_prepared_statement(raw_pg) -> None:
+    """A pooler or `DISCARD ALL` drops prepared statements under a live connection: prepare again, once."""
+    append(StreamWrite("Product-forgot", NO_STREAM, [received("forgot")]))
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    append(StreamWrite("Product-forgot", 1, [received("forgot")]))
+    assert _stream_versions(raw_pg, "Product-forgot") == [1, 2]
+
+
+def test_a_standalone_append_on_a_killed_connection_is_a_database_error_and_the_next_one_reconnects(
+    raw_pg,
+) -> None:
+    from django.db import OperationalError
+
+    append(StreamWrite("Product-killed", NO_STREAM, [received("killed")]))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [(pid,)] = cursor.fetchall()
+    raw_pg.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with pytest.raises(OperationalError):
+        append(StreamWrite("Product-killed", 1, [received("killed")]))
+    connection.close_if_unusable_or_obsolete()  # what Django does at the end of the request
+    append(StreamWrite("Product-killed", 1, [received("killed")]))
+    assert _stream_versions(raw_pg, "Product-killed") == [1, 2]
+
+
+def test_with_autocommit_off_an_append_waits_for_the_callers_commit(raw_pg) -> None:
+    """The one-call path runs only in autocommit; otherwise the append is part of the caller's transaction."""
+    transaction.set_autocommit(False)
+    try:
+        append(StreamWrite("Product-manual", NO_STREAM, [received("manual")]))
+        assert _stream_versions(raw_pg, "Product-manual") == []  # not committed yet
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert _stream_versions(raw_pg, "Product-manual") == []
