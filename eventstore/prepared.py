@@ -43,6 +43,7 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> psycopg.Cursor:
     return cursor
 
 
+_statement_numbers = itertools.count()
 _MISSING_STATEMENT: Final = b"26000"
 """invalid_sql_statement_name: the server forgot a prepared statement (`DISCARD ALL`, a pooler)."""
 
@@ -99,7 +100,7 @@ def _statement_names(connection: BaseDatabaseWrapper, raw: psycopg.Connection) -
 def _exec_prepared(pgconn: pq.abc.PGconn, names: dict[str, bytes], sql: str, values: list[bytes | None]) -> Any:
     name = names.get(sql)
     if name is None:
-        name = f"eventstore_{len(names)}".encode()
+        name = f"eventstore_{next(_statement_numbers)}".encode()  # never reused, even after a forgetting
         prepared = pgconn.prepare(name, _numbered_placeholders(sql).encode())
         if prepared.status != pq.ExecStatus.COMMAND_OK:
             return prepared
