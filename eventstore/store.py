@@ -26,6 +26,7 @@ from psycopg import IsolationLevel
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
 from eventstore.positions import Checkpoint
+from eventstore.post_commit import best_effort
 from eventstore.prepared import execute_alone, prepared_cursor
 from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.signals import events_committed
@@ -205,8 +206,7 @@ def _append_alone(
     """
     with _ConflictsAsConcurrencyErrors([(w.stream_id, w.expected_version) for w in writes], connection.alias):
         versions, checkpoint = _append_postgres(writes, metadata, connection, alone=True)
-    _notify(connection)
-    _announce_commit()
+    _after_commit(connection)
     return AppendResult(versions, checkpoint)
 
 
@@ -217,11 +217,17 @@ def _append(writes: Sequence[StreamWrite], metadata: dict[str, Any], connection:
         pending.extend((w.stream_id, w.expected_version) for w in writes)
     if connection.vendor == "postgresql":
         versions, checkpoint = _append_postgres(writes, metadata, connection)
-        transaction.on_commit(lambda: _notify(connection), using=using, robust=True)
     else:
         versions, checkpoint = _append_checked(writes, metadata, connection)
-    transaction.on_commit(_announce_commit, using=using, robust=True)
+    transaction.on_commit(lambda: _after_commit(connection), using=using, robust=True)
     return AppendResult(versions, checkpoint)
+
+
+def _after_commit(connection: BaseDatabaseWrapper) -> None:
+    """Wake the projections; the events are committed, so nothing here may fail the append."""
+    if connection.vendor == "postgresql":
+        best_effort("notify", _notify, connection)
+    best_effort("catch_up", _announce_commit)
 
 
 def _event_rows(write: StreamWrite, metadata: dict[str, Any]) -> Iterator[tuple[int, str, str, int, str, str]]:

@@ -15,6 +15,7 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from eventstore import runner
+from eventstore.post_commit import best_effort, record_failure
 from eventstore.projections import all_projections
 
 logger = logging.getLogger(__name__)
@@ -72,27 +73,42 @@ def redis_cache() -> RedisCache | None:
 def request_catch_up(**_: Any) -> None:
     """Receiver of `events_committed`: every projection may have new work.
 
-    Every command pays this after its commit, so with Redis all the flags are set in
-    one pipelined round trip (`SET NX EX`, what `cache.add` sends) instead of one each:
-    ~0.2 ms of CPU and two round trips saved per CreateOrder (profiled with bench/commands.py's workload).
+    Runs after a command's commit, so it never raises (eventstore.post_commit): with
+    the cache or the broker unreachable it gives up after one bounded try, and beat's
+    catch-up (or `run_projector`) brings the views along when they are back. Every
+    command pays this, so with Redis all the flags are set in one pipelined round trip
+    (`SET NX EX`, what `cache.add` sends) instead of one each: ~0.2 ms of CPU and two
+    round trips saved per CreateOrder (profiled with bench/commands.py's workload).
     """
     names = [projection.name for projection in all_projections()]
     redis = redis_cache()
     if redis is None:
-        for name in names:
-            request_catch_up_of(name)
+        _publish([name for name in names if cache.add(_pending_key(name), 1, timeout=PENDING_TTL_SECONDS)])
         return
-    pipe = redis._cache.get_client(write=True).pipeline(transaction=False)
-    for name in names:
-        pipe.set(redis.make_and_validate_key(_pending_key(name)), 1, nx=True, ex=PENDING_TTL_SECONDS)
-    for name, added in zip(names, pipe.execute(), strict=True):
-        if not added:
-            continue
+    try:
+        pipe = redis._cache.get_client(write=True).pipeline(transaction=False)
+        for name in names:
+            pipe.set(redis.make_and_validate_key(_pending_key(name)), 1, nx=True, ex=PENDING_TTL_SECONDS)
+        added = pipe.execute()
+    except Exception:
+        record_failure("cache")  # no flag, no publish: a second timeout would only double the delay
+        return
+    _publish([name for name, was_added in zip(names, added, strict=True) if was_added])
+
+
+def _publish(names: list[str]) -> None:
+    """Queue a catch-up of each projection whose flag we set; on the first failure stop and drop the rest's flags.
+
+    A flag left set without its task would hold that projection's triggers back for
+    PENDING_TTL_SECONDS, so the flags of what was not queued are deleted (best-effort too).
+    """
+    for index, name in enumerate(names):
         try:
             catch_up_projection.delay(name)
         except Exception:
-            cache.delete(_pending_key(name))
-            raise
+            record_failure("publish")
+            best_effort("cache", cache.delete_many, [_pending_key(n) for n in names[index:]])
+            return
 
 
 # Operations (issue 6): rebuilds started from the admin ---------------------------------

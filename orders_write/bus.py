@@ -1,10 +1,16 @@
 """The command bus: one handler per command type, retries of lost races, idempotent replays.
 
 `dispatch` is the only entry to the write side. Without If-Match a lost race (another
-command moved a stream between our load and our append) is retried from a fresh load,
-a bounded number of times with jittered backoff, then answered as
-ConcurrencyConflict; with If-Match it is the client's precondition that failed
-(VersionMismatch). A duplicate Idempotency-Key replays the first answer.
+command moved a stream between our load and our append, or committed between two of
+our loads) is retried from a fresh load, a bounded number of times with jittered
+backoff, then answered as ConcurrencyConflict; with If-Match it is the client's
+precondition that failed (VersionMismatch).
+
+A keyed command (Idempotency-Key) never runs twice and never gets another outcome
+than its first try: a duplicate replays the stored answer, and a refusal is only
+given once the key is settled (`idempotency.settle`), because a retry that looked the
+key up before its first try committed, then loaded the streams after, would otherwise
+refuse a command that happened.
 """
 
 import random
@@ -22,11 +28,13 @@ from orders_write.commands import (
     ChangePrice,
     Command,
     CreateOrder,
+    IdempotencyClaim,
     ReceiveStock,
     RegisterProduct,
     ShipOrder,
 )
-from orders_write.errors import ConcurrencyConflict, RequestInProgress, VersionMismatch
+from orders_write.errors import ConcurrencyConflict, DomainError, InconsistentRead, RequestInProgress, VersionMismatch
+from orders_write.idempotency import StoredAnswer
 from orders_write.repository import CommandResult, Repository
 
 Handler = Callable[[Any, Repository], CommandResult]
@@ -49,11 +57,24 @@ BACKOFF_SECONDS: Final = 0.002
 
 def dispatch(command: Command, *, using: str = DEFAULT_DB_ALIAS) -> CommandResult:
     """Run the command's handler; returns its result or raises a DomainError."""
-    handler = HANDLERS[type(command)]
     claim = command.metadata.idempotency
-    if claim is not None and (stored := idempotency.lookup(claim, using=using)) is not None:
-        return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"],
-                             replayed=stored)
+    if claim is None:
+        return _run(command, None, using)
+    if (stored := idempotency.lookup(claim, using=using)) is not None:
+        return _replayed(stored)
+    try:
+        return _run(command, claim, using)
+    except DomainError:
+        # Refused, but a first try with this key may have committed since our lookup
+        # (and caused the refusal): wait for it under the claim's lock and replay it.
+        stored = idempotency.settle(claim, using=using)
+        if stored is not None:
+            return _replayed(stored)
+        raise
+
+
+def _run(command: Command, claim: IdempotencyClaim | None, using: str) -> CommandResult:
+    handler = HANDLERS[type(command)]
     for attempt in range(1, MAX_ATTEMPTS + 1):
         repo = Repository(command, using=using)
         try:
@@ -63,13 +84,20 @@ def dispatch(command: Command, *, using: str = DEFAULT_DB_ALIAS) -> CommandResul
                 raise VersionMismatch(expected=repo.pinned[exc.stream_id], actual=exc.actual) from exc
             if attempt == MAX_ATTEMPTS:
                 raise ConcurrencyConflict() from exc
+        except InconsistentRead as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise ConcurrencyConflict() from exc
         except IntegrityError as exc:
             if claim is None or not idempotency.is_duplicate_claim(exc):
                 raise
             stored = idempotency.lookup(claim, using=using)
             if stored is None:  # the first run failed after all: it left nothing to replay
                 raise RequestInProgress() from exc
-            return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"],
-                                 replayed=stored)
+            return _replayed(stored)
         time.sleep(random.uniform(0, BACKOFF_SECONDS * min(2**attempt, 32)))
     raise AssertionError("unreachable")
+
+
+def _replayed(stored: StoredAnswer) -> CommandResult:
+    return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"],
+                         replayed=stored)

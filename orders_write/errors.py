@@ -81,3 +81,13 @@ class VersionMismatch(DomainError):
 
     code = "version_mismatch"
     default_detail = "The resource is not at the version given in If-Match."
+
+
+class InconsistentRead(ValueError):
+    """Aggregates one command loaded disagree: another command committed between their loads.
+
+    An order read before a concurrent cancel and its products read after it hold
+    different stories (the order still reserves what its products already released).
+    Not a refusal and not a bug: the bus treats it as a lost race and decides again
+    from a fresh load, where the other command's effect is visible everywhere.
+    """

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from orders_write.commands import IdempotencyClaim
@@ -88,3 +88,22 @@ def is_duplicate_claim(exc: IntegrityError) -> bool:
     if diag is not None:
         return diag.constraint_name == CONSTRAINT
     return "orders_write_idempotency.key" in str(exc)
+
+
+def settle(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> StoredAnswer | None:
+    """The committed answer for this key, waiting for a first try that holds it; None if none did.
+
+    Takes the key exactly as a claim does, in a transaction that is always rolled back:
+    the insert blocks on the unique index behind an uncommitted first try and fails
+    once it commits (then its answer is read), or goes through when no try holds the
+    key (and is undone: a refusal stores nothing).
+    """
+    try:
+        with transaction.atomic(using=using):
+            claim_key(claim, using=using)
+            transaction.set_rollback(True, using=using)
+    except IntegrityError as exc:
+        if not is_duplicate_claim(exc):
+            raise
+        return lookup(claim, using=using)
+    return None

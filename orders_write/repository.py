@@ -7,7 +7,6 @@ the client's If-Match version), together with the idempotency record, in one
 `command_transaction`. Snapshots are written after the commit, never inside it.
 """
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,14 +15,13 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 
 from eventstore.domain import DomainEvent
+from eventstore.post_commit import best_effort
 from eventstore.snapshots import Aggregate, load, load_many, save_snapshot, stream_id_for
 from eventstore.store import StreamWrite, append, command_transaction
 from orders_write import idempotency
 from orders_write.commands import Command
 from orders_write.errors import VersionMismatch
 from orders_write.idempotency import StoredAnswer
-
-logger = logging.getLogger(__name__)
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -138,17 +136,14 @@ class Repository:
         }
 
     def _after_commit(self, merged: dict[str, tuple[Aggregate, list[DomainEvent]]]) -> None:
-        """Fold the new events in and snapshot where due; a failed cache write only costs speed."""
+        """Fold the new events in and snapshot where due; a snapshot is a cache, so failing one costs only speed."""
         for aggregate, events in merged.values():
             previous = aggregate.version
             for event in events:
                 aggregate.apply(event)
             aggregate.version = previous + len(events)
             if _snapshot_due(aggregate, previous, aggregate.version):
-                try:
-                    save_snapshot(aggregate, using=self.using)
-                except Exception:
-                    logger.warning("snapshot of %s %s failed", type(aggregate).__name__, aggregate.id, exc_info=True)
+                best_effort("snapshot", save_snapshot, aggregate, using=self.using)
 
 
 def _snapshot_due(aggregate: Aggregate, previous: int, new: int) -> bool:

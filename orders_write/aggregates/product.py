@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Self, assert_never
 
 from eventstore.domain import DomainEvent
-from orders_write.errors import AlreadyExists, InsufficientStock, NotFound, UnknownProduct
+from orders_write.errors import AlreadyExists, InconsistentRead, InsufficientStock, NotFound, UnknownProduct
 from orders_write.events import (
     PriceChanged,
     ProductRegistered,
@@ -120,17 +120,17 @@ class Product:
         return [StockReserved(product_id=self.id, order_id=order_id, quantity=quantity)]
 
     def release(self, *, order_id: str, quantity: int) -> list[DomainEvent]:
-        """Give back what a cancelled order held; more than is reserved is a bug upstream."""
+        """Give back what a cancelled order held; more than is reserved means a stale read of the order."""
         _require_positive(quantity)
         if quantity > self.reserved:
-            raise ValueError(f"cannot release {quantity} of {self.id}: only {self.reserved} reserved")
+            raise InconsistentRead(f"cannot release {quantity} of {self.id}: only {self.reserved} reserved")
         return [StockReleased(product_id=self.id, order_id=order_id, quantity=quantity)]
 
     def ship(self, *, order_id: str, quantity: int) -> list[DomainEvent]:
         """Reserved units leave the warehouse: on_hand and reserved drop, available stays."""
         _require_positive(quantity)
         if quantity > self.reserved or quantity > self.on_hand:
-            raise ValueError(f"cannot ship {quantity} of {self.id}: {self.reserved} reserved")
+            raise InconsistentRead(f"cannot ship {quantity} of {self.id}: {self.reserved} reserved")
         return [StockShipped(product_id=self.id, order_id=order_id, quantity=quantity)]
 
     def _require_registered(self) -> None:
