@@ -176,6 +176,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith("redis://"):
+    # Kombu's own Redis transport, except that a worker survives Redis dying under it.
+    CELERY_BROKER_TRANSPORT = "config.redis_transport:Transport"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A publish runs after a command's commit: with the broker down or hung it must cost a

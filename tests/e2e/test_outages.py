@@ -1,0 +1,174 @@
+"""A broker or database that is down: committed commands still answer 2xx, the rest 503, views catch up.
+
+Real processes: gunicorn, a Celery worker and beat share a Redis server this test owns
+(broker and cache), which it kills and pauses under them; nothing is restarted but
+Redis itself. API.md: once a command has committed, nothing after the commit turns its
+answer into an error; a request that fails before committing answers 503 with
+Retry-After, never a bare 500.
+"""
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from eventstore.models import Event
+from tests.conftest import WorkerProcess
+from tests.support.api import ApiClient, new_key
+from tests.support.beat import BeatProcess
+from tests.support.gunicorn import GunicornProcess, free_port
+from tests.support.redis_server import RedisServer
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(not RedisServer.available(), reason="needs redis-server on PATH to own a broker (CI has it)"),
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
+
+COMMAND_BUDGET_SECONDS = 2.0
+"""A hung broker may add about a second to a command (two bounded tries); anything near
+Celery's or redis-py's defaults (many seconds) is the bug this file is about."""
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
+    """A Redis for this test only, as every process's broker (db 0) and cache (db 1)."""
+    server = RedisServer(tmp_path / "redis.log")
+    server.start()
+    monkeypatch.setenv("CELERY_BROKER_URL", server.url(0))
+    monkeypatch.setenv("REDIS_URL", server.url(1))
+    yield server
+    server.stop()
+
+
+class Stack:
+    """One gunicorn worker (so /metrics is one process's counters), a Celery worker and beat."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        queue = f"outage-{uuid.uuid4().hex[:8]}"
+        self.web = GunicornProcess(tmp_path / "gunicorn.log", queue=queue, workers=1)
+        self.worker = WorkerProcess(queue, tmp_path / "worker.log")
+        self.beat = BeatProcess(tmp_path, queue=queue, every_seconds=1.0)
+        self.started: list[GunicornProcess | WorkerProcess | BeatProcess] = []
+
+    def start(self, process: GunicornProcess | WorkerProcess | BeatProcess) -> None:
+        process.start()
+        self.started.append(process)
+
+    def stop(self) -> None:
+        for process in reversed(self.started):
+            process.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, own_redis: RedisServer) -> Iterator[Stack]:
+    processes = Stack(tmp_path)
+    try:
+        processes.start(processes.web)
+        processes.start(processes.worker)
+        processes.start(processes.beat)
+        yield processes
+    finally:
+        processes.stop()
+
+
+def _timed_order(api: ApiClient, sku: str, *, key: str | None = None) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = api.create_order([(sku, 1)], key=key)
+    return response, time.monotonic() - started
+
+
+def _created_once(order_id: str) -> bool:
+    return Event.objects.filter(stream_id=f"Order-{order_id}", event_type="OrderCreated").count() == 1
+
+
+def _post_commit_failures(api: ApiClient, effect: str) -> float:
+    text = requests.get(f"{api.base_url}/metrics", timeout=10).text
+    match = re.search(rf'^eventstore_post_commit_failures_total\{{effect="{effect}"\}} (\S+)$', text, re.M)
+    return float(match[1]) if match else 0.0
+
+
+def _fresh_product(api: ApiClient, sku: str, token: str) -> bool:
+    return _fresh(api, f"products/{sku}/", token)
+
+
+def _fresh_order(api: ApiClient, order_id: str, token: str) -> bool:
+    return _fresh(api, f"orders/{order_id}/", token)
+
+
+def _fresh(api: ApiClient, path: str, token: str, timeout: float = 60.0) -> bool:
+    """Poll a view with read-your-writes until the projections behind it have passed `token`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = api.session.get(f"{api.base_url}/api/{path}", timeout=15,
+                                   headers={"X-Consistency-Token": token, "X-Consistency-Timeout": "2"})
+        if response.status_code == 200 and response.headers.get("X-Consistency") == "fresh":
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_with_the_broker_killed_then_hung_commands_commit_once_answer_2xx_and_views_catch_up_after(
+    stack: Stack, own_redis: RedisServer, staff_token: str
+) -> None:
+    """Beat ticks every second and reads wait for the views, so Redis usually dies under a worker that
+    holds a running task: kombu's own Redis transport then exits the worker (config/redis_transport.py)."""
+    api = ApiClient(stack.web.url, staff_token)
+    sku = f"out-{uuid.uuid4().hex[:6]}"
+    registered = api.register_product(sku, initial_stock=100)
+    assert registered.status_code == 201
+    assert _fresh_product(api, sku, registered.headers["X-Consistency-Token"])
+
+    own_redis.kill()
+    answers = [_timed_order(api, sku), _timed_order(api, sku, key=new_key())]
+    for response, seconds in answers:
+        assert response.status_code == 201, response.text
+        assert seconds < COMMAND_BUDGET_SECONDS, seconds
+        assert _created_once(response.json()["id"])
+    assert _post_commit_failures(api, "cache") >= 2
+
+    own_redis.start()  # same port: the processes reconnect by themselves
+    own_redis.pause()
+    try:
+        hung = [_timed_order(api, sku), _timed_order(api, sku, key=new_key())]
+    finally:
+        own_redis.resume()
+    for response, seconds in hung:
+        assert response.status_code == 201, response.text
+        assert seconds < COMMAND_BUDGET_SECONDS, seconds
+        assert _created_once(response.json()["id"])
+
+    # Nothing was restarted but Redis: beat's catch-up brings every view along.
+    last = hung[-1][0]
+    token = last.headers["X-Consistency-Token"]
+    assert _fresh_order(api, last.json()["id"], token), stack.worker.log_path.read_text()[-3000:]
+    assert stack.worker.process is not None and stack.worker.process.poll() is None
+    for response, _ in answers + hung:
+        view = api.order(response.json()["id"])
+        assert view.status_code == 200 and view.json()["status"] == "pending"
+    product = api.product(sku).json()
+    assert (product["reserved"], product["available"]) == (4, 96)
+    api.close()
+
+
+def test_with_the_database_unreachable_requests_answer_503_with_retry_after(tmp_path: Path) -> None:
+    """Before anything can commit: every API request is 503 + Retry-After, /healthz still says the process is up."""
+    dead = f"postgres://postgres@127.0.0.1:{free_port()}/nowhere"
+    web = GunicornProcess(tmp_path / "gunicorn.log", queue="unused", workers=1,
+                          env={"DATABASE_URL": dead, "READ_DATABASE_URL": dead, "CELERY_BROKER_URL": ""})
+    web.start()
+    try:
+        api = ApiClient(web.url, "0" * 40)
+        for response in (api.create_order([("mug", 1)]), api.create_order([("mug", 1)], key=new_key()),
+                         api.get("products/"), api.get("orders/")):
+            assert response.status_code == 503, (response.status_code, response.text)
+            assert response.headers["Retry-After"] == "1"
+            assert response.json()["code"] == "service_unavailable"
+        api.close()
+    finally:
+        web.stop()
