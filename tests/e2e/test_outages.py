@@ -8,6 +8,7 @@ Retry-After, never a bare 500.
 """
 
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -170,5 +171,69 @@ def test_with_the_database_unreachable_requests_answer_503_with_retry_after(tmp_
             assert response.headers["Retry-After"] == "1"
             assert response.json()["code"] == "service_unavailable"
         api.close()
+    finally:
+        web.stop()
+
+
+def test_terminating_every_database_connection_under_load_answers_2xx_or_503_and_loses_nothing(
+    tmp_path: Path, staff_token: str
+) -> None:
+    """Four clients send keyed orders through gunicorn (2 workers) while every backend of the app's
+    databases is terminated five times: each answer is 2xx or 503 (or a contract 409), never a 500; a
+    503 retried with its key settles to one order, and the requests after the faults reconnect."""
+    from django.db import connections
+
+    from tests.support.db_faults import terminate_all_backends
+
+    web = GunicornProcess(tmp_path / "gunicorn.log", queue=f"dbterm-{uuid.uuid4().hex[:8]}", workers=2)
+    web.start()
+    try:
+        setup = ApiClient(web.url, staff_token)
+        sku = f"term-{uuid.uuid4().hex[:6]}"
+        assert setup.register_product(sku, initial_stock=10_000).status_code == 201
+        statuses: list[int] = []
+        codes: list[str] = []
+        accepted: dict[str, str] = {}
+        stop = threading.Event()
+
+        def client() -> None:
+            api = ApiClient(web.url, staff_token)
+            while not stop.is_set():
+                key = new_key()
+                for _ in range(20):  # a 503 is retried with the same key until it settles
+                    response = api.create_order([(sku, 1)], key=key)
+                    statuses.append(response.status_code)
+                    if response.status_code == 409:  # the contract's answers to retry: a first try still
+                        codes.append(response.json()["code"])  # holds the key, or a race was lost 12 times
+                    elif response.status_code != 503:
+                        break
+                    time.sleep(0.05)
+                if response.status_code == 201:
+                    accepted[key] = response.json()["id"]
+            api.close()
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(5):
+                time.sleep(0.4)
+                terminate_all_backends()
+        finally:
+            time.sleep(0.4)
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+        connections.close_all()  # the test process's own connections were terminated too
+
+        assert set(statuses) <= {201, 409, 503}, sorted(set(statuses))
+        assert set(codes) <= {"request_in_progress", "concurrency_conflict"}, codes
+        assert len(accepted) > 10
+        after = [setup.create_order([(sku, 1)]) for _ in range(4)]  # every gunicorn thread reconnects
+        assert [response.status_code for response in after] == [201] * 4
+        created = Event.objects.filter(stream_type="Order", event_type="OrderCreated")
+        ids = [str(stream_id).removeprefix("Order-") for stream_id in created.values_list("stream_id", flat=True)]
+        assert sorted(ids) == sorted([*accepted.values(), *(r.json()["id"] for r in after)])
+        setup.close()
     finally:
         web.stop()
