@@ -1,8 +1,9 @@
 """The Celery app: settings come from Django's (CELERY_ namespace), tasks from every app."""
 import os
+from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -19,3 +20,24 @@ def config_loggers(*args, **kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect(dispatch_uid="config.celery_app.drop_unusable_connections_before")
+@task_postrun.connect(dispatch_uid="config.celery_app.drop_unusable_connections_after")
+def drop_unusable_connections(sender: Any = None, **kwargs: Any) -> None:
+    """What Django's request_started/finished do for a request, around every task a worker runs.
+
+    Celery sends no Django request signals, and a worker thread keeps its connections
+    from task to task: one the server terminated, or that failed and broke, would be
+    handed to the next task. `close_old_connections` closes it (and any past
+    CONN_MAX_AGE) and re-arms CONN_HEALTH_CHECKS, so the next task's first query checks
+    and reopens it. Celery's Django fixup also closes connections around tasks, unless
+    CELERY_DB_REUSE_MAX is set; this holds either way. Not for eager tasks: they run
+    inside the caller's request and transaction, whose connections are the caller's.
+    """
+    request = getattr(sender, "request", None)
+    if request is not None and getattr(request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -5,6 +5,11 @@ EVENTSTORE_NOTIFY_CHANNEL (the store sends one with every append) or the poll
 interval passes. The poll is the safety net: a notification lost while the listening
 connection was down, or a dropped connection, delays the views by one interval at
 most, never stalls them. On SQLite there is no LISTEN, so it only polls.
+
+It outlives the database's faults without a restart: the runner retries transient
+errors on its own connections (`eventstore.runner`), and a lost LISTEN connection is
+opened again with exponential backoff, followed by a pass over every projection, since
+the NOTIFYs sent while it was down are gone.
 """
 
 import logging
@@ -24,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 WAIT_SLICE_SECONDS = 1.0
 """Longest single wait, so a stop request (SIGTERM, tests) is seen promptly."""
+LISTEN_RETRY_FIRST_SECONDS = 0.1
+LISTEN_RETRY_MAX_SECONDS = 5.0
+"""Backoff between attempts to LISTEN again after the connection was lost."""
 
 
 class Command(BaseCommand):
@@ -34,6 +42,8 @@ class Command(BaseCommand):
         self.stop = threading.Event()
         self.passes = 0
         self._listener: Any = None
+        self._listen_lost = False
+        self._listen_retry = LISTEN_RETRY_FIRST_SECONDS
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="catch every projection up once, then exit")
@@ -90,10 +100,8 @@ class Command(BaseCommand):
             try:
                 if self._notified(slice_):
                     return True
-            except Exception:
-                logger.warning("run_projector: LISTEN connection lost; polling until it is back", exc_info=True)
-                self._close_listener()
-                self.stop.wait(slice_)
+            except Exception as exc:
+                self._listen_failed(exc, max_wait=deadline - time.monotonic())
         return False
 
     @property
@@ -109,9 +117,15 @@ class Command(BaseCommand):
             self._listen()
         except Exception:
             logger.warning("run_projector: cannot LISTEN yet; polling until it can", exc_info=True)
+            self._listen_lost = True
 
     def _notified(self, timeout: float) -> bool:
         listener = self._listen()
+        if self._listen_lost:
+            logger.warning("run_projector: listening again; catching up on what was committed meanwhile")
+            self._listen_lost = False
+            self._listen_retry = LISTEN_RETRY_FIRST_SECONDS
+            return True  # the NOTIFYs sent while it was down are lost: act as if one came
         notified = False
         for _ in listener.notifies(timeout=timeout, stop_after=1):
             notified = True
@@ -132,6 +146,18 @@ class Command(BaseCommand):
             self._listener = psycopg.connect(**params, autocommit=True)
             self._listener.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
         return self._listener
+
+    def _listen_failed(self, exc: Exception, max_wait: float) -> None:
+        """The LISTEN connection is gone or cannot be opened: drop it and back off before the next try."""
+        if not self._listen_lost:
+            logger.warning("run_projector: LISTEN connection lost; listening again with backoff", exc_info=True)
+        else:
+            logger.warning("run_projector: cannot LISTEN yet (%s: %s); next try in %.1fs", type(exc).__name__,
+                           str(exc).strip().splitlines()[0] if str(exc).strip() else "", self._listen_retry)
+        self._listen_lost = True
+        self._close_listener()
+        self.stop.wait(max(0.0, min(self._listen_retry, max_wait)))
+        self._listen_retry = min(self._listen_retry * 2, LISTEN_RETRY_MAX_SECONDS)
 
     def _close_listener(self) -> None:
         if self._listener is not None:
