@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: install run test lint bench bench-quick clean
+.PHONY: install run test lint bench bench-quick soak clean
 
 # Create the venv and install the pinned requirements (again whenever they change).
 install: $(VENV)/.installed
@@ -32,6 +32,13 @@ bench: install
 	for b in append commands projections; do $(PY) bench/$$b.py || exit 1; done
 bench-quick: install
 	for b in append commands projections; do $(PY) bench/$$b.py --quick || exit 1; done
+
+# Soak: the whole stack (gunicorn, 2 Celery workers, beat, run_projector, a read database) under random
+# commands and scheduled faults, checked against the suite's own model; ends with one JSON line, fails on any
+# loss, duplicate, view mismatch, 500 or unexpected answer. Needs DATABASE_URL on PostgreSQL (only its server is
+# used: it creates and drops its own databases, Redis and processes). SOAK_SECONDS (300), SOAK_CLIENTS, SOAK_SEED.
+soak: install
+	$(PY) -m tests.soak
 
 # Remove the venv and the local SQLite database.
 clean:
