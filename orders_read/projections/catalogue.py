@@ -52,23 +52,30 @@ class CatalogueProjection(KeyedProjection):
             _evolve(rows, event)
 
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
-        return [
-            (sku, sku, p["name"], p["description"], money(p["price"]), p["on_hand"], p["reserved"],
-             p["on_hand"] - p["reserved"], p["version"])
-            for sku, p in folded.items()
-        ]
+        return [_columns(sku, p) for sku, p in folded.items()]
 
 
 def _evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:
+    """Fold one event into the rows of a batch, keyed by sku."""
+    sku = event.data["product_id"]
+    products[sku] = evolve_product(products.get(sku), event)
+
+
+def evolve_product(product: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
+    """One product's state after `event` (None before its ProductRegistered): what the catalogue shows.
+
+    The one transition both readers of the log use: the projection folds its batches with
+    it, and the as-of queries (orders_read/as_of.py) fold one stream up to a version with
+    it, so the product "as of now" and the live row cannot differ. No I/O. The state is
+    updated in place and returned (a rebuild folds millions of events; copies would slow it).
+    """
     data = event.data
-    sku = data["product_id"]
     if event.event_type == "ProductRegistered":
-        products[sku] = {"name": data["name"], "description": data.get("description") or "",
-                         "price": data["price"], "on_hand": 0, "reserved": 0, "version": event.version}
-        return
-    product = products.get(sku)
+        return {"name": data["name"], "description": data.get("description") or "",
+                "price": data["price"], "on_hand": 0, "reserved": 0, "version": event.version}
     if product is None:
-        raise ProductBeforeRegistration(f"{event.event_type} at position {event.position} for unknown {sku!r}")
+        raise ProductBeforeRegistration(
+            f"{event.event_type} at position {event.position} for unknown {data['product_id']!r}")
     match event.event_type:
         case "StockReceived":
             product["on_hand"] += int(data["quantity"])
@@ -84,3 +91,15 @@ def _evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:
         case other:
             raise ValueError(f"catalogue does not handle {other}")
     product["version"] = event.version
+    return product
+
+
+def product_fields(sku: str, product: dict[str, Any]) -> dict[str, Any]:
+    """The view's columns of a folded product, by field name (a ProductView's kwargs)."""
+    return dict(zip(COLUMNS, _columns(sku, product), strict=True))
+
+
+def _columns(sku: str, p: dict[str, Any]) -> tuple:
+    """Every column of the catalogue row, `available` included: the row and the as-of view are built here alone."""
+    return (sku, sku, p["name"], p["description"], money(p["price"]), p["on_hand"], p["reserved"],
+            p["on_hand"] - p["reserved"], p["version"])

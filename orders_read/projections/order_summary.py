@@ -71,22 +71,34 @@ class OrderSummaryProjection(KeyedProjection):
 
 
 def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:
-    """Pure fold of one event into the in-memory rows (times kept in their stored form, via `at`)."""
-    data = event.data
-    order_id = data["order_id"]
+    """Fold one event into the rows of a batch, keyed by the canonical order id."""
+    order_id = event.data["order_id"]
     if order_id not in orders and not _CANONICAL_UUID.fullmatch(order_id):  # the canonical form is the key
         order_id = str(uuid.UUID(order_id))
+    orders[order_id] = evolve_order(orders.get(order_id), event, at)
+
+
+def evolve_order(order: dict[str, Any] | None, event: RecordedEvent, at: Callable[[datetime], Any]) -> dict[str, Any]:
+    """One order's state after `event` (None before its OrderCreated): what the order view shows.
+
+    The one transition both readers of the log use: the projection folds its batches with
+    it, and the as-of queries (orders_read/as_of.py) fold one stream up to a version with
+    it, so the view "as of now" and the live view cannot differ. No I/O. The state is
+    updated in place and returned: a rebuild folds millions of events, and copying each
+    state would cost it more than the fold itself. Times are kept in the form `at` gives
+    them (the database's for the projection, datetimes for time travel).
+    """
+    data = event.data
     if event.event_type == "OrderCreated":
-        orders[order_id] = {
+        return {
             "customer_id": data["customer_id"], "status": "pending", "items": [],
             "shipping_address": data.get("shipping_address") or {}, "created_at": at(event.recorded_at),
             "shipped_at": None, "cancelled_at": None, "cancel_reason": "", "cancelled_by": "",
             "version": event.version,
         }
-        return
-    order = orders.get(order_id)
     if order is None:
-        raise OrderBeforeCreation(f"{event.event_type} at position {event.position} for unknown order {order_id}")
+        raise OrderBeforeCreation(
+            f"{event.event_type} at position {event.position} for unknown order {data['order_id']}")
     match event.event_type:
         case "OrderItemAdded":
             price = money(data["unit_price"])
@@ -103,16 +115,31 @@ def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callabl
         case other:
             raise ValueError(f"order_summary does not handle {other}")
     order["version"] = event.version
+    return order
+
+
+def order_fields(order_id: str, order: dict[str, Any]) -> dict[str, Any]:
+    """The view's columns of a folded order as Python values, by field name (an OrderSummary's kwargs)."""
+    return dict(zip(COLUMNS, _columns(uuid.UUID(order_id), order_id, order, _as_is), strict=True))
 
 
 def _row(order_id: str, order: dict[str, Any], native_uuid: bool) -> tuple:
+    """The table row of a folded order, in COLUMNS order and in the database's forms."""
+    return _columns(order_id if native_uuid else uuid.UUID(order_id).hex, order_id, order, db_json)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _columns(key: Any, order_id: str, order: dict[str, Any], as_json: Callable[[Any], Any]) -> tuple:
+    """Every column of the view, derived ones included: the row and the as-of view are built here alone."""
     items = order["items"]
     total = sum((Decimal(line["line_total"]) for line in items), Decimal("0.00"))
     search = "\n".join([order["customer_id"], *(f"{line['product_id']}\n{line['name']}" for line in items)]).lower()
     return (
-        order_id if native_uuid else uuid.UUID(order_id).hex, order_id, order["customer_id"],
-        order["status"], db_json(items),
-        sum(line["quantity"] for line in items), money(total), db_json(order["shipping_address"]),
+        key, order_id, order["customer_id"], order["status"], as_json(items),
+        sum(line["quantity"] for line in items), money(total), as_json(order["shipping_address"]),
         order["created_at"], order["shipped_at"], order["cancelled_at"], order["cancel_reason"],
         order["cancelled_by"], order["version"], search,
     )
