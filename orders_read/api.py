@@ -5,9 +5,13 @@ and metrics happen there), lets django-filter filter and order what came back an
 DRF paginate it, and reports the consistency of the answer in headers (API.md).
 """
 
+import re
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
+from django.http import QueryDict
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
@@ -26,9 +30,11 @@ from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.queries import (
     GetCustomerOrders,
     GetDailySales,
+    GetOrderAsOf,
     GetOrderById,
     GetOrderHistory,
     GetProduct,
+    GetProductAsOf,
     GetProjectionStatus,
     ListOrders,
     Query,
@@ -46,6 +52,56 @@ CONSISTENCY_PARAMETERS = [
     OpenApiParameter("consistency_token", OpenApiTypes.STR, OpenApiParameter.QUERY,
                      description="the token as a query parameter"),
 ]
+
+
+AS_OF_PARAMETERS = [
+    OpenApiParameter("as_of_version", OpenApiTypes.INT, OpenApiParameter.QUERY,
+                     description="the view right after the stream's event N, folded from the log (404 beyond the "
+                                 "stream or below 1); not together with as_of"),
+    OpenApiParameter("as_of", OpenApiTypes.DATETIME, OpenApiParameter.QUERY,
+                     description="the view after the last event recorded at or before this ISO 8601 time (UTC "
+                                 "when it has no zone; 404 before the first event); not together with "
+                                 "as_of_version"),
+    OpenApiParameter("X-As-Of-Version", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200],
+                     description="on an as-of answer: the stream version it shows (also its ETag)"),
+]
+_VERSION = re.compile(r"-?[0-9]+")
+_BEYOND_ANY_STREAM = 10**18
+_OFFSET_AS_SPACE = re.compile(r"(T[0-9:.,]+) ([0-9]{2}(?::?[0-9]{2})?)$")
+"""An offset's unencoded `+` arrives as a space (form encoding): `…T10:00:00 01:00`."""
+
+
+class InvalidAsOf(APIException):
+    status_code = 400
+    default_detail = "Give as_of_version (an integer) or as_of (an ISO 8601 time), not both."
+    default_code = "invalid_as_of"
+
+
+def as_of_point(params: QueryDict) -> tuple[int | None, datetime | None] | None:
+    """The (version, time) a detail request asks for, None for the current view; malformed is a 400.
+
+    A version is any integer (a syntactically fine one out of the stream is a 404, not a
+    400); a time without a zone is UTC, the zone every time of the API is given in.
+    """
+    versions, times = params.getlist("as_of_version"), params.getlist("as_of")
+    if not versions and not times:
+        return None
+    if len(versions) + len(times) > 1:
+        raise InvalidAsOf()
+    if versions:
+        raw = versions[0]
+        if not _VERSION.fullmatch(raw):
+            raise InvalidAsOf("as_of_version must be an integer.")
+        digits = raw.lstrip("-").lstrip("0")
+        magnitude = int(digits or "0") if len(digits) <= 18 else _BEYOND_ANY_STREAM  # int() of 5,000 digits raises
+        return (-magnitude if raw.startswith("-") else magnitude), None
+    try:
+        at = parse_datetime(_OFFSET_AS_SPACE.sub(r"\1+\2", times[0]))
+    except ValueError:  # well-formed but impossible: month 13, offset of a day
+        at = None
+    if at is None:
+        raise InvalidAsOf("as_of must be an ISO 8601 time, such as 2026-01-31T12:00:00Z.")
+    return None, at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class InvalidConsistencyTimeout(APIException):
@@ -99,6 +155,12 @@ class QueryViewSet(viewsets.GenericViewSet):
     def one(self, instance: Any) -> Response:
         return Response(self.get_serializer(instance).data, headers={"ETag": f'"{instance.version}"'})
 
+    def one_as_of(self, instance: Any) -> Response:
+        """A view folded from the log as of a version: same body; its ETag is that version."""
+        response = self.one(instance)
+        response["X-As-Of-Version"] = str(instance.version)
+        return response
+
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)
 class OrderViewSet(QueryViewSet):
@@ -111,8 +173,13 @@ class OrderViewSet(QueryViewSet):
         "customer_orders": filters.CustomerOrdersFilter,
     }
 
+    @extend_schema(parameters=AS_OF_PARAMETERS)
     def retrieve(self, request: Request, order_id: Any) -> Response:
-        return self.one(self.ask(GetOrderById(order_id=order_id)))
+        point = as_of_point(request.query_params)
+        if point is None:
+            return self.one(self.ask(GetOrderById(order_id=order_id)))
+        version, at = point
+        return self.one_as_of(self.ask(GetOrderAsOf(order_id=order_id, version=version, at=at)))
 
     def list(self, request: Request) -> Response:
         return self.paginated(self.ask(ListOrders()))
@@ -143,8 +210,13 @@ class ProductViewSet(QueryViewSet):
     def list(self, request: Request) -> Response:
         return self.paginated(self.ask(SearchProducts(search=request.query_params.get("search", "")[:200])))
 
+    @extend_schema(parameters=AS_OF_PARAMETERS)
     def retrieve(self, request: Request, sku: str) -> Response:
-        return self.one(self.ask(GetProduct(sku=sku)))
+        point = as_of_point(request.query_params)
+        if point is None:
+            return self.one(self.ask(GetProduct(sku=sku)))
+        version, at = point
+        return self.one_as_of(self.ask(GetProductAsOf(sku=sku, version=version, at=at)))
 
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)

@@ -18,11 +18,14 @@ from orders_read.queries import (
     HANDLERS,
     GetCustomerOrders,
     GetDailySales,
+    GetOrderAsOf,
     GetOrderById,
     GetOrderHistory,
     GetProduct,
+    GetProductAsOf,
     GetProjectionStatus,
     ListOrders,
+    NotAtThatPoint,
     NotFoundError,
     OrderHistory,
     Query,
@@ -43,6 +46,8 @@ BACKED_BY: Final[dict[type[Query], tuple[str, ...]]] = {
     SearchProducts: ("catalogue",),
     GetDailySales: ("daily_sales",),
     GetOrderHistory: (),  # read from the log: always fresh
+    GetOrderAsOf: (),  # folded from the log
+    GetProductAsOf: (),
     GetProjectionStatus: (),
 }
 """Which projections must have passed a consistency token before a query answers."""
@@ -81,9 +86,19 @@ def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None,
         handler = HANDLERS[type(query)]
         if isinstance(query, GetCustomerOrders) and not _may_see(viewer, query.customer_id):
             raise NotFoundError("No such customer.")
-        return Answer(_scoped(handler(query), viewer), consistency)
+        return Answer(_scoped(_answer(handler, query, viewer), viewer), consistency)
     finally:
         QUERY_SECONDS.labels(type(query).__name__).observe(time.perf_counter() - started)
+
+
+def _answer(handler: Any, query: Query, viewer: Viewer) -> Any:
+    """The handler's result; why an order has no state at a point is told only to those who may see it."""
+    try:
+        return handler(query)
+    except NotAtThatPoint as missing:
+        if missing.owner is not None and not _may_see(viewer, missing.owner):
+            raise NotFoundError("No such order.") from None
+        raise
 
 
 def _may_see(viewer: Viewer, customer_id: str | None) -> bool:

@@ -1,6 +1,6 @@
 """The queries of the read side: immutable query objects and one handler each.
 
-Handlers read only view models (history reads the log) and may return lazy querysets,
+Handlers read only view models (history and the as-of views read the log) and may return lazy querysets,
 so DRF and django-filter paginate and filter them in the database. Access rules and
 read-your-writes waiting are not here but in the bus (orders_read/bus.py), so every
 query gets them the same way.
@@ -22,6 +22,7 @@ from eventstore.projections import all_projections
 from eventstore.routers import read_db_alias
 from eventstore.runner import ensure_state
 from eventstore.store import RecordedEvent, count_after, read_all, read_stream
+from orders_read import as_of
 from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.search import prefix_tsquery, search_words, whole_words_tsquery
 
@@ -72,6 +73,24 @@ class GetOrderHistory(Query):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GetOrderAsOf(Query):
+    """The order view right after its stream's event `version`, or after the last one recorded by `at`."""
+
+    order_id: uuid.UUID
+    version: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetProductAsOf(Query):
+    """The product view right after its stream's event `version`, or after the last one recorded by `at`."""
+
+    sku: str
+    version: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetProjectionStatus(Query):
     """Where every projection stands, and how far behind the log it is."""
 
@@ -94,6 +113,18 @@ class ProjectionStatusRow:
 
 class NotFoundError(Http404):
     """The thing asked for does not exist, or the viewer may not see it (never a 403)."""
+
+
+class NotAtThatPoint(NotFoundError):
+    """The stream exists but has no state at the point asked for.
+
+    Carries the order's customer (None: a public product) so the bus tells only those who
+    may see the order why: to anyone else it must look like any missing order.
+    """
+
+    def __init__(self, detail: str, *, owner: str | None) -> None:
+        super().__init__(detail)
+        self.owner = owner
 
 
 def get_order_by_id(query: GetOrderById) -> OrderSummary:
@@ -188,6 +219,29 @@ def get_order_history(query: GetOrderHistory) -> OrderHistory:
     return OrderHistory(created.data.get("customer_id") if created else None, events)
 
 
+def get_order_as_of(query: GetOrderAsOf) -> OrderSummary:
+    """Folded from the log by the projection's own transition (orders_read/as_of.py)."""
+    events = as_of.order_events(query.order_id)
+    if not events:
+        raise NotFoundError("No such order.")
+    owner = events[0].data.get("customer_id", "")  # OrderCreated opens every order stream
+    try:
+        return as_of.order_as_of(query.order_id, events, as_of.cut(events, version=query.version, at=query.at))
+    except as_of.NoSuchPoint as missing:
+        raise NotAtThatPoint(str(missing), owner=owner) from None
+
+
+def get_product_as_of(query: GetProductAsOf) -> ProductView:
+    """Folded from the log by the projection's own transition (orders_read/as_of.py)."""
+    events = as_of.product_events(query.sku)
+    if not events:
+        raise NotFoundError("No such product.")
+    try:
+        return as_of.product_as_of(query.sku, events, as_of.cut(events, version=query.version, at=query.at))
+    except as_of.NoSuchPoint as missing:
+        raise NotAtThatPoint(str(missing), owner=None) from None
+
+
 def get_projection_status(query: GetProjectionStatus) -> list[ProjectionStatusRow]:
     for projection in all_projections():
         ensure_state(projection)
@@ -211,5 +265,7 @@ HANDLERS: dict[type[Query], Callable[[Any], Any]] = {
     SearchProducts: search_products,
     GetDailySales: get_daily_sales,
     GetOrderHistory: get_order_history,
+    GetOrderAsOf: get_order_as_of,
+    GetProductAsOf: get_product_as_of,
     GetProjectionStatus: get_projection_status,
 }
