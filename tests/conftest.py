@@ -1,8 +1,9 @@
 """Fixtures shared by the whole suite: service checks and a real Celery worker.
 
 Tests that need PostgreSQL are marked `postgres` and skip on SQLite with the reason;
-tests that need the worker are marked `worker` and skip without a Redis broker. CI
-always runs both kinds (see .ci/run).
+tests that need the worker are marked `worker` and skip without a broker (Redis or
+RabbitMQ) and a Redis cache the worker shares with the test process. CI always runs
+both kinds, the worker tests on both brokers (see .ci/run).
 """
 
 import os
@@ -25,16 +26,43 @@ def on_postgres() -> bool:
     return connections["default"].vendor == "postgresql"
 
 
+BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+NEEDS_BROKER = "needs a broker (Redis or RabbitMQ): set CELERY_BROKER_URL (CI does)"
+NEEDS_REDIS_CACHE = (
+    "needs Redis as the cache, shared by the worker and the tests: set REDIS_URL (a Redis CELERY_BROKER_URL "
+    "implies it; with RabbitMQ set both, as CI does)"
+)
+
+
 def has_broker() -> bool:
-    return settings.CELERY_BROKER_URL.startswith("redis")
+    """A real broker (Redis or RabbitMQ) rather than eager tasks on the in-memory transport."""
+    return settings.CELERY_BROKER_URL.startswith(BROKER_SCHEMES)
+
+
+def has_redis_cache() -> bool:
+    """The default cache is Redis (REDIS_URL, or a Redis broker's URL), so every process shares it.
+
+    The worker tests need it whatever the broker: the projections' coalescing flags and a
+    rebuild's progress are set in one process and cleared or read in another.
+    """
+    return settings.CACHES["default"]["BACKEND"].endswith(".RedisCache")
+
+
+def worker_skip_reason() -> str | None:
+    if not has_broker():
+        return NEEDS_BROKER
+    if not has_redis_cache():
+        return NEEDS_REDIS_CACHE
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    worker_skip = worker_skip_reason()
     for item in items:
         if "postgres" in item.keywords and not on_postgres():
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI does)"))
-        if "worker" in item.keywords and not has_broker():
-            item.add_marker(pytest.mark.skip(reason="needs a Redis broker: set CELERY_BROKER_URL (CI does)"))
+        if "worker" in item.keywords and worker_skip:
+            item.add_marker(pytest.mark.skip(reason=worker_skip))
 
 
 def database_url(alias: str) -> str:
@@ -66,6 +94,31 @@ def pytest_configure(config: pytest.Config) -> None:
     from config.celery_app import app
 
     app.conf.task_default_queue = TEST_QUEUE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Delete this run's queue and its exchange, after every process using them has stopped.
+
+    Celery declares them durable and not auto-delete, so on RabbitMQ every run would leave
+    a queue and an exchange behind (on Redis, a binding key). Not auto-delete on purpose:
+    a kill -9 of the worker must not take the queue and its unacked messages with it.
+    """
+    if not has_broker():
+        return
+    from kombu import Exchange, Queue
+
+    from config.celery_app import app
+
+    queue = Queue(TEST_QUEUE, Exchange(TEST_QUEUE, app.conf.task_default_exchange_type), routing_key=TEST_QUEUE)
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            bound = queue(connection.default_channel)
+            bound.declare()  # as Celery does; Redis's channel deletes only the bindings it knows
+            bound.delete()
+            bound.exchange.delete()
+    except Exception as exc:  # cleanup only: never turn a finished run into an error
+        print(f"\nwarning: could not delete the test queue {TEST_QUEUE}: {exc!r}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -122,8 +175,8 @@ def celery_worker_process(
     django_db_setup: None, django_db_blocker: object, celery_queue: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     """One real worker for the session, consuming this run's queue against the test databases."""
-    if not has_broker():
-        pytest.skip("needs a Redis broker: set CELERY_BROKER_URL (CI does)")
+    if reason := worker_skip_reason():
+        pytest.skip(reason)
     worker = WorkerProcess(celery_queue, tmp_path_factory.mktemp("celery") / "worker.log")
     worker.start()
     yield worker

@@ -1,9 +1,9 @@
 """Faults and bad input: a killed worker, a killed web node, a rebuild under load lose nothing.
 
-Real processes on PostgreSQL + Redis: commands go over HTTP into gunicorn, projections
-run in real Celery workers, and the faults are kill -9. After each fault the views are
-compared with an independent fold of the log (tests/support/consistency.py): every
-accepted command must be in the views exactly once.
+Real processes on PostgreSQL + a broker (Redis or RabbitMQ): commands go over HTTP into
+gunicorn, projections run in real Celery workers, and the faults are kill -9. After each
+fault the views are compared with an independent fold of the log
+(tests/support/consistency.py): every accepted command must be in the views exactly once.
 """
 
 import threading
@@ -64,8 +64,9 @@ def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_on
     start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, beat: BeatProcess,
     staff_token: str, api_for: Callable[..., ApiClient],
 ) -> None:
-    """Nothing but beat triggers the recovery: the killed worker's queued catch-ups and their
-    coalescing flags are stuck, so beat must get past both, well within the flags' 30 s."""
+    """Nothing but beat triggers the recovery: the killed worker's coalescing flags are stuck (and
+    on Redis its unacked catch-ups, until the visibility timeout; RabbitMQ requeues them at once),
+    so beat must get past them, well within the flags' 30 s."""
     node = start_gunicorn()
     run = uuid.uuid4().hex[:8]
     skus = [f"kw-{run}-{i}" for i in range(3)]
