@@ -101,6 +101,13 @@ class Answer:
         return f"{self.status} {text[:400]}"
 
 
+def local_session() -> requests.Session:
+    """A session that talks to 127.0.0.1 directly, whatever proxy the environment names."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 def to_answer(response: requests.Response) -> Answer:
     try:
         body: Any = response.json()
@@ -222,8 +229,8 @@ class ClientThread(threading.Thread):
         self.stop = stop
         self.think = think_ms / 1000
         self.catalogue = catalogue
-        self.session = requests.Session()
-        self.session2 = requests.Session()
+        self.session = local_session()
+        self.session2 = local_session()
         self.my_orders: list[Order] = []
         self.recent: deque[tuple[Record, Spec]] = deque(maxlen=20)
         self.seq = 0

@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 import requests
 
-from tests.soak.clients import Stats, to_answer
+from tests.soak.clients import Stats, local_session, to_answer
 from tests.soak.model import ACCEPTED, NOT_COMMITTED, REFUSED, SENT, UNRESOLVED, Model, differences
 from tests.soak.stack import Stack, log
 
@@ -184,7 +184,7 @@ class Oracle:
 
     def session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
-            self.local.session = requests.Session()
+            self.local.session = local_session()
         return self.local.session
 
     def get(self, path: str, headers: dict[str, str]) -> Any:

@@ -372,16 +372,20 @@ class Stack:
                  "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", str(self.web_threads),
                  "--timeout", "30", "--graceful-timeout", "3", "--log-level", "warning"],
                 self.env(DJANGO_LOG_LEVEL="WARNING"), self.work_dir / "web.log", group=True, ready=self._web_healthy,
-                ready_timeout=60,
+                ready_timeout=120,
             )
         wait_port_free(self.web_port)
         self.web.start()
 
     def _web_healthy(self, proc: Proc) -> bool:
+        session = requests.Session()
+        session.trust_env = False  # 127.0.0.1 directly, whatever proxy the environment names
         try:
-            return requests.get(f"{self.base_url}/healthz", timeout=2).status_code == 200
+            return session.get(f"{self.base_url}/healthz", timeout=2).status_code == 200
         except requests.RequestException:
             return False
+        finally:
+            session.close()
 
     def start_worker(self, *, wait: bool = True) -> Proc:
         self._worker_serial += 1
@@ -391,7 +395,7 @@ class Stack:
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"soak{self._worker_serial}-{uuid.uuid4().hex[:4]}@%h"],
             self.env(), self.work_dir / f"worker-{self._worker_serial}.log",
-            ready=lambda p: b"ready." in p.new_output(), ready_timeout=60,
+            ready=lambda p: b"ready." in p.new_output(), ready_timeout=120,
         )
         worker.start(wait=wait)
         self.workers.append(worker)
@@ -404,7 +408,7 @@ class Stack:
             "beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
                      "--schedule", str(self.work_dir / "beat-schedule")],
             self.env(), self.work_dir / "beat.log", ready=lambda p: b"Sending due task" in p.new_output(),
-            ready_timeout=60,
+            ready_timeout=120,
         )
         self.beat.start()
 
