@@ -1,12 +1,14 @@
-"""Request-wide middleware: a request id in and out, and the 1 MiB body limit."""
+"""Request-wide middleware: a request id in and out, the 1 MiB body limit, and unstorable text refused."""
 
 import re
 import uuid
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from config.hostile import unstorable
 from config.logging import request_id_var
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -56,3 +58,40 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class UnstorableTextMiddleware:
+    """400 for a NUL or a lone surrogate (or bytes that are not UTF-8) in the path or a query parameter.
+
+    Django decodes the path leniently (a percent-encoded lone surrogate stays as its
+    escapes and then matches no route: a 404) and the query string with replacement
+    characters, so the raw bytes are checked here, before any view sees them. A
+    parameter's error has DRF's field shape, `{"name": ["message"]}`; the path's,
+    `{"detail", "code"}`. JSON bodies are checked by config.parsers.JSONParser.
+    """
+
+    MESSAGE = "NUL characters, lone surrogates and invalid UTF-8 are not allowed."
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.META.get("PATH_INFO", "").encode("latin-1", "replace")  # WSGI: the raw bytes as latin-1
+        if _bad_text(unquote_to_bytes(path)):
+            return JsonResponse({"detail": f"Path: {self.MESSAGE}", "code": "invalid_path"}, status=400)
+        query = request.META.get("QUERY_STRING", "")
+        if query:
+            for pair in query.split("&"):
+                name, _, value = pair.partition("=")
+                raw_name, raw_value = (unquote_to_bytes(part.replace("+", " ")) for part in (name, value))
+                if _bad_text(raw_name) or _bad_text(raw_value):
+                    label = raw_name.decode("utf-8", "replace").replace("\x00", "")
+                    return JsonResponse({label or "query": [self.MESSAGE]}, status=400)
+        return self.get_response(request)
+
+
+def _bad_text(raw: bytes) -> bool:
+    try:
+        return unstorable(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return True

@@ -111,6 +111,25 @@ def head(*, using: str = DEFAULT_DB_ALIAS) -> Checkpoint:
     return Checkpoint(int(row[0]), int(row[1])) if row else ORIGIN
 
 
+def is_recorded(checkpoint: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """True when `checkpoint` is where an appended event stands: a token some command was given.
+
+    One primary-key lookup. On PostgreSQL the event's transaction id must match too, so
+    a token made up from a real position and another transaction id is refused as well.
+    """
+    if checkpoint == ORIGIN:
+        return True
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT transaction_id::text AS txid FROM eventstore_event WHERE position = %s",
+                           [checkpoint.position])
+            row = cursor.fetchone()
+            return row is not None and int(row[0]) == checkpoint.txid
+        cursor.execute("SELECT 1 FROM eventstore_event WHERE position = %s", [checkpoint.position])
+        return cursor.fetchone() is not None and checkpoint.txid == 0
+
+
 def wait_until_readable(checkpoint: Checkpoint, *, timeout: float = 5.0, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Wait until `read_all` can return the event at `checkpoint`; False if `timeout` passed first.
 

@@ -13,7 +13,9 @@ from django.db.models import QuerySet
 from prometheus_client import Histogram
 
 from eventstore.consistency import DEFAULT_TIMEOUT, wait_until_passed
+from eventstore.errors import InvalidCheckpoint
 from eventstore.positions import Checkpoint
+from eventstore.reading import is_recorded
 from orders_read.queries import (
     HANDLERS,
     GetCustomerOrders,
@@ -76,10 +78,16 @@ class Answer:
 
 def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None,
         timeout: float = DEFAULT_TIMEOUT) -> Answer:
-    """Answer `query` for `viewer`, first waiting (up to `timeout`) for projections to pass `after`."""
+    """Answer `query` for `viewer`, first waiting (up to `timeout`) for projections to pass `after`.
+
+    A token no command was ever given (beyond the log's head, or made up) is refused at
+    once with InvalidCheckpoint (a 400) instead of holding the request for the timeout.
+    """
     started = time.perf_counter()
     try:
         consistency = None
+        if after is not None and not is_recorded(after):
+            raise InvalidCheckpoint(f"consistency token {after.token()!r} names no event in the log")
         if after is not None:
             fresh = wait_until_passed(after, BACKED_BY[type(query)], timeout)
             consistency = "fresh" if fresh else "stale"

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.metrics.MetricsMiddleware",  # inside the request id (its command log lines carry it), outside the rest
     "config.middleware.BodySizeLimitMiddleware",
+    "config.middleware.UnstorableTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
