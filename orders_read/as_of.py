@@ -2,7 +2,8 @@
 
 DESIGN.md: a view as of a version or a time is the projection's own fold over that
 stream's events up to there, so "as of now" and the live view cannot differ. Here the
-stream is read from the log (eventstore's `read_stream`, as the order history does) and
+stream is read from the log (eventstore's `read_stream`, as the order history does; a long
+stream's events are kept between requests, orders_read/stream_cache.py) and
 folded with the per-stream transition the projection itself applies (`evolve_order`,
 `evolve_product`), then turned into the view model's fields by the same function that
 builds the projection's table row. The result is an unsaved view-model instance, so the
@@ -16,10 +17,11 @@ from operator import attrgetter
 from typing import Any, Final
 from uuid import UUID
 
-from eventstore.store import RecordedEvent, read_stream
+from eventstore.store import RecordedEvent
 from orders_read.models import OrderSummary, ProductView
 from orders_read.projections.catalogue import CatalogueProjection, evolve_product, product_fields
 from orders_read.projections.order_summary import OrderSummaryProjection, evolve_order, order_fields
+from orders_read.stream_cache import STREAMS
 
 ORDER_EVENTS: Final = OrderSummaryProjection.handled_types()
 PRODUCT_EVENTS: Final = CatalogueProjection.handled_types()
@@ -79,11 +81,11 @@ def product_as_of(sku: str, events: Sequence[RecordedEvent], seen: int) -> Produ
 
 
 def order_events(order_id: UUID) -> list[RecordedEvent]:
-    return read_stream(f"Order-{order_id}")
+    return STREAMS.events(f"Order-{order_id}")
 
 
 def product_events(sku: str) -> list[RecordedEvent]:
-    return read_stream(f"Product-{sku}")
+    return STREAMS.events(f"Product-{sku}")
 
 
 def _evolve_order(order: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
