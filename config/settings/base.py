@@ -7,6 +7,7 @@ set the project runs embedded: a SQLite file beside manage.py and eager Celery t
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -204,6 +205,10 @@ CELERY_BEAT_SCHEDULE = {
 # CACHES (Redis when a Redis broker is configured: coalesces projection triggers)
 # ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+if not REDIS_URL and not CELERY_TASK_ALWAYS_EAGER:
+    # Web and workers coordinate through the cache (catch-up flags, rebuild progress): a
+    # per-process cache would hold every web process's triggers back until beat.
+    raise ImproperlyConfigured("A RabbitMQ CELERY_BROKER_URL needs REDIS_URL: web and workers must share a cache.")
 # Every command touches the cache after its commit: its socket timeouts bound what a
 # paused or unreachable Redis can cost, and a failed call is not retried in place.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
