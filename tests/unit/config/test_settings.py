@@ -109,3 +109,13 @@ def test_the_test_settings_open_the_purge_hatch_only_for_the_test_runner(url: st
         assert options["options"].endswith("-c eventstore.allow_purge=on")
     else:
         assert options["transaction_mode"] == "IMMEDIATE"
+
+
+def test_a_rabbitmq_broker_caches_in_the_redis_of_redis_url_and_refuses_to_start_without_one() -> None:
+    s = settings_with(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//", REDIS_URL="redis://127.0.0.1:6379/4")
+    assert (s["eager"], s["cache"].endswith("RedisCache")) == (False, True)
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
+    done = subprocess.run([sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "needs REDIS_URL" in done.stderr
