@@ -221,8 +221,9 @@ class ProductViewSet(QueryViewSet):
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)
 class SalesViewSet(QueryViewSet):
-    """Sales per UTC day (see orders_read.models.DailySales for what each figure counts)."""
+    """Sales per UTC day, staff only (see orders_read.models.DailySales for what each figure counts)."""
 
+    permission_classes = [permissions.IsAdminUser]
     serializer_class = serializers.DailySalesSerializer
     queryset = DailySales.objects.none()  # for the schema only; every action asks the bus
     filtersets: ClassVar[dict[str, type]] = {"list": filters.DailySalesFilter}

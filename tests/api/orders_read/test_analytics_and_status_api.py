@@ -38,6 +38,11 @@ def test_analytics_needs_login(anon_client: APIClient) -> None:
     assert anon_client.get("/api/analytics/sales/").status_code == 401
 
 
+def test_analytics_is_staff_only(customer_client: APIClient) -> None:
+    response = customer_client.get("/api/analytics/sales/")
+    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+
+
 def test_projection_status_for_staff_only(staff_client: APIClient, customer_client: APIClient,
                                           anon_client: APIClient, sales: None) -> None:
     rows = staff_client.get("/api/projections/").json()["results"]
