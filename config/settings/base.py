@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "config.metrics.MetricsMiddleware",  # inside the request id (its command log lines carry it), outside the rest
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.UnstorableTextMiddleware",
+    "config.login_throttle.LoginThrottleMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,6 +132,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # Session login for the browsable API (/api/auth/login/) lands on the API root.
 LOGIN_REDIRECT_URL = "/api/"
 
+# Failed logins per (username, client address) before 429, and the window (API.md, Auth).
+LOGIN_THROTTLE_FAILURES = env.int("LOGIN_THROTTLE_FAILURES", default=10)
+LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=15 * 60)
+LOGIN_THROTTLE_PATHS = ["/api/auth/token/", "/admin/login/"]
+
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -147,6 +153,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Off unless configured (e.g. DRF_THROTTLE_ANON=100/minute): a rate of None lets everything through.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("DRF_THROTTLE_ANON", default="") or None,
+        "user": env.str("DRF_THROTTLE_USER", default="") or None,
+    },
 }
 
 SPECTACULAR_SETTINGS = {
