@@ -1,13 +1,13 @@
 """Time travel: an order or a product as it stood right after one event of its stream.
 
 DESIGN.md: a view as of a version or a time is the projection's own fold over that
-stream's events up to there, so "as of now" and the live view cannot differ. Here the
-stream is read from the log (eventstore's `read_stream`, as the order history does; a long
-stream's events are kept between requests, orders_read/stream_cache.py) and
-folded with the per-stream transition the projection itself applies (`evolve_order`,
-`evolve_product`), then turned into the view model's fields by the same function that
-builds the projection's table row. The result is an unsaved view-model instance, so the
-API serializes it with the current view's serializer.
+stream's events up to there, so "as of now" and the live view cannot differ. The stream
+is read from the log (eventstore's `read_stream`, as the order history does; a long
+stream's events are kept between requests, orders_read/stream_cache.py), folded with the
+per-stream transition the projection itself applies (`evolve_order`, `evolve_product`),
+and turned into the view model's fields by the function that builds the projection's
+table row. The result is an unsaved view-model instance, so the API serializes it with
+the current view's serializer.
 """
 
 from bisect import bisect_right

@@ -7,7 +7,8 @@ never change: a stream read once needs, the next time, only what was appended si
 Each use reads that tail from the event before it (one indexed query) and checks that the
 last cached event is still the log's (same event id); if not (a test database emptied and
 refilled under the same stream id), the stream is read again in full. So an answer never
-comes from a stale cache.
+comes from a stale cache. The events handed out are shared between requests: nothing may
+change them (the folds only read them).
 
 Only streams of at least `AS_OF_CACHE_FROM` events are kept (short ones read fast), and at
 most `AS_OF_CACHE_EVENTS` events in all per process (about 1.2 kB each), least recently
