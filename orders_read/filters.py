@@ -6,7 +6,12 @@ OrderingFilter silently ignores an unknown field and django-filter's accepts a l
 Each offered ordering has an index (orders_read/models.py).
 """
 
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
 
 STATUS_CHOICES = (("pending", "pending"), ("shipped", "shipped"), ("cancelled", "cancelled"))
@@ -49,10 +54,51 @@ SORT_BY = (("created_at", "created_at"), ("total_amount", "total_amount"), ("sta
 SORT_ORDER = (("asc", "asc"), ("desc", "desc"))
 
 
+class DateOrDateTimeField(forms.Field):
+    """An ISO 8601 date (`2026-11-29`, the whole UTC day) or date-time (with a zone, or UTC without one)."""
+
+    default_error_messages = {"invalid": "Enter an ISO 8601 date or date-time."}
+
+    def to_python(self, value: Any) -> date | datetime | None:
+        if value in self.empty_values:
+            return None
+        try:
+            parsed = parse_date(value) or parse_datetime(value)  # a bare date first: it is a whole day
+        except ValueError:  # well-formed but impossible: month 13
+            parsed = None
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if isinstance(parsed, datetime) and parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed
+
+
+class CreatedBoundFilter(filters.Filter):
+    """`created_from` / `created_to`, both inclusive: a date bound covers its whole UTC day."""
+
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *args: Any, upper: bool, **kwargs: Any) -> None:
+        self.upper = upper
+        super().__init__(*args, field_name="created_at", **kwargs)
+
+    def filter(self, qs: QuerySet, value: date | datetime | None) -> QuerySet:
+        if value is None:
+            return qs
+        if isinstance(value, datetime):
+            return qs.filter(created_at__lte=value) if self.upper else qs.filter(created_at__gte=value)
+        start = datetime.combine(value, time.min, tzinfo=UTC)
+        return qs.filter(created_at__lt=start + timedelta(days=1)) if self.upper else qs.filter(created_at__gte=start)
+
+
 class OrderSearchFilter(filters.FilterSet):
-    """`q` is applied by the SearchOrders query; here only the validated sort."""
+    """`q` is applied by the SearchOrders query; here the list's filters, a creation range and the sort."""
 
     q = filters.CharFilter(method="_ignore", max_length=200)
+    status = filters.ChoiceFilter(choices=STATUS_CHOICES)
+    customer_id = filters.CharFilter(field_name="customer_id", max_length=150)
+    created_from = CreatedBoundFilter(upper=False)
+    created_to = CreatedBoundFilter(upper=True)
     sort_by = filters.ChoiceFilter(choices=SORT_BY, method="_ignore")
     sort_order = filters.ChoiceFilter(choices=SORT_ORDER, method="_ignore")
 

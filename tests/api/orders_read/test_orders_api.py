@@ -187,6 +187,36 @@ def test_search_is_isolated_per_customer_and_sortable(customer_client: APIClient
     assert [o["order_id"] for o in default] == [shop["bob_mug"], shop["alice_tea"], shop["alice_mug"]]
 
 
+def test_search_takes_the_lists_filters_alone_and_combined_with_q_and_sort(
+    customer_client: APIClient, staff_client: APIClient, shop: dict[str, str]
+) -> None:
+    def ids(client: APIClient, **params: str) -> list[str]:
+        response = client.get("/api/orders/search/", params)
+        assert response.status_code == 200, response.content
+        return [o["order_id"] for o in response.json()["results"]]
+
+    assert set(ids(staff_client, status="pending")) == {shop["alice_mug"], shop["bob_mug"]}
+    assert ids(staff_client, status="cancelled") == [shop["alice_tea"]]
+    assert set(ids(staff_client, customer_id="alice")) == {shop["alice_mug"], shop["alice_tea"]}
+    assert ids(staff_client, q="mug", status="pending", customer_id="bob") == [shop["bob_mug"]]
+    assert ids(customer_client, customer_id="bob") == []  # a customer's search stays their own
+    created = staff_client.get(f"/api/orders/{shop['alice_tea']}/").json()["created_at"]
+    day = created[:10]
+    assert len(ids(staff_client, created_from=day, created_to=day)) == 3  # a date is its whole UTC day
+    assert ids(staff_client, created_to="2000-01-01") == []
+    assert ids(staff_client, created_from="2999-01-01T00:00:00+00:00") == []
+    assert ids(staff_client, created_from=created, created_to=created) == [shop["alice_tea"]]  # inclusive
+    by_total = ids(staff_client, q="mug", status="pending", sort_by="total_amount", sort_order="asc")
+    assert by_total == [shop["bob_mug"], shop["alice_mug"]]
+
+
+@pytest.mark.parametrize("params", [{"status": "lost"}, {"created_from": "yesterday"}, {"created_to": "2026-02-30"},
+                                    {"customer_id": "x" * 151}])
+def test_bad_search_filters_are_400(staff_client: APIClient, params: dict[str, str]) -> None:
+    response = staff_client.get("/api/orders/search/", params)
+    assert response.status_code == 400 and list(response.json()) == list(params)
+
+
 def test_history_reads_the_stream_from_the_log(customer_client: APIClient, shop: dict[str, str]) -> None:
     history = customer_client.get(f"/api/orders/{shop['alice_tea']}/history/").json()
     assert [e["event_type"] for e in history] == ["OrderCreated", "OrderItemAdded", "OrderCancelled"]
