@@ -33,7 +33,7 @@ from orders_write.serializers import (
     sku_field,
 )
 
-_IF_MATCH = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+_IF_MATCH = re.compile(r'^(W/)?"?(\d{1,18})"?$')
 _HEADERS = [
     OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays the first answer."),
     OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description='"<version>" of the target stream.'),
@@ -56,7 +56,9 @@ class CommandApi(APIView):
         return serializer.validated_data
 
     def run(self, request: Request, command_type: type[c.Command], **fields: Any) -> Response:
-        command = command_type(metadata=self.metadata(request), expected_version=self.if_match(request), **fields)
+        expected, weak = self.if_match(request)
+        command = command_type(metadata=self.metadata(request), expected_version=expected, weak_if_match=weak,
+                               **fields)
         answer = dispatch(command).answer()
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
@@ -78,14 +80,15 @@ class CommandApi(APIView):
             key=key, user_id=request.user.pk, fingerprint=fingerprint(request.method, request.get_full_path(), data)
         )
 
-    def if_match(self, request: Request) -> int | None:
+    def if_match(self, request: Request) -> tuple[int | None, bool]:
+        """The version If-Match names, and whether its tag was weak (which then never matches)."""
         value = request.headers.get("If-Match")
         if value is None or value.strip() == "*":
-            return None
+            return None, False
         match = _IF_MATCH.match(value.strip())
         if match is None:
             raise InvalidHeader('If-Match must be a version, like "3".', "invalid_if_match")
-        return int(match[1])
+        return int(match[2]), bool(match[1])
 
 
 # Products (staff) -----------------------------------------------------------------

@@ -33,11 +33,16 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
-    """Base of every command; `expected_version` is the client's If-Match, if it sent one."""
+    """Base of every command; `expected_version` is the client's If-Match, if it sent one.
+
+    `weak_if_match`: the client sent a weak tag (`W/"3"`). If-Match compares strongly
+    (RFC 9110), so a weak tag matches no version: the command is refused with 412.
+    """
 
     metadata: Metadata
     command_id: uuid.UUID = field(default_factory=uuid.uuid4)
     expected_version: int | None = None
+    weak_if_match: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

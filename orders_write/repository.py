@@ -86,7 +86,7 @@ class Repository:
         """Honour If-Match: refuse now if the stream already moved, and append only at that version."""
         if version is None:
             return
-        if aggregate.version != version:
+        if aggregate.version != version or self.command.weak_if_match:
             raise VersionMismatch(expected=version, actual=aggregate.version)
         self.pinned[stream_id_for(type(aggregate), aggregate.id)] = version
 

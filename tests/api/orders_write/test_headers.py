@@ -27,8 +27,12 @@ def test_current_if_match_is_accepted(staff_client, customer_client) -> None:
                                  HTTP_IF_MATCH='"1"')
     assert_refused(stale, 412, "version_mismatch", before)
     assert (stale.json()["expected"], stale.json()["actual"]) == (1, 2)
+    weak = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json",
+                                HTTP_IF_MATCH='W/"2"')  # strong comparison (RFC 9110): a weak tag never matches
+    assert_refused(weak, 412, "version_mismatch", before)
+    assert (weak.json()["expected"], weak.json()["actual"]) == (2, 2)
     fresh = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json",
-                                 HTTP_IF_MATCH='W/"2"')
+                                 HTTP_IF_MATCH='"2"')
     assert fresh.status_code == 200
 
 
