@@ -74,6 +74,57 @@ class Event(models.Model):
         raise AppendOnlyViolation("events cannot be deleted")
 
 
+class SealQuerySet(models.QuerySet):
+    """Refuses bulk changes: a seal is as immutable as the events it covers."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("seals cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyViolation("seals cannot be deleted")
+
+    _raw_delete = delete
+
+
+class Seal(models.Model):
+    """A checkpoint of the log and a digest chaining the previous seal's to every event hash since.
+
+    `heads` maps each stream with events in this seal's range to [version, hash] of its
+    last one there, so a verifier can name the stream whose tail was cut below a seal.
+    Append-only like the log (a trigger refuses UPDATE and DELETE).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    checkpoint_txid = models.BigIntegerField()
+    checkpoint_position = models.BigIntegerField()
+    sealed_at = models.DateTimeField()
+    events_count = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    previous_digest = models.CharField(max_length=64, blank=True)
+    heads = models.JSONField(default=dict)
+
+    objects = SealQuerySet.as_manager()
+
+    class Meta:
+        db_table = "eventstore_seal"
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"seal #{self.id} at {self.checkpoint.token()} ({self.events_count} events)"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyViolation("seals cannot be changed once recorded")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyViolation("seals cannot be deleted")
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.checkpoint_txid, self.checkpoint_position)
+
+
 class Snapshot(models.Model):
     """The folded state of one stream at one version: a cache, safe to delete.
 

@@ -134,3 +134,14 @@ def queue_rebuild(names: list[str], *, in_place: bool = False) -> None:
         cache.set(progress_key(name), {"phase": "queued", "events_done": 0, "events_total": 0,
                                        "started_at": now, "updated_at": now}, timeout=PROGRESS_TTL_SECONDS)
     rebuild_projections.delay(list(names), in_place)
+
+
+# Tamper evidence (issue 13): beat seals the log while it grows ----------------------
+
+
+@shared_task(ignore_result=True, expires=60)
+def seal_log() -> None:
+    """Seal what was appended since the last seal; a no-op when the log has not grown."""
+    from eventstore.tamper.seals import seal_log as seal_new_events
+
+    seal_new_events()

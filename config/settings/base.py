@@ -215,6 +215,12 @@ CELERY_BEAT_SCHEDULE = {
         # A stalled worker must not come back to a pile of identical beat tasks.
         "options": {"expires": 10},
     },
+    # Tamper evidence: a seal a minute while the log grows (the task skips when it has not).
+    "seal-log": {
+        "task": "eventstore.tasks.seal_log",
+        "schedule": env.float("SEAL_BEAT_SECONDS", default=60.0),
+        "options": {"expires": 60},
+    },
 }
 
 # CACHES (Redis when a Redis broker is configured: coalesces projection triggers)
