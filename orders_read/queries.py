@@ -8,7 +8,7 @@ query gets them the same way.
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from eventstore.projections import all_projections
 from eventstore.routers import read_db_alias
 from eventstore.runner import ensure_state
 from eventstore.store import RecordedEvent, count_after, read_all, read_stream
+from eventstore.tamper.reader import stream_hashes
 from orders_read import as_of
 from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.search import prefix_tsquery, search_words, whole_words_tsquery
@@ -93,6 +94,13 @@ class GetProductAsOf(Query):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetProjectionStatus(Query):
     """Where every projection stands, and how far behind the log it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class HashedEvent(RecordedEvent):
+    """A logged event with its `hash`, the SHA-256 chaining it to the stream's previous event."""
+
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +220,16 @@ def get_daily_sales(query: GetDailySales) -> QuerySet[DailySales]:
 
 
 def get_order_history(query: GetOrderHistory) -> OrderHistory:
-    events = read_stream(f"Order-{query.order_id}")
+    stream_id = f"Order-{query.order_id}"
+    events = read_stream(stream_id)
     if not events:
         raise NotFoundError("No such order.")
     created = next((e for e in events if e.event_type == "OrderCreated"), None)
-    return OrderHistory(created.data.get("customer_id") if created else None, events)
+    hashes = stream_hashes(stream_id)
+    hashed: list[RecordedEvent] = [
+        HashedEvent(*(getattr(e, f.name) for f in fields(RecordedEvent)), hashes.get(e.version, "")) for e in events
+    ]
+    return OrderHistory(created.data.get("customer_id") if created else None, hashed)
 
 
 def get_order_as_of(query: GetOrderAsOf) -> OrderSummary:

@@ -42,6 +42,7 @@ class HistoryEventSerializer(serializers.Serializer):
     recorded_at = serializers.DateTimeField()
     data = serializers.DictField()
     metadata = serializers.DictField()
+    hash = serializers.CharField(help_text="hex SHA-256 chaining this event to the previous one")
 
 
 class ProjectionStatusSerializer(serializers.Serializer):
