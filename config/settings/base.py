@@ -111,8 +111,13 @@ TEMPLATES = [
     },
 ]
 
+# All four of Django's: `createsuperuser`, `changepassword` and the admin's password forms
+# refuse a password like the username, short, common or all digits.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 # STATIC (WhiteNoise serves admin and Swagger UI under gunicorn with debug off)

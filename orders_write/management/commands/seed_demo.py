@@ -1,16 +1,22 @@
 """`manage.py seed_demo`: a demo shop built through the command bus, never by inserting rows.
 
-Creates the staff user admin/admin (superuser, for the Django admin) and a customer
-demo/demo, registers products and places orders (some cancelled, some shipped), all
-as commands, so the log, the snapshots and every projection look like real use.
+Creates the staff user admin/admin (superuser, for the Django admin) and customers
+demo/demo and customer1/customer1 … customer5/customer5, registers products and places
+orders (some cancelled, some shipped), all as commands, so the log, the snapshots and
+every projection look like real use.
+
+Those logins are well known, so the command refuses to run unless DJANGO_DEBUG is on
+(`make run` sets it) or `--demo-logins` says so explicitly: a production database must
+never get an admin/admin superuser by accident.
 """
 
 import random
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from eventstore.models import Event
@@ -24,15 +30,27 @@ CITIES = ("Oslo", "Lyon", "Porto", "Graz", "Turku", "Gent")
 
 
 class Command(BaseCommand):
-    help = "Fill a demo shop through the command bus (users admin/admin and demo/demo)."
+    help = ("Fill a demo shop through the command bus (logins admin/admin, demo/demo, customer1..5; "
+            "only with DJANGO_DEBUG on or --demo-logins).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--products", type=int, default=30)
         parser.add_argument("--orders", type=int, default=200)
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when the catalogue has products.")
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--demo-logins", action="store_true",
+            help="Create the well-known demo logins (admin/admin, demo/demo, customer1..5) even with DEBUG off.",
+        )
 
-    def handle(self, *args: Any, products: int, orders: int, if_empty: bool, seed: int, **options: Any) -> None:
+    def handle(self, *args: Any, products: int, orders: int, if_empty: bool, seed: int, demo_logins: bool,
+               **options: Any) -> None:
+        if not (settings.DEBUG or demo_logins):
+            raise CommandError(
+                "seed_demo creates well-known logins (admin/admin, a superuser; demo/demo; customer1..5) and "
+                "refuses to with DEBUG off: set DJANGO_DEBUG=1 (as `make run` does) or pass --demo-logins "
+                "if this really is a demo database."
+            )
         if if_empty and Event.objects.filter(stream_type="Product").exists():
             self.stdout.write("Products exist already; nothing to do.")
             return
