@@ -3,8 +3,10 @@
 The log can only be read here: no add, change or delete, and no bulk delete action (the
 database refuses them anyway). On a big log the changelist must not count every row
 on every page, so the full count is switched off and an unfiltered page estimates its
-total from PostgreSQL's statistics. Projections can be resumed and rebuilt from here;
-a rebuild runs as a Celery task and its progress shows in the list.
+total from PostgreSQL's statistics. Projections can be resumed and rebuilt from here by
+whoever holds `orders_write.operate_projections` (superusers do): view permission
+alone shows them but offers no action, and a forged action POST does nothing. A
+rebuild runs as a Celery task and its progress shows in the list.
 """
 
 import contextlib
@@ -29,6 +31,8 @@ from eventstore.positions import Checkpoint
 from eventstore.projections import get_projection
 from eventstore.rebuild import rebuild_progress
 from eventstore.store import count_after
+
+OPERATE_PROJECTIONS = "orders_write.operate_projections"  # see orders_write.models.ProjectionOperations
 
 
 class ReadOnlyAdminMixin:
@@ -175,6 +179,9 @@ class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = readonly_fields
     actions = ("resume", "skip_failed_event", "start_rebuild")
 
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """May change projections (the actions); `admin.action(permissions=("operate",))` asks this."""
+        return request.user.has_perm(OPERATE_PROJECTIONS)
 
     @admin.display(description="version (code/stored)")
     def versions(self, obj: ProjectionState) -> str:
@@ -215,16 +222,17 @@ class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         percent = f" ({100 * done // total}%)" if total else ""
         return f"{progress['phase']}: {done}/{total} events{percent}"
 
-    @admin.action(description="Resume the selected failed projections")
+    @admin.action(description="Resume the selected failed projections", permissions=("operate",))
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, runner.resume, "Resumed {name}")
 
-    @admin.action(description="Skip the failed event and resume (recorded)")
+    @admin.action(description="Skip the failed event and resume (recorded)", permissions=("operate",))
     def skip_failed_event(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = "Skipped the failed event of {name} (recorded), resumed"
         self._each(request, queryset, runner.skip_failed_event, done)
 
-    @admin.action(description="Rebuild the selected projections (blue/green, in the background)")
+    @admin.action(description="Rebuild the selected projections (blue/green, in the background)",
+                  permissions=("operate",))
     def start_rebuild(self, request: HttpRequest, queryset: QuerySet) -> None:
         from eventstore.tasks import queue_rebuild
 

@@ -1,6 +1,8 @@
-"""The write side's one table of its own: the idempotency records of answered commands."""
+"""The write side's one table of its own (the idempotency records of answered commands), and a permission."""
 
 from django.db import models
+
+from eventstore.models import ProjectionState
 
 
 class IdempotencyRecord(models.Model):
@@ -28,3 +30,19 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} (user {self.user_id}) -> {self.status_code}"
+
+
+class ProjectionOperations(ProjectionState):
+    """No table: carries the permission to change projections from the admin (resume, skip, rebuild).
+
+    Viewing projections in the admin needs only `eventstore.view_projectionstate`; the
+    actions that change their state also need `orders_write.operate_projections`
+    (superusers have every permission). It lives here, as a proxy, so that the event
+    store's own migrations stay the event store's.
+    """
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        permissions = [("operate_projections", "Can resume, skip a failed event of, and rebuild projections")]
+        verbose_name = "projection operations"
