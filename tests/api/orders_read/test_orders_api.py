@@ -221,6 +221,6 @@ def test_history_reads_the_stream_from_the_log(customer_client: APIClient, shop:
     history = customer_client.get(f"/api/orders/{shop['alice_tea']}/history/").json()
     assert [e["event_type"] for e in history] == ["OrderCreated", "OrderItemAdded", "OrderCancelled"]
     assert [e["version"] for e in history] == [1, 2, 3]
-    assert set(history[0]) == {"position", "version", "event_type", "recorded_at", "data", "metadata"}
+    assert set(history[0]) == {"position", "version", "event_type", "recorded_at", "data", "metadata", "hash"}
     assert history[2]["data"]["reason"] == "too late"
     assert history[0]["position"] < history[1]["position"] < history[2]["position"]
