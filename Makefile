@@ -1,14 +1,20 @@
 # Everything runs from a local virtualenv that these targets create and keep current.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PYTHON ?= python3
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: install run test lint bench bench-quick soak clean
+.PHONY: help install run test lint bench bench-quick soak clean
+
+# List the targets with what each does.
+help:
+	@awk '/^# / { if (!doc) doc = substr($$0, 3); next } /^[a-z-]+:/ && doc { split($$1, t, ":"); printf "  %-12s %s\n", t[1], doc } { doc = "" }' $(MAKEFILE_LIST)
 
 # Create the venv and install the pinned requirements (again whenever they change).
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "this project needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
