@@ -1,7 +1,8 @@
 """Prometheus metrics: request and command counters from a middleware, the log and projections from the DB.
 
 Request metrics are labelled with the resolved route pattern (`api/orders/<uuid:order_id>/`),
-never the raw path, so the number of series stays bounded. Under gunicorn every worker
+never the raw path, and with the method only when it is a known one (anything else is
+`OTHER`), so no client can make the number of series grow. Under gunicorn every worker
 process counts its own requests; set PROMETHEUS_MULTIPROC_DIR (docker-compose does) and
 the scrape sums them over processes. The log head and the projections' checkpoints and
 lag are read from the databases at scrape time, so any process answers the same.
@@ -22,6 +23,8 @@ logger = logging.getLogger("orders.commands")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "<unmatched>"
+OTHER_METHOD = "OTHER"
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 REQUESTS = Counter("http_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -35,6 +38,12 @@ def is_command(request: HttpRequest) -> bool:
     """A POST or DELETE to the API, except obtaining a token (that changes no stream)."""
     return (request.method in ("POST", "DELETE") and request.path.startswith("/api/")
             and not request.path.startswith("/api/auth/"))
+
+
+def method_of(request: HttpRequest) -> str:
+    """The method as a label: one of the known ones, else OTHER (a client may send any token)."""
+    method = request.method or ""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def route_of(request: HttpRequest) -> str:
@@ -54,8 +63,9 @@ class MetricsMiddleware:
         elapsed = time.perf_counter() - started
         route = route_of(request)
         status = str(response.status_code)
-        REQUESTS.labels(request.method, route, status).inc()
-        LATENCY.labels(request.method, route, status).observe(elapsed)
+        method = method_of(request)
+        REQUESTS.labels(method, route, status).inc()
+        LATENCY.labels(method, route, status).observe(elapsed)
         if is_command(request):
             outcome = f"{response.status_code // 100}xx"
             COMMANDS.labels(outcome).inc()

@@ -3,9 +3,16 @@
 `/healthz` only says the process serves (a restart will not fix a database outage, so
 liveness must not depend on it). `/readyz` says whether this instance should get
 traffic: both databases answer, the broker answers when one is configured, and no
-projection has stopped on a failed event (its views would be silently stale).
+projection has stopped on a failed event (its views would be silently stale). Its
+answer names the failed checks only; what went wrong (exception text, which projection)
+goes to the log, not to whoever can reach the endpoint.
+
+`/metrics` is open unless METRICS_TOKEN is set; then it wants `Authorization: Bearer
+<token>` (401 otherwise).
 """
 
+import hmac
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
@@ -17,6 +24,8 @@ from config import metrics as prometheus
 
 BROKER_TIMEOUT_SECONDS = 1.0
 
+logger = logging.getLogger("orders.ops")
+
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -26,7 +35,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> HttpResponse:
-    """200 when every check passes, else 503 naming each failed check and why."""
+    """200 when every check passes, else 503 naming each failed check (the details go to the log)."""
     checks: dict[str, str] = {}
     reasons: list[str] = []
     for name, check in _checks():
@@ -36,7 +45,8 @@ def readyz(request: HttpRequest) -> HttpResponse:
             problem = f"{type(exc).__name__}: {exc}".strip()[:300]
         checks[name] = "ok" if problem is None else "fail"
         if problem is not None:
-            reasons.append(f"{name}: {problem}")
+            reasons.append(name)
+            logger.warning("readiness check %s failed: %s", name, problem, extra={"check": name})
     ready = not reasons
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks, "reasons": reasons},
@@ -46,8 +56,23 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text exposition (see config/metrics.py)."""
+    """Prometheus text exposition (see config/metrics.py), behind a bearer token when METRICS_TOKEN is set."""
+    if not _metrics_authorized(request):
+        response = JsonResponse({"detail": "A valid bearer token is needed for /metrics.",
+                                 "code": "not_authenticated"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
+
+
+def _metrics_authorized(request: HttpRequest) -> bool:
+    expected = getattr(settings, "METRICS_TOKEN", "") or ""
+    if not expected:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 def _checks() -> list[tuple[str, Callable[[], str | None]]]:

@@ -134,6 +134,9 @@ STORAGES = {
 MAX_REQUEST_BODY_BYTES = 1024 * 1024  # larger bodies are 413 (API.md)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
+# /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it is open.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Session login for the browsable API (/api/auth/login/) lands on the API root.
 LOGIN_REDIRECT_URL = "/api/"
 

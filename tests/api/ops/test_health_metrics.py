@@ -52,22 +52,58 @@ def test_readyz_is_200_when_every_dependency_answers(anon_client) -> None:
     assert body["checks"] == dict.fromkeys(expected, "ok")
 
 
-def test_readyz_is_503_naming_a_failed_projection(anon_client) -> None:
+def test_readyz_is_503_naming_the_failed_check_and_logging_the_details(anon_client, caplog) -> None:
     ProjectionState.objects.using(read_db_alias()).create(name="broken_view", status="failed", failed_position=42)
-    response = anon_client.get("/readyz")
+    with caplog.at_level(logging.WARNING, logger="orders.ops"):
+        response = anon_client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable" and body["checks"]["projections"] == "fail"
-    assert body["reasons"] == ["projections: failed: broken_view at position 42"]
+    assert body["reasons"] == ["projections"]
+    assert "broken_view" not in response.content.decode()
+    assert any("broken_view at position 42" in r.getMessage() for r in caplog.records if r.name == "orders.ops")
 
 
-def test_readyz_is_503_when_the_configured_broker_does_not_answer(anon_client) -> None:
-    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+def test_readyz_is_503_when_the_configured_broker_does_not_answer_without_exception_text(anon_client,
+                                                                                        caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="orders.ops"), \
+            override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
         response = anon_client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["broker"] == "fail" and body["checks"]["database"] == "ok"
-    assert body["reasons"][0].startswith("broker: ")
+    assert body["status"] == "unavailable" and body["reasons"] == ["broker"]
+    text = response.content.decode()
+    assert "Error" not in text and "127.0.0.1" not in text  # no exception class, message or address
+    [logged] = [r for r in caplog.records if r.name == "orders.ops"]
+    assert logged.getMessage().startswith("readiness check broker failed: ") and "Error" in logged.getMessage()
+
+
+def test_metrics_label_unknown_methods_as_other(anon_client) -> None:
+    before = _samples(anon_client)
+    for method in ("BREW", "PROPFIND", "X-RANDOM-1", "X-RANDOM-2"):
+        anon_client.generic(method, "/healthz")
+    anon_client.generic("OPTIONS", "/healthz")
+    after = _samples(anon_client)
+    methods = {dict(labels).get("method") for name, labels in after if name == "http_requests_total"}
+    assert methods <= {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER"}, methods
+    key = ("http_requests_total", (("method", "OTHER"), ("route", "healthz"), ("status", "405")))
+    assert after[key] - before.get(key, 0.0) == 4
+    options = ("http_requests_total", (("method", "OPTIONS"), ("route", "healthz"), ("status", "405")))
+    assert after[options] - before.get(options, 0.0) == 1
+
+
+def test_metrics_are_open_without_a_token_and_want_the_bearer_token_when_one_is_set(anon_client) -> None:
+    assert anon_client.get("/metrics").status_code == 200  # METRICS_TOKEN unset: open
+    with override_settings(METRICS_TOKEN="scrape-s3cret"):
+        for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_AUTHORIZATION": "Token scrape-s3cret"},
+                        {"HTTP_AUTHORIZATION": "Bearer scrape-s3cret-and-more"}, {"HTTP_AUTHORIZATION": "Bearer"}):
+            refused = anon_client.get("/metrics", **headers)
+            assert refused.status_code == 401, headers
+            assert refused["WWW-Authenticate"].startswith("Bearer")
+            assert b"http_requests_total" not in refused.content
+        allowed = anon_client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-s3cret")
+        assert allowed.status_code == 200 and b"http_requests_total" in allowed.content
 
 
 def test_metrics_count_requests_by_route_pattern_and_commands_by_outcome(anon_client, staff_client) -> None:
