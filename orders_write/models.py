@@ -12,6 +12,8 @@ class IdempotencyRecord(models.Model):
     and only if its events are. The unique (key, user) index is what makes a
     concurrent duplicate wait for the first and then replay it instead of running.
     `body` is the JSON text as first sent, kept as text (jsonb would reorder keys).
+    A record is kept IDEMPOTENCY_TTL_HOURS (24) hours; then beat's
+    `purge_expired_idempotency_records` deletes it (orders_write/tasks.py).
     """
 
     key = models.CharField(max_length=255)
@@ -27,6 +29,8 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("key", "user_id"), name="orders_write_idempotency_key_user"),
         ]
+        # The expiry task finds records older than IDEMPOTENCY_TTL_HOURS by it.
+        indexes = [models.Index(fields=("created_at",), name="orders_write_idem_created")]
 
     def __str__(self) -> str:
         return f"{self.key} (user {self.user_id}) -> {self.status_code}"

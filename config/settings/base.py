@@ -231,6 +231,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# IDEMPOTENCY (API.md): a key replays its first answer for IDEMPOTENCY_TTL_HOURS hours; beat
+# then deletes the record (orders_write/tasks.py), IDEMPOTENCY_PURGE_BATCH rows per statement.
+IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+IDEMPOTENCY_PURGE_BATCH = env.int("IDEMPOTENCY_PURGE_BATCH", default=5000)
+CELERY_BEAT_SCHEDULE["purge-idempotency-records"] = {
+    "task": "orders_write.tasks.purge_expired_idempotency_records",
+    "schedule": env.float("IDEMPOTENCY_PURGE_BEAT_SECONDS", default=15 * 60.0),
+    "options": {"expires": 600},
+}
+
 # CACHES (Redis when a Redis broker is configured: coalesces projection triggers)
 # ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
