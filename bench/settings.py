@@ -10,3 +10,4 @@ from config.settings.base import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.plainshop"]
 ROOT_URLCONF = "bench.urls"
+SECURE_SSL_REDIRECT = False  # the benchmark's gunicorn serves plain HTTP on 127.0.0.1

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[3]
 VARIABLES = (
     "DATABASE_URL", "READ_DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY",
     "DJANGO_ALLOWED_HOSTS", "DJANGO_LOG_LEVEL", "DJANGO_CONN_MAX_AGE", "EVENTSTORE_SNAPSHOT_EVERY",
+    "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_HSTS_SECONDS", "DJANGO_SESSION_COOKIE_SECURE",
+    "DJANGO_CSRF_COOKIE_SECURE", "DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "DJANGO_SECURE_HSTS_PRELOAD",
 )
 PRINT_SETTINGS = """
 import json, django
@@ -30,6 +33,10 @@ print(json.dumps({
     "cache": s.CACHES["default"]["BACKEND"], "debug": s.DEBUG, "secret": s.SECRET_KEY,
     "hosts": s.ALLOWED_HOSTS, "log_level": s.LOG_LEVEL, "atomic_requests": [db["ATOMIC_REQUESTS"]
     for db in s.DATABASES.values()], "snapshot_every": s.EVENTSTORE_SNAPSHOT_EVERY,
+    "ssl_redirect": s.SECURE_SSL_REDIRECT, "hsts": s.SECURE_HSTS_SECONDS,
+    "hsts_subdomains": s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "session_secure": s.SESSION_COOKIE_SECURE,
+    "csrf_secure": s.CSRF_COOKIE_SECURE, "proxy_header": s.SECURE_PROXY_SSL_HEADER,
+    "csrf_origins": s.CSRF_TRUSTED_ORIGINS, "redirect_exempt": s.SECURE_REDIRECT_EXEMPT,
 }, default=str))
 """
 
@@ -119,3 +126,33 @@ def test_a_rabbitmq_broker_caches_in_the_redis_of_redis_url_and_refuses_to_start
     done = subprocess.run([sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode != 0 and "needs REDIS_URL" in done.stderr
+
+
+def test_https_is_enforced_by_default_with_debug_off() -> None:
+    s = settings_with()
+    assert s["ssl_redirect"] is True
+    assert s["session_secure"] is True and s["csrf_secure"] is True
+    assert s["hsts"] == 60 and s["hsts_subdomains"] is True
+    assert s["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert s["csrf_origins"] == []
+    assert {"^healthz$", "^readyz$", "^metrics$"} <= set(s["redirect_exempt"])  # probes speak plain HTTP
+
+
+def test_debug_as_make_run_sets_it_neither_redirects_nor_sends_hsts() -> None:
+    s = settings_with(DJANGO_DEBUG="1")
+    assert (s["ssl_redirect"], s["session_secure"], s["csrf_secure"], s["hsts"]) == (False, False, False, 0)
+
+
+def test_https_settings_come_from_cookiecutter_djangos_variables() -> None:
+    s = settings_with(DJANGO_SECURE_SSL_REDIRECT="false", DJANGO_SECURE_HSTS_SECONDS="31536000",
+                      DJANGO_SESSION_COOKIE_SECURE="0", DJANGO_CSRF_COOKIE_SECURE="0",
+                      DJANGO_CSRF_TRUSTED_ORIGINS="https://shop.example,https://admin.shop.example")
+    assert (s["ssl_redirect"], s["hsts"], s["session_secure"], s["csrf_secure"]) == (False, 31536000, False, False)
+    assert s["csrf_origins"] == ["https://shop.example", "https://admin.shop.example"]
+
+
+@pytest.mark.parametrize("url", [PG, "sqlite:////tmp/elsewhere.sqlite3"])
+def test_the_test_settings_never_redirect_the_suites_plain_http(url: str) -> None:
+    """The suite's gunicorn, Celery and soak processes run config.settings.test over plain HTTP."""
+    s = settings_with("config.settings.test", DATABASE_URL=url)
+    assert (s["ssl_redirect"], s["session_secure"], s["csrf_secure"]) == (False, False, False)
