@@ -8,10 +8,14 @@ a trigger lost to a crash, or a catch-up that stopped while an older transaction
 the event, must not make every reader wait for beat.
 """
 
+import functools
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Final
+
+from django.conf import settings
 
 from eventstore.positions import Checkpoint
 from eventstore.runner import passed
@@ -24,9 +28,30 @@ logger = logging.getLogger(__name__)
 
 
 def wait_until_passed(checkpoint: Checkpoint, names: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> bool:
-    """True once every named projection is at or past `checkpoint`; False after `timeout` seconds."""
+    """True once every named projection is at or past `checkpoint`; False after `timeout` seconds.
+
+    At most CONSISTENCY_MAX_WAITERS requests of a process wait at once; beyond that a
+    request that is not fresh already answers stale at once, so a crowd of readers
+    behind a stalled projection cannot hold every thread of the web server.
+    """
     if not names:
         return True  # nothing projected behind the answer: the log itself is always fresh
+    if passed(checkpoint, names):
+        return True
+    if not _waiters().acquire(blocking=False):
+        return False
+    try:
+        return _wait(checkpoint, names, timeout)
+    finally:
+        _waiters().release()
+
+
+@functools.cache
+def _waiters() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(settings.CONSISTENCY_MAX_WAITERS)
+
+
+def _wait(checkpoint: Checkpoint, names: Sequence[str], timeout: float) -> bool:
     started = time.monotonic()
     deadline, next_nudge = started + timeout, started + _NUDGE_AFTER
     sleep = _FIRST_SLEEP

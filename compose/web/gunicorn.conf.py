@@ -4,10 +4,15 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# Threads, so a request waiting for read-your-writes (up to 10 s) holds one thread, not a
+# whole worker process: /healthz and other requests stay instant while clients wait.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = None  # config.metrics logs every command as JSON; requests are counted in /metrics
-forwarded_allow_ips = "*"
+# Only the proxy in front may set X-Forwarded-*; "*" would let any client claim HTTPS.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def child_exit(server: object, worker: object) -> None:

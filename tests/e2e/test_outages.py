@@ -243,3 +243,45 @@ def test_terminating_every_database_connection_under_load_answers_2xx_or_503_and
     finally:
         web.stop()
         cache.delete_many([_pending_key(projection.name) for projection in all_projections()])
+
+
+def test_twenty_readers_waiting_on_a_stalled_projection_leave_healthz_instant(
+    tmp_path: Path, own_redis: RedisServer, staff_token: str
+) -> None:
+    """No worker runs, so the projections never pass the token: two readers of the one process
+    wait (CONSISTENCY_MAX_WAITERS=2), the rest answer stale at once, and /healthz is never held."""
+    web = GunicornProcess(tmp_path / "gunicorn.log", queue=f"stall-{uuid.uuid4().hex[:8]}", workers=1, threads=8,
+                          env={"CONSISTENCY_MAX_WAITERS": "2"})
+    web.start()
+    try:
+        api = ApiClient(web.url, staff_token)
+        sku = f"stall-{uuid.uuid4().hex[:6]}"
+        registered = api.register_product(sku, initial_stock=5)
+        assert registered.status_code == 201
+        token = registered.headers["X-Consistency-Token"]
+        answers: list[tuple[str | None, float]] = []
+
+        def read() -> None:
+            started = time.monotonic()
+            response = requests.get(f"{web.url}/api/products/", timeout=30,
+                                    headers={"X-Consistency-Token": token, "X-Consistency-Timeout": "5"})
+            answers.append((response.headers.get("X-Consistency"), time.monotonic() - started))
+
+        readers = [threading.Thread(target=read) for _ in range(20)]
+        for reader in readers:
+            reader.start()
+        time.sleep(0.5)  # the readers are in: the two waiters hold their threads for 5 s
+        health = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert requests.get(f"{web.url}/healthz", timeout=10).status_code == 200
+            health.append(time.monotonic() - started)
+        for reader in readers:
+            reader.join(30)
+        assert max(health) < 1.0, health
+        assert [state for state, _ in answers] == ["stale"] * 20
+        waited = sorted(seconds for _, seconds in answers)
+        assert sum(seconds >= 4.5 for seconds in waited) <= 2, waited  # only the capped waiters waited out
+        api.close()
+    finally:
+        web.stop()
