@@ -7,16 +7,10 @@ or bookkeeping (projection state) that can be thrown away and rebuilt.
 from typing import Any, NoReturn
 
 from django.db import models
-from django.db.backends.signals import connection_created
 
 from eventstore.errors import AppendOnlyViolation
 from eventstore.fields import CurrentTransactionId, Xid8Field
 from eventstore.positions import Checkpoint
-from eventstore.tamper.sqlite import install_functions as install_hash_function
-
-# Registered at import, before any connection exists: SQLite's chaining trigger needs
-# the function on every connection, including the one that migrates a fresh database.
-connection_created.connect(install_hash_function, dispatch_uid="eventstore.tamper.sqlite_functions")
 
 
 class EventQuerySet(models.QuerySet):
