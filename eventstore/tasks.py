@@ -111,7 +111,7 @@ def _publish(names: list[str]) -> None:
             return
 
 
-# Operations (issue 6): rebuilds started from the admin ---------------------------------
+# Operations: rebuilds started from the admin ----------------------------------------------
 
 
 @shared_task(ignore_result=True)
@@ -136,7 +136,7 @@ def queue_rebuild(names: list[str], *, in_place: bool = False) -> None:
     rebuild_projections.delay(list(names), in_place)
 
 
-# Tamper evidence (issue 13): beat seals the log while it grows ----------------------
+# Tamper evidence: beat seals the log while it grows --------------------------------------
 
 
 @shared_task(ignore_result=True, expires=60)
