@@ -9,7 +9,6 @@ project: processes are started as a deployment would start them.
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -25,29 +24,14 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "config.settings.test"
 
 
 def log(message: str) -> None:
     print(f"soak: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """A free 127.0.0.1 port below the kernel's ephemeral range (a restarted node must bind it again)."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(max(1024, low - 12000), low)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 def port_open(port: int) -> bool:

@@ -34,3 +34,19 @@ def raw_pg() -> Iterator[psycopg.Connection]:
         pytest.skip("needs PostgreSQL")
     with psycopg.connect(database_url("default"), autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def sqlite_purge_closed() -> Iterator[None]:
+    """Answer 0 from eventstore_allow_purge() on Django's connection, as outside the tests (SQLite only)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: the PostgreSQL triggers are proven from a raw connection")
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.create_function("eventstore_allow_purge", 0, lambda: 0, deterministic=True)
+    try:
+        yield
+    finally:
+        raw.create_function("eventstore_allow_purge", 0, lambda: 1, deterministic=True)

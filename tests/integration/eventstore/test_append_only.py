@@ -6,7 +6,6 @@ raw psycopg connection without the `eventstore.allow_purge` option on PostgreSQL
 and the `eventstore_allow_purge()` function answering 0 on SQLite.
 """
 
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -85,19 +84,6 @@ def test_postgres_triggers_cannot_be_bypassed_by_a_session_that_is_not_the_test_
             raw_pg.execute("DELETE FROM eventstore_event")
     assert unchanged(recorded)
 
-
-@pytest.fixture
-def sqlite_purge_closed() -> Iterator[None]:
-    """Answer 0 from eventstore_allow_purge() on Django's connection, as outside the tests."""
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only: the PostgreSQL triggers are proven from a raw connection")
-    connection.ensure_connection()
-    raw = connection.connection
-    raw.create_function("eventstore_allow_purge", 0, lambda: 0, deterministic=True)
-    try:
-        yield
-    finally:
-        raw.create_function("eventstore_allow_purge", 0, lambda: 1, deterministic=True)
 
 
 @pytest.mark.parametrize(

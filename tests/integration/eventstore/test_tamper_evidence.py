@@ -156,19 +156,6 @@ def test_seals_are_append_only_in_the_model() -> None:
         Seal.objects.all().delete()
 
 
-@pytest.fixture
-def sqlite_purge_closed() -> Any:
-    """Answer 0 from eventstore_allow_purge() on Django's connection, as outside the tests."""
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL is proven in test_tamper_postgres.py")
-    connection.ensure_connection()
-    raw = connection.connection
-    raw.create_function("eventstore_allow_purge", 0, lambda: 0, deterministic=True)
-    try:
-        yield
-    finally:
-        raw.create_function("eventstore_allow_purge", 0, lambda: 1, deterministic=True)
-
 
 @pytest.mark.parametrize("statement", [
     "UPDATE eventstore_seal SET digest = 'x'", "DELETE FROM eventstore_seal",
