@@ -90,10 +90,18 @@ def psycopg_writer(url: str) -> Callable[[int], Work]:
             with psycopg.connect(url) as conn:
                 while time.perf_counter() < deadline:
                     with conn.transaction():
-                        conn.execute(INSERT, (
-                            uuid.uuid4(), f"Raw-{run}-{writer}-{i // 100}", "Raw", i % 100 + 1, "Benched",
-                            json.dumps({"n": i, "writer": writer}), "{}",
-                        ))
+                        conn.execute(
+                            INSERT,
+                            (
+                                uuid.uuid4(),
+                                f"Raw-{run}-{writer}-{i // 100}",
+                                "Raw",
+                                i % 100 + 1,
+                                "Benched",
+                                json.dumps({"n": i, "writer": writer}),
+                                "{}",
+                            ),
+                        )
                     i += 1
             return i
 
@@ -131,8 +139,11 @@ def medians(configs: dict[str, tuple[Callable[[int], Work], int]], runs: int, se
             rates[label].append(measure(make_work, writers, seconds))
     for label, values in rates.items():
         spread = (max(values) - min(values)) / statistics.median(values) * 100
-        print(f"{label:<18} median {statistics.median(values):7.0f} events/s  runs {[round(r) for r in values]}"
-              f"  spread {spread:.0f}%", flush=True)
+        print(
+            f"{label:<18} median {statistics.median(values):7.0f} events/s  runs {[round(r) for r in values]}"
+            f"  spread {spread:.0f}%",
+            flush=True,
+        )
     return {label: statistics.median(values) for label, values in rates.items()}
 
 
@@ -150,10 +161,16 @@ def main() -> None:
         setup_django(scratch)
         raw = psycopg_writer(scratch)
         measure(store_writer, 1, 1.0)  # warm-up: connections, prepared statements, caches
-        result = medians({
-            "store 1 writer": (store_writer, 1), "psycopg 1 writer": (raw, 1),
-            "store 4 writers": (store_writer, 4), "psycopg 4 writers": (raw, 4),
-        }, runs, seconds)
+        result = medians(
+            {
+                "store 1 writer": (store_writer, 1),
+                "psycopg 1 writer": (raw, 1),
+                "store 4 writers": (store_writer, 4),
+                "psycopg 4 writers": (raw, 4),
+            },
+            runs,
+            seconds,
+        )
         store1, raw1 = result["store 1 writer"], result["psycopg 1 writer"]
         store4, raw4 = result["store 4 writers"], result["psycopg 4 writers"]
     finally:
@@ -161,18 +178,22 @@ def main() -> None:
 
         connections.close_all()
         recreate(admin, SCRATCH_DB, drop_only=True)
-    print(json.dumps({
-        "bench": "append",
-        "quick": args.quick,
-        "runs": runs,
-        "seconds_per_run": seconds,
-        "events_per_s": round(store1),
-        "psycopg_events_per_s": round(raw1),
-        "ratio_vs_psycopg": round(store1 / raw1, 2),
-        "writers4_events_per_s": round(store4),
-        "writers4_speedup": round(store4 / store1, 2),
-        "psycopg_writers4_events_per_s": round(raw4),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "append",
+                "quick": args.quick,
+                "runs": runs,
+                "seconds_per_run": seconds,
+                "events_per_s": round(store1),
+                "psycopg_events_per_s": round(raw1),
+                "ratio_vs_psycopg": round(store1 / raw1, 2),
+                "writers4_events_per_s": round(store4),
+                "writers4_speedup": round(store4 / store1, 2),
+                "psycopg_writers4_events_per_s": round(raw4),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

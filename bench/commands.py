@@ -42,8 +42,13 @@ ADDRESS = {"name": "Bench", "street": "1 Load St", "city": "Oslo"}
 
 def server_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("READ_DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=database_url, CELERY_BROKER_URL=BROKER, DJANGO_SETTINGS_MODULE="bench.settings",
-               DJANGO_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=BROKER,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
@@ -72,8 +77,9 @@ def prepare(env: dict[str, str], products: int, long_events: int) -> tuple[str, 
     staff = Metadata(user="staff", user_id=0, is_staff=True, correlation_id="bench")
     skus = [f"SKU-{i:04d}" for i in range(products)]
     for sku in [*skus, "LONG", "FRESH"]:
-        dispatch(RegisterProduct(metadata=staff, sku=sku, name=sku.title(), price=Decimal("9.99"),
-                                 initial_stock=10_000_000))
+        dispatch(
+            RegisterProduct(metadata=staff, sku=sku, name=sku.title(), price=Decimal("9.99"), initial_stock=10_000_000)
+        )
     PlainProduct.objects.bulk_create(
         PlainProduct(sku=sku, name=sku.title(), price=Decimal("9.99"), stock=10_000_000) for sku in skus
     )
@@ -97,9 +103,20 @@ def free_port() -> int:
 
 def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -145,8 +162,7 @@ class Client:
 
 def order_body(rng: random.Random, skus: list[str]) -> dict[str, Any]:
     lines = rng.sample(skus, rng.randint(1, 3))
-    return {"items": [{"product_id": sku, "quantity": rng.randint(1, 3)} for sku in lines],
-            "shipping_address": ADDRESS}
+    return {"items": [{"product_id": sku, "quantity": rng.randint(1, 3)} for sku in lines], "shipping_address": ADDRESS}
 
 
 def load_phase(port: int, token: str, path: str, skus: list[str], clients: int, seconds: float) -> dict[str, Any]:
@@ -193,8 +209,9 @@ def long_stream(port: int, token: str, requests: int) -> tuple[float, float]:
     times: dict[str, list[float]] = {"LONG": [], "FRESH": []}
     for i in range(requests * 2 + 10):
         sku = "LONG" if i % 2 else "FRESH"
-        status, took = client.post(ES_PATH, {"items": [{"product_id": sku, "quantity": 1}],
-                                             "shipping_address": ADDRESS})
+        status, took = client.post(
+            ES_PATH, {"items": [{"product_id": sku, "quantity": 1}], "shipping_address": ADDRESS}
+        )
         if status != 201:
             raise RuntimeError(f"order on {sku} answered {status}")
         if i >= 10:  # warm-up done
@@ -234,8 +251,10 @@ def main() -> None:
         es, plain = summary(phases[ES_PATH]), summary(phases[PLAIN_PATH])
         print(f"event-sourced: {es}\nplain django:  {plain}", flush=True)
         long_ms, fresh_ms = long_stream(port, token, long_requests)
-        print(f"one-line order on a {args.long_events}-event stream: {long_ms:.2f} ms, fresh: {fresh_ms:.2f} ms",
-              flush=True)
+        print(
+            f"one-line order on a {args.long_events}-event stream: {long_ms:.2f} ms, fresh: {fresh_ms:.2f} ms",
+            flush=True,
+        )
     finally:
         if server is not None:
             server.terminate()
@@ -243,14 +262,23 @@ def main() -> None:
         recreate(admin_url, SCRATCH_DB, drop_only=True)
         subprocess.run(["redis-cli", "-n", "14", "flushdb"], capture_output=True, check=False)
     result = {
-        "bench": "commands", "quick": args.quick, "clients": args.clients, "gunicorn_workers": args.workers,
-        "http_orders_per_s": es["orders_per_s"], "http_p50_ms": es["p50_ms"], "http_p99_ms": es["p99_ms"],
+        "bench": "commands",
+        "quick": args.quick,
+        "clients": args.clients,
+        "gunicorn_workers": args.workers,
+        "http_orders_per_s": es["orders_per_s"],
+        "http_p50_ms": es["p50_ms"],
+        "http_p99_ms": es["p99_ms"],
         "http_errors": es["errors"],
-        "plain_orders_per_s": plain["orders_per_s"], "plain_p50_ms": plain["p50_ms"], "plain_p99_ms": plain["p99_ms"],
+        "plain_orders_per_s": plain["orders_per_s"],
+        "plain_p50_ms": plain["p50_ms"],
+        "plain_p99_ms": plain["p99_ms"],
         "plain_errors": plain["errors"],
         "ratio_vs_plain_django": round(es["orders_per_s"] / plain["orders_per_s"], 3),
-        "long_stream_events": args.long_events, "long_stream_p50_ms": round(long_ms, 2),
-        "fresh_stream_p50_ms": round(fresh_ms, 2), "long_stream_slowdown": round(long_ms / fresh_ms, 3),
+        "long_stream_events": args.long_events,
+        "long_stream_p50_ms": round(long_ms, 2),
+        "fresh_stream_p50_ms": round(fresh_ms, 2),
+        "long_stream_slowdown": round(long_ms / fresh_ms, 3),
         "orders_per_hour": round(es["orders_per_s"] * 3600),
         "x_seed_workload": round(es["orders_per_s"] * 3600 / SEED_ORDERS_PER_HOUR, 1),
         "projection_trigger": "redis broker db 14, no worker",

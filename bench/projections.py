@@ -34,16 +34,66 @@ from scratch_db import recreate, scratch_urls
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "bench_projections"
 QUEUE = "bench-projections"
-WORDS = [f"{a}{b}" for a in ("mug", "tea", "pot", "cup", "jar", "pan", "bowl", "lamp", "desk", "sock", "hat", "bag",
-                             "pen", "box", "rug", "fan", "kit", "net", "oil", "map")
-         for b in ("", "ster", "let", "ium", "ora", "ex", "ix", "on", "an", "el", "ite", "ero", "aro", "ium2",
-                   "ola", "ino", "eta", "iko", "umo", "ado", "ist", "ity", "ish", "ure", "ful")]  # 500 words
+WORDS = [
+    f"{a}{b}"
+    for a in (
+        "mug",
+        "tea",
+        "pot",
+        "cup",
+        "jar",
+        "pan",
+        "bowl",
+        "lamp",
+        "desk",
+        "sock",
+        "hat",
+        "bag",
+        "pen",
+        "box",
+        "rug",
+        "fan",
+        "kit",
+        "net",
+        "oil",
+        "map",
+    )
+    for b in (
+        "",
+        "ster",
+        "let",
+        "ium",
+        "ora",
+        "ex",
+        "ix",
+        "on",
+        "an",
+        "el",
+        "ite",
+        "ero",
+        "aro",
+        "ium2",
+        "ola",
+        "ino",
+        "eta",
+        "iko",
+        "umo",
+        "ado",
+        "ist",
+        "ity",
+        "ish",
+        "ure",
+        "ful",
+    )
+]  # 500 words
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    return (round(statistics.median(ordered) * 1000, 2),
-            round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2))
+    return (
+        round(statistics.median(ordered) * 1000, 2),
+        round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+    )
 
 
 class LogGenerator:
@@ -68,9 +118,15 @@ class LogGenerator:
             price = f"{self.rng.randint(100, 99999) / 100:.2f}"
             name = " ".join(self.rng.sample(WORDS, 3))
             at = self._at()
-            rows.append(_row(f"Product-{sku}", 1, "ProductRegistered",
-                             {"product_id": sku, "name": name, "description": f"{name} for every home", "price": price},
-                             at))
+            rows.append(
+                _row(
+                    f"Product-{sku}",
+                    1,
+                    "ProductRegistered",
+                    {"product_id": sku, "name": name, "description": f"{name} for every home", "price": price},
+                    at,
+                )
+            )
             rows.append(_row(f"Product-{sku}", 2, "StockReceived", {"product_id": sku, "quantity": 10_000_000}, at))
             self.products.append((sku, price))
             self.product_versions[sku] = 2
@@ -83,22 +139,51 @@ class LogGenerator:
             order_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             stream = f"Order-{order_id}"
             at = self._at()
-            rows.append(_row(stream, 1, "OrderCreated", {"order_id": order_id,
-                                                         "customer_id": f"cust{self.rng.randrange(customers)}",
-                                                         "shipping_address": {"city": "Lyon"}}, at))
+            rows.append(
+                _row(
+                    stream,
+                    1,
+                    "OrderCreated",
+                    {
+                        "order_id": order_id,
+                        "customer_id": f"cust{self.rng.randrange(customers)}",
+                        "shipping_address": {"city": "Lyon"},
+                    },
+                    at,
+                )
+            )
             lines = []
             for version in range(2, 2 + self.rng.randint(1, 3)):
                 sku, price = self.products[self.rng.randrange(len(self.products))]
                 quantity = self.rng.randint(1, 3)
                 lines.append((sku, quantity))
-                rows.append(_row(stream, version, "OrderItemAdded", {
-                    "order_id": order_id, "product_id": sku, "name": sku, "quantity": quantity, "unit_price": price},
-                    at))
+                rows.append(
+                    _row(
+                        stream,
+                        version,
+                        "OrderItemAdded",
+                        {
+                            "order_id": order_id,
+                            "product_id": sku,
+                            "name": sku,
+                            "quantity": quantity,
+                            "unit_price": price,
+                        },
+                        at,
+                    )
+                )
                 rows.append(self._product(sku, "StockReserved", order_id, quantity, at))
             fate = self.rng.random()
             if fate < 0.1:
-                rows.append(_row(stream, 2 + len(lines), "OrderCancelled",
-                                 {"order_id": order_id, "reason": "bench", "cancelled_by": "customer"}, at))
+                rows.append(
+                    _row(
+                        stream,
+                        2 + len(lines),
+                        "OrderCancelled",
+                        {"order_id": order_id, "reason": "bench", "cancelled_by": "customer"},
+                        at,
+                    )
+                )
                 rows.extend(self._product(sku, "StockReleased", order_id, q, at) for sku, q in lines)
             elif fate < 0.3:
                 rows.append(_row(stream, 2 + len(lines), "OrderShipped", {"order_id": order_id, "shipped_by": "s"}, at))
@@ -108,13 +193,27 @@ class LogGenerator:
 
     def _product(self, sku: str, event_type: str, order_id: str, quantity: int, at: datetime) -> tuple:
         self.product_versions[sku] += 1
-        return _row(f"Product-{sku}", self.product_versions[sku], event_type,
-                    {"product_id": sku, "order_id": order_id, "quantity": quantity}, at)
+        return _row(
+            f"Product-{sku}",
+            self.product_versions[sku],
+            event_type,
+            {"product_id": sku, "order_id": order_id, "quantity": quantity},
+            at,
+        )
 
 
 def _row(stream: str, version: int, event_type: str, data: dict, at: datetime) -> tuple:
-    return (str(uuid.uuid4()), stream, stream.split("-", 1)[0], version, event_type,
-            2 if event_type == "OrderCancelled" else 1, orjson.dumps(data).decode(), "{}", at)
+    return (
+        str(uuid.uuid4()),
+        stream,
+        stream.split("-", 1)[0],
+        version,
+        event_type,
+        2 if event_type == "OrderCancelled" else 1,
+        orjson.dumps(data).decode(),
+        "{}",
+        at,
+    )
 
 
 def copy_rows(rows: list[tuple], chunk: int = 200_000) -> None:
@@ -123,9 +222,12 @@ def copy_rows(rows: list[tuple], chunk: int = 200_000) -> None:
 
     columns = "event_id, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at"
     for start in range(0, len(rows), chunk):
-        with (transaction.atomic(), connection.cursor() as cursor,
-              cursor.cursor.copy(f"COPY eventstore_event ({columns}) FROM STDIN") as copy):
-            for row in rows[start:start + chunk]:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY eventstore_event ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows[start : start + chunk]:
                 copy.write_row(row)
 
 
@@ -271,16 +373,26 @@ def explain(gen: LogGenerator) -> None:
     order_id = gen.order_ids[len(gen.order_ids) // 2]
     statements = {
         "GET order": ("SELECT * FROM orders_read_order_summary WHERE order_id = %s", [order_id]),
-        "product search (count)": ("SELECT count(*) FROM orders_read_product "
-                                   "WHERE search_vector @@ plainto_tsquery('simple', %s)", [WORDS[3]]),
-        "product search (page)": ("SELECT *, ts_rank(search_vector, plainto_tsquery('simple', %s)) AS rank"
-                                  " FROM orders_read_product WHERE search_vector @@ plainto_tsquery('simple', %s)"
-                                  " ORDER BY rank DESC, product_id LIMIT 20", [WORDS[3], WORDS[3]]),
+        "product search (count)": (
+            "SELECT count(*) FROM orders_read_product WHERE search_vector @@ plainto_tsquery('simple', %s)",
+            [WORDS[3]],
+        ),
+        "product search (page)": (
+            "SELECT *, ts_rank(search_vector, plainto_tsquery('simple', %s)) AS rank"
+            " FROM orders_read_product WHERE search_vector @@ plainto_tsquery('simple', %s)"
+            " ORDER BY rank DESC, product_id LIMIT 20",
+            [WORDS[3], WORDS[3]],
+        ),
         "order search (id prefix / substring)": (
             "SELECT * FROM orders_read_order_summary WHERE order_key LIKE %s OR search_text LIKE %s"
-            " ORDER BY created_at DESC, order_id LIMIT 20", [order_id[:6] + "%", "%" + order_id[:6] + "%"]),
-        "customer orders": ("SELECT * FROM orders_read_order_summary WHERE customer_id = %s"
-                            " ORDER BY created_at DESC, order_id LIMIT 20", ["cust7"]),
+            " ORDER BY created_at DESC, order_id LIMIT 20",
+            [order_id[:6] + "%", "%" + order_id[:6] + "%"],
+        ),
+        "customer orders": (
+            "SELECT * FROM orders_read_order_summary WHERE customer_id = %s"
+            " ORDER BY created_at DESC, order_id LIMIT 20",
+            ["cust7"],
+        ),
     }
     with connection.cursor() as cursor:
         for title, (sql, params) in statements.items():
@@ -293,8 +405,9 @@ def explain(gen: LogGenerator) -> None:
 # Lag with a real worker ----------------------------------------------------------------
 
 
-def _write_orders(index: int, rate: float, seconds: float, start_at: float, products: list[tuple[str, str]],
-                  out: Any) -> None:
+def _write_orders(
+    index: int, rate: float, seconds: float, start_at: float, products: list[tuple[str, str]], out: Any
+) -> None:
     """A writer process: appends an order (and its reservation) at `rate`/s, reports each commit's token and time.
 
     Writers are processes, not threads, so the poller that timestamps visibility is not
@@ -318,11 +431,18 @@ def _write_orders(index: int, rate: float, seconds: float, start_at: float, prod
         order_id = str(uuid.uuid4())
         try:
             result = append(
-                StreamWrite(f"Order-{order_id}", 0, [
-                    OrderCreated(order_id=order_id, customer_id="lagger", shipping_address={}),
-                    OrderItemAdded(order_id=order_id, product_id=sku, name=sku, quantity=1,
-                                   unit_price=Decimal(price))]),
-                StreamWrite(f"Product-{sku}", ANY, [StockReserved(product_id=sku, order_id=order_id, quantity=1)]))
+                StreamWrite(
+                    f"Order-{order_id}",
+                    0,
+                    [
+                        OrderCreated(order_id=order_id, customer_id="lagger", shipping_address={}),
+                        OrderItemAdded(
+                            order_id=order_id, product_id=sku, name=sku, quantity=1, unit_price=Decimal(price)
+                        ),
+                    ],
+                ),
+                StreamWrite(f"Product-{sku}", ANY, [StockReserved(product_id=sku, order_id=order_id, quantity=1)]),
+            )
         except ConcurrencyError:
             continue  # another writer took that product's next version: a new order, as the bus would retry
         out.put((tuple(result.checkpoint), time.time()))
@@ -340,9 +460,29 @@ def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4
 
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-projections-worker.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "--pool=threads", "--concurrency=4",
-         "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{QUEUE}@%h"],
-        cwd=ROOT, env={**os.environ}, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            QUEUE,
+            "--pool=threads",
+            "--concurrency=4",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{QUEUE}@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ},
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     pending: dict[tuple[int, int], float] = {}
@@ -350,8 +490,12 @@ def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4
     try:
         time.sleep(4)  # worker start-up
         start_at = time.time() + 3  # writers' own start-up (django.setup)
-        processes = [context.Process(target=_write_orders, args=(i, rate / writers, seconds, start_at + i / rate,
-                                                                 gen.products, out)) for i in range(writers)]
+        processes = [
+            context.Process(
+                target=_write_orders, args=(i, rate / writers, seconds, start_at + i / rate, gen.products, out)
+            )
+            for i in range(writers)
+        ]
         for process in processes:
             process.start()
         running, sent = writers, 0
@@ -375,8 +519,10 @@ def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4
         for process in processes:
             process.join(10)
         achieved = sent / seconds
-        print(f"lag: {sent} appends at {achieved:.0f}/s by {writers} writer processes, {len(lags)} seen, "
-              f"{len(pending)} never seen")
+        print(
+            f"lag: {sent} appends at {achieved:.0f}/s by {writers} writer processes, {len(lags)} seen, "
+            f"{len(pending)} never seen"
+        )
     finally:
         worker.terminate()
         worker.wait(15)
@@ -388,8 +534,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k orders / 20k products at the large size")
     parser.add_argument("--lag-only", action="store_true", help="only the lag, on the small log (for tuning)")
-    parser.add_argument("--scratch-db", default=os.environ.get("BENCH_SCRATCH_DB", SCRATCH_DB),
-                        help="the database to create, fill and drop (so two people can run the bench at once)")
+    parser.add_argument(
+        "--scratch-db",
+        default=os.environ.get("BENCH_SCRATCH_DB", SCRATCH_DB),
+        help="the database to create, fill and drop (so two people can run the bench at once)",
+    )
     args = parser.parse_args()
     if not args.scratch_db.isidentifier():
         sys.exit("--scratch-db must be a plain identifier")
@@ -400,9 +549,12 @@ def main() -> None:
         sys.exit("bench/projections.py needs CELERY_BROKER_URL=redis://... (the lag is measured with a real worker)")
     scratch, admin = scratch_urls(url, args.scratch_db)
     recreate(admin, args.scratch_db)
-    os.environ.update(DATABASE_URL=scratch, CELERY_TASK_DEFAULT_QUEUE=QUEUE,
-                      DJANGO_SETTINGS_MODULE="config.settings.base",
-                      DJANGO_SECURE_SSL_REDIRECT="0")  # its test client speaks plain HTTP
+    os.environ.update(
+        DATABASE_URL=scratch,
+        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+    )  # its test client speaks plain HTTP
     os.environ.pop("READ_DATABASE_URL", None)
     sys.path.insert(0, str(ROOT))
     import django
@@ -421,8 +573,17 @@ def main() -> None:
             catch_up(name, batch_size=20_000)
         analyze()
         if args.lag_only:
-            print(json.dumps(dict(zip(("lag_p50_ms", "lag_p99_ms", "lag_unseen", "lag_appends_per_s"),
-                                      lag(gen, seconds=10), strict=True))))
+            print(
+                json.dumps(
+                    dict(
+                        zip(
+                            ("lag_p50_ms", "lag_p99_ms", "lag_unseen", "lag_appends_per_s"),
+                            lag(gen, seconds=10),
+                            strict=True,
+                        )
+                    )
+                )
+            )
             return
         small = latencies(gen, samples=200)
         print(f"small (10k orders, 1k products, {log_size()} events): {small}")
@@ -444,8 +605,10 @@ def main() -> None:
         set_s = set_sql_seconds()
         analyze()
         rebuild_rate, set_rate = events / rebuild_s, events / set_s
-        print(f"rebuild all views: {rebuild_s:.2f}s {per} = {rebuild_rate:,.0f} events/s; "
-              f"set-based SQL: {set_s:.2f}s = {set_rate:,.0f} events/s")
+        print(
+            f"rebuild all views: {rebuild_s:.2f}s {per} = {rebuild_rate:,.0f} events/s; "
+            f"set-based SQL: {set_s:.2f}s = {set_rate:,.0f} events/s"
+        )
         large = latencies(gen, samples=200)
         print(f"large ({large_orders} orders, {large_products} products): {large}")
         explain(gen)
@@ -455,18 +618,32 @@ def main() -> None:
 
         connections.close_all()
         recreate(admin, args.scratch_db, drop_only=True)
-    print(json.dumps({
-        "bench": "projections", "quick": args.quick, "events": events,
-        "rebuild_events_per_s": round(rebuild_rate), "set_sql_events_per_s": round(set_rate),
-        "ratio_vs_set_sql": round(rebuild_rate / set_rate, 3),
-        "lag_p50_ms": lag_p50, "lag_p99_ms": lag_p99, "lag_unseen": unseen, "lag_appends_per_s": lag_rate,
-        "order_get_p50_ms": large["order_get_p50_ms"], "order_get_p99_ms": large["order_get_p99_ms"],
-        "search_p50_ms": large["search_p50_ms"], "search_p99_ms": large["search_p99_ms"],
-        "order_get_p99_ms_small": small["order_get_p99_ms"], "search_p99_ms_small": small["search_p99_ms"],
-        "order_search_p99_ms": large["order_search_p99_ms"], "order_search_p99_ms_small": small["order_search_p99_ms"],
-        "customer_orders_p99_ms": large["customer_orders_p99_ms"],
-        "customer_orders_p99_ms_small": small["customer_orders_p99_ms"],
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "projections",
+                "quick": args.quick,
+                "events": events,
+                "rebuild_events_per_s": round(rebuild_rate),
+                "set_sql_events_per_s": round(set_rate),
+                "ratio_vs_set_sql": round(rebuild_rate / set_rate, 3),
+                "lag_p50_ms": lag_p50,
+                "lag_p99_ms": lag_p99,
+                "lag_unseen": unseen,
+                "lag_appends_per_s": lag_rate,
+                "order_get_p50_ms": large["order_get_p50_ms"],
+                "order_get_p99_ms": large["order_get_p99_ms"],
+                "search_p50_ms": large["search_p50_ms"],
+                "search_p99_ms": large["search_p99_ms"],
+                "order_get_p99_ms_small": small["order_get_p99_ms"],
+                "search_p99_ms_small": small["search_p99_ms"],
+                "order_search_p99_ms": large["order_search_p99_ms"],
+                "order_search_p99_ms_small": small["order_search_p99_ms"],
+                "customer_orders_p99_ms": large["customer_orders_p99_ms"],
+                "customer_orders_p99_ms_small": small["customer_orders_p99_ms"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

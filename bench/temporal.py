@@ -40,23 +40,40 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    return (round(statistics.median(ordered) * 1000, 2),
-            round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2))
+    return (
+        round(statistics.median(ordered) * 1000, 2),
+        round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+    )
 
 
 def _row(stream: str, version: int, event_type: str, data: dict, at: datetime) -> tuple:
-    return (str(uuid.uuid4()), stream, stream.split("-", 1)[0], version, event_type,
-            2 if event_type == "OrderCancelled" else 1, orjson.dumps(data).decode(),
-            orjson.dumps({"user": "bench", "correlation_id": uuid.uuid4().hex}).decode(), at)
+    return (
+        str(uuid.uuid4()),
+        stream,
+        stream.split("-", 1)[0],
+        version,
+        event_type,
+        2 if event_type == "OrderCancelled" else 1,
+        orjson.dumps(data).decode(),
+        orjson.dumps({"user": "bench", "correlation_id": uuid.uuid4().hex}).decode(),
+        at,
+    )
 
 
 def product_rows(sku: str, events: int, rng: random.Random) -> list[tuple]:
     """A valid product history: stock never negative, releases and shipments only of open reservations."""
     stream, price = f"Product-{sku}", 1000
     at = START + timedelta(seconds=rng.randrange(10**6))
-    rows = [_row(stream, 1, "ProductRegistered", {"product_id": sku, "name": f"Bench {sku}",
-                                                  "description": "a long stream", "price": "10.00"}, at),
-            _row(stream, 2, "StockReceived", {"product_id": sku, "quantity": 1_000}, at)]
+    rows = [
+        _row(
+            stream,
+            1,
+            "ProductRegistered",
+            {"product_id": sku, "name": f"Bench {sku}", "description": "a long stream", "price": "10.00"},
+            at,
+        ),
+        _row(stream, 2, "StockReceived", {"product_id": sku, "quantity": 1_000}, at),
+    ]
     on_hand, reserved, open_orders = 1_000, 0, []
     for version in range(3, events + 1):
         at += timedelta(seconds=1)
@@ -66,19 +83,34 @@ def product_rows(sku: str, events: int, rng: random.Random) -> list[tuple]:
             order_id = str(uuid.uuid4())
             open_orders.append((order_id, quantity))
             reserved += quantity
-            rows.append(_row(stream, version, "StockReserved",
-                             {"product_id": sku, "order_id": order_id, "quantity": quantity}, at))
+            rows.append(
+                _row(
+                    stream,
+                    version,
+                    "StockReserved",
+                    {"product_id": sku, "order_id": order_id, "quantity": quantity},
+                    at,
+                )
+            )
         elif roll < 0.7 and open_orders:
             order_id, quantity = open_orders.pop(rng.randrange(len(open_orders)))
             reserved -= quantity
             kind = "StockShipped" if rng.random() < 0.7 else "StockReleased"
             on_hand -= quantity if kind == "StockShipped" else 0
-            rows.append(_row(stream, version, kind, {"product_id": sku, "order_id": order_id, "quantity": quantity},
-                             at))
+            rows.append(
+                _row(stream, version, kind, {"product_id": sku, "order_id": order_id, "quantity": quantity}, at)
+            )
         elif roll < 0.85:
             old, price = price, rng.randint(100, 99999)
-            rows.append(_row(stream, version, "PriceChanged", {"product_id": sku, "old_price": f"{old / 100:.2f}",
-                                                               "new_price": f"{price / 100:.2f}"}, at))
+            rows.append(
+                _row(
+                    stream,
+                    version,
+                    "PriceChanged",
+                    {"product_id": sku, "old_price": f"{old / 100:.2f}", "new_price": f"{price / 100:.2f}"},
+                    at,
+                )
+            )
         else:
             quantity = rng.randint(1, 50)
             on_hand += quantity
@@ -90,13 +122,32 @@ def order_rows(order_id: str, events: int, rng: random.Random) -> list[tuple]:
     """An order with events - 1 lines (absurd for a shop, but the longest an order stream gets here)."""
     stream = f"Order-{order_id}"
     at = START + timedelta(seconds=rng.randrange(10**6))
-    rows = [_row(stream, 1, "OrderCreated", {"order_id": order_id, "customer_id": "bench",
-                                             "shipping_address": {"city": "Lyon"}}, at)]
+    rows = [
+        _row(
+            stream,
+            1,
+            "OrderCreated",
+            {"order_id": order_id, "customer_id": "bench", "shipping_address": {"city": "Lyon"}},
+            at,
+        )
+    ]
     for version in range(2, events + 1):
         at += timedelta(seconds=1)
-        rows.append(_row(stream, version, "OrderItemAdded", {
-            "order_id": order_id, "product_id": f"SKU-{rng.randrange(100)}", "name": "thing",
-            "quantity": rng.randint(1, 3), "unit_price": f"{rng.randint(100, 9999) / 100:.2f}"}, at))
+        rows.append(
+            _row(
+                stream,
+                version,
+                "OrderItemAdded",
+                {
+                    "order_id": order_id,
+                    "product_id": f"SKU-{rng.randrange(100)}",
+                    "name": "thing",
+                    "quantity": rng.randint(1, 3),
+                    "unit_price": f"{rng.randint(100, 9999) / 100:.2f}",
+                },
+                at,
+            )
+        )
     return rows
 
 
@@ -112,9 +163,12 @@ def copy_rows(rows: list[tuple], chunk: int = 100_000) -> None:
 
     columns = "event_id, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at"
     for start in range(0, len(rows), chunk):
-        with (transaction.atomic(), connection.cursor() as cursor,
-              cursor.cursor.copy(f"COPY eventstore_event ({columns}) FROM STDIN") as copy):
-            for row in rows[start:start + chunk]:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY eventstore_event ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows[start : start + chunk]:
                 copy.write_row(row)
 
 
@@ -138,8 +192,9 @@ def probes(kind: str, key: str, events: int, first_at: datetime, rng: random.Ran
     staff = Viewer("bench-staff", is_staff=True)
 
     def as_of(**point: Any) -> Any:
-        query: Any = (GetProductAsOf(sku=key, **point) if kind == "product"
-                      else GetOrderAsOf(order_id=uuid.UUID(key), **point))
+        query: Any = (
+            GetProductAsOf(sku=key, **point) if kind == "product" else GetOrderAsOf(order_id=uuid.UUID(key), **point)
+        )
         return ask(query, viewer=staff).result
 
     def by_version() -> None:
@@ -172,8 +227,11 @@ def measure(samples: int, streams: dict[str, tuple[str, str, int, datetime]]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples and less background log")
-    parser.add_argument("--scratch-db", default=os.environ.get("BENCH_SCRATCH_DB", SCRATCH_DB),
-                        help="the database to create, fill and drop (so two people can run the bench at once)")
+    parser.add_argument(
+        "--scratch-db",
+        default=os.environ.get("BENCH_SCRATCH_DB", SCRATCH_DB),
+        help="the database to create, fill and drop (so two people can run the bench at once)",
+    )
     args = parser.parse_args()
     if not args.scratch_db.isidentifier():
         sys.exit("--scratch-db must be a plain identifier")
@@ -196,9 +254,12 @@ def main() -> None:
     try:
         call_command("migrate", verbosity=0)
         rng = random.Random(42)
-        streams = {"product_1k": ("product", "LONG-1K", 1_000), "product_10k": ("product", "LONG-10K", 10_000),
-                   "order_1k": ("order", str(uuid.UUID(int=1, version=4)), 1_000),
-                   "order_10k": ("order", str(uuid.UUID(int=2, version=4)), 10_000)}
+        streams = {
+            "product_1k": ("product", "LONG-1K", 1_000),
+            "product_10k": ("product", "LONG-10K", 10_000),
+            "order_1k": ("order", str(uuid.UUID(int=1, version=4)), 1_000),
+            "order_10k": ("order", str(uuid.UUID(int=2, version=4)), 10_000),
+        }
         per_stream = [product_rows(f"SKU-{i}", rng.randint(2, 60), rng) for i in range(background)]
         first: dict[str, datetime] = {}
         for label, (kind, key, events) in streams.items():
@@ -220,17 +281,25 @@ def main() -> None:
 
         connections.close_all()
         recreate(admin, args.scratch_db, drop_only=True)
-    print(json.dumps({
-        "bench": "temporal", "quick": args.quick, "samples": samples,
-        "as_of_p99_ms_1k": results["product_1k_as_of_p99_ms"], "as_of_p99_ms_10k": results["product_10k_as_of_p99_ms"],
-        "as_of_p50_ms_1k": results["product_1k_as_of_p50_ms"], "as_of_p50_ms_10k": results["product_10k_as_of_p50_ms"],
-        "as_of_time_p99_ms_10k": results["product_10k_as_of_time_p99_ms"],
-        "as_of_cold_p99_ms_1k": results["product_1k_as_of_cold_p99_ms"],
-        "as_of_cold_p99_ms_10k": results["product_10k_as_of_cold_p99_ms"],
-        "order_as_of_p99_ms_1k": results["order_1k_as_of_p99_ms"],
-        "order_as_of_p99_ms_10k": results["order_10k_as_of_p99_ms"],
-        "current_p99_ms_10k": results["product_10k_current_p99_ms"],
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "temporal",
+                "quick": args.quick,
+                "samples": samples,
+                "as_of_p99_ms_1k": results["product_1k_as_of_p99_ms"],
+                "as_of_p99_ms_10k": results["product_10k_as_of_p99_ms"],
+                "as_of_p50_ms_1k": results["product_1k_as_of_p50_ms"],
+                "as_of_p50_ms_10k": results["product_10k_as_of_p50_ms"],
+                "as_of_time_p99_ms_10k": results["product_10k_as_of_time_p99_ms"],
+                "as_of_cold_p99_ms_1k": results["product_1k_as_of_cold_p99_ms"],
+                "as_of_cold_p99_ms_10k": results["product_10k_as_of_cold_p99_ms"],
+                "order_as_of_p99_ms_1k": results["order_1k_as_of_p99_ms"],
+                "order_as_of_p99_ms_10k": results["order_10k_as_of_p99_ms"],
+                "current_p99_ms_10k": results["product_10k_current_p99_ms"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -47,19 +47,46 @@ def order_stream(n: int, start: datetime) -> list[tuple]:
     """One order's events: created, two to four items, then shipped or cancelled (5-7 events)."""
     order_id = str(uuid.UUID(int=n * 7919 + 1, version=4))
     stream, at = f"Order-{order_id}", start + timedelta(seconds=n)
-    meta = json.dumps({"user": f"customer{n % 997}", "command_id": str(uuid.uuid4()),
-                       "correlation_id": str(uuid.uuid4()), "causation_id": None})
-    events = [("OrderCreated", {"order_id": order_id, "customer_id": f"customer{n % 997}",
-                                "shipping_address": {"street": f"{n} rue de la Paix", "city": "Lyon", "zip": "69001",
-                                                     "country": "FR"}})]
+    meta = json.dumps(
+        {
+            "user": f"customer{n % 997}",
+            "command_id": str(uuid.uuid4()),
+            "correlation_id": str(uuid.uuid4()),
+            "causation_id": None,
+        }
+    )
+    events = [
+        (
+            "OrderCreated",
+            {
+                "order_id": order_id,
+                "customer_id": f"customer{n % 997}",
+                "shipping_address": {"street": f"{n} rue de la Paix", "city": "Lyon", "zip": "69001", "country": "FR"},
+            },
+        )
+    ]
     for line in range(2 + n % 3):
-        events.append(("OrderItemAdded", {"order_id": order_id, "product_id": f"SKU-{(n * 31 + line) % 5000:05d}",
-                                          "name": "Blue mug — édition ☕", "quantity": 1 + line,
-                                          "unit_price": f"{(n % 90) + 9}.99"}))
-    events.append(("OrderShipped", {"order_id": order_id}) if n % 4 else
-                  ("OrderCancelled", {"order_id": order_id, "reason": "changed my mind", "cancelled_by": "customer"}))
-    return [(str(uuid.uuid4()), stream, "Order", version, event_type, 1, json.dumps(data), meta, at)
-            for version, (event_type, data) in enumerate(events, start=1)]
+        events.append(
+            (
+                "OrderItemAdded",
+                {
+                    "order_id": order_id,
+                    "product_id": f"SKU-{(n * 31 + line) % 5000:05d}",
+                    "name": "Blue mug — édition ☕",
+                    "quantity": 1 + line,
+                    "unit_price": f"{(n % 90) + 9}.99",
+                },
+            )
+        )
+    events.append(
+        ("OrderShipped", {"order_id": order_id})
+        if n % 4
+        else ("OrderCancelled", {"order_id": order_id, "reason": "changed my mind", "cancelled_by": "customer"})
+    )
+    return [
+        (str(uuid.uuid4()), stream, "Order", version, event_type, 1, json.dumps(data), meta, at)
+        for version, (event_type, data) in enumerate(events, start=1)
+    ]
 
 
 def write_log(events: int) -> int:
@@ -141,23 +168,29 @@ def main() -> None:
             reads.append(rate(read_all))
             verifies.append(rate(verify))
         for label, values in (("read", reads), ("verify", verifies)):
-            print(f"{label:<7} median {statistics.median(values):9.0f} events/s  runs {[round(v) for v in values]}",
-                  flush=True)
+            print(
+                f"{label:<7} median {statistics.median(values):9.0f} events/s  runs {[round(v) for v in values]}",
+                flush=True,
+            )
         read, verified = statistics.median(reads), statistics.median(verifies)
     finally:
         from django.db import connections
 
         connections.close_all()
         recreate(admin, SCRATCH_DB, drop_only=True)
-    print(json.dumps({
-        "bench": "verify",
-        "quick": args.quick,
-        "runs": runs,
-        "events": events,
-        "verify_events_per_s": round(verified),
-        "read_events_per_s": round(read),
-        "ratio_vs_read": round(verified / read, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "verify",
+                "quick": args.quick,
+                "runs": runs,
+                "events": events,
+                "verify_events_per_s": round(verified),
+                "read_events_per_s": round(read),
+                "ratio_vs_read": round(verified / read, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The Celery app: settings come from Django's (CELERY_ namespace), tasks from every app."""
+
 import os
 from typing import Any
 

@@ -44,7 +44,11 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE: tuple[type[Exception], ...] = (
-    DatabaseOperationalError, DatabaseInterfaceError, BrokerOperationalError, RedisConnectionError, RedisTimeoutError,
+    DatabaseOperationalError,
+    DatabaseInterfaceError,
+    BrokerOperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
 )
 RETRY_AFTER_SECONDS = 1
 UNAVAILABLE_BODY = {"detail": "A backing service is unavailable; retry shortly.", "code": "service_unavailable"}
@@ -54,8 +58,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """Map the project's own errors, then let DRF handle its own."""
     if isinstance(exc, UNAVAILABLE):
         logger.warning("answering 503: a backing service failed: %r", exc)
-        return Response(UNAVAILABLE_BODY, status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return Response(
+            UNAVAILABLE_BODY,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         code = next(code for error_type, code in STATUS_BY_ERROR if isinstance(exc, error_type))
         return Response({"detail": exc.detail, "code": exc.code, **exc.extra}, status=code)

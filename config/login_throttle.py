@@ -57,8 +57,9 @@ def record_failure(username: str, address: str) -> None:
 
 
 @receiver(user_login_failed)
-def _count_failed_login(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
-                        **kwargs: Any) -> None:
+def _count_failed_login(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     if request is not None:
         record_failure(str(credentials.get("username", "")), client_address(getattr(request, "_request", request)))
 
@@ -76,7 +77,8 @@ class LoginThrottleMiddleware:
             if wait is not None:
                 return JsonResponse(
                     {"detail": f"Too many failed logins; try again in {wait} seconds.", "code": "throttled"},
-                    status=429, headers={"Retry-After": str(wait)},
+                    status=429,
+                    headers={"Retry-After": str(wait)},
                 )
         return self.get_response(request)
 

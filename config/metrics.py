@@ -28,7 +28,9 @@ KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPT
 
 REQUESTS = Counter("http_requests", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
-    "http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route", "status"],
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 COMMANDS = Counter("commands", "Commands (POST/DELETE under /api/) by outcome", ["outcome"])
@@ -36,8 +38,11 @@ COMMANDS = Counter("commands", "Commands (POST/DELETE under /api/) by outcome", 
 
 def is_command(request: HttpRequest) -> bool:
     """A POST or DELETE to the API, except obtaining a token (that changes no stream)."""
-    return (request.method in ("POST", "DELETE") and request.path.startswith("/api/")
-            and not request.path.startswith("/api/auth/"))
+    return (
+        request.method in ("POST", "DELETE")
+        and request.path.startswith("/api/")
+        and not request.path.startswith("/api/auth/")
+    )
 
 
 def method_of(request: HttpRequest) -> str:
@@ -70,9 +75,17 @@ class MetricsMiddleware:
             outcome = f"{response.status_code // 100}xx"
             COMMANDS.labels(outcome).inc()
             logger.info(
-                "command %s %s -> %s", request.method, request.path, response.status_code,
-                extra={"method": request.method, "route": route, "status": response.status_code,
-                       "duration_ms": round(elapsed * 1000, 2), "correlation_id": request_id_var.get()},
+                "command %s %s -> %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "correlation_id": request_id_var.get(),
+                },
             )
         return response
 
@@ -88,16 +101,21 @@ class EventStoreCollector:
         appended.add_metric([], head().position)
         yield appended
         gauges = {
-            "checkpoint": GaugeMetricFamily("projection_checkpoint_position", "Log position a projection has reached",
-                                            labels=["projection"]),
-            "lag_events": GaugeMetricFamily("projection_lag_events", "Events a projection has still to read",
-                                            labels=["projection"]),
-            "lag_seconds": GaugeMetricFamily("projection_lag_seconds", "Age of the oldest event a projection lacks",
-                                             labels=["projection"]),
-            "failed": GaugeMetricFamily("projection_failed", "1 when the projection has stopped on an event",
-                                        labels=["projection"]),
-            "needs_rebuild": GaugeMetricFamily("projection_needs_rebuild", "1 when code and stored versions differ",
-                                               labels=["projection"]),
+            "checkpoint": GaugeMetricFamily(
+                "projection_checkpoint_position", "Log position a projection has reached", labels=["projection"]
+            ),
+            "lag_events": GaugeMetricFamily(
+                "projection_lag_events", "Events a projection has still to read", labels=["projection"]
+            ),
+            "lag_seconds": GaugeMetricFamily(
+                "projection_lag_seconds", "Age of the oldest event a projection lacks", labels=["projection"]
+            ),
+            "failed": GaugeMetricFamily(
+                "projection_failed", "1 when the projection has stopped on an event", labels=["projection"]
+            ),
+            "needs_rebuild": GaugeMetricFamily(
+                "projection_needs_rebuild", "1 when code and stored versions differ", labels=["projection"]
+            ),
         }
         for s in projection_statuses():
             gauges["checkpoint"].add_metric([s.name], s.checkpoint_position)

@@ -28,38 +28,62 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": {"type": "array", "items": {"type": "string"}},
     },
     VERSION_MISMATCH: {
-        "allOf": [{"$ref": f"#/components/schemas/{ERROR}"}, {
-            "type": "object",
-            "properties": {"code": {"type": "string", "enum": ["version_mismatch"]},
-                           "expected": {"type": "integer"}, "actual": {"type": "integer"}},
-        }],
+        "allOf": [
+            {"$ref": f"#/components/schemas/{ERROR}"},
+            {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "enum": ["version_mismatch"]},
+                    "expected": {"type": "integer"},
+                    "actual": {"type": "integer"},
+                },
+            },
+        ],
     },
 }
 
 HEADERS: dict[str, dict[str, Any]] = {
-    "ETag": {"description": 'The stream or view version, "<version>"; send it back as If-Match.',
-             "schema": {"type": "string"}},
-    "X-Consistency-Token": {"description": "Log checkpoint of the command's last event; send it on a query to "
-                                           "read your own write.", "schema": {"type": "string"}},
-    "X-Consistency": {"description": "fresh: the projections passed the token; stale: the wait timed out.",
-                      "schema": {"type": "string", "enum": ["fresh", "stale"]}},
-    "Warning": {"description": '110 - "Response is Stale" when X-Consistency is stale.',
-                "schema": {"type": "string"}},
-    "X-Request-ID": {"description": "The request id (the client's, or a new one); the correlation id of commands.",
-                     "schema": {"type": "string"}},
+    "ETag": {
+        "description": 'The stream or view version, "<version>"; send it back as If-Match.',
+        "schema": {"type": "string"},
+    },
+    "X-Consistency-Token": {
+        "description": "Log checkpoint of the command's last event; send it on a query to read your own write.",
+        "schema": {"type": "string"},
+    },
+    "X-Consistency": {
+        "description": "fresh: the projections passed the token; stale: the wait timed out.",
+        "schema": {"type": "string", "enum": ["fresh", "stale"]},
+    },
+    "Warning": {"description": '110 - "Response is Stale" when X-Consistency is stale.', "schema": {"type": "string"}},
+    "X-Request-ID": {
+        "description": "The request id (the client's, or a new one); the correlation id of commands.",
+        "schema": {"type": "string"},
+    },
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {
-    "Idempotency-Key": {"description": "Up to 255 characters: a retry with the same key and body replays the "
-                                       "first answer and appends nothing.", "schema": {"type": "string"}},
-    "If-Match": {"description": '"<version>" the client last saw; 412 version_mismatch otherwise.',
-                 "schema": {"type": "string"}},
-    "X-Consistency-Token": {"description": "Wait until the projections behind this endpoint passed this token.",
-                            "schema": {"type": "string"}},
-    "X-Consistency-Timeout": {"description": "Seconds to wait for the token (at most 10, default 2).",
-                              "schema": {"type": "number", "maximum": 10}},
-    "X-Request-ID": {"description": "Optional request id, echoed back and used as correlation id.",
-                     "schema": {"type": "string"}},
+    "Idempotency-Key": {
+        "description": "Up to 255 characters: a retry with the same key and body replays the "
+        "first answer and appends nothing.",
+        "schema": {"type": "string"},
+    },
+    "If-Match": {
+        "description": '"<version>" the client last saw; 412 version_mismatch otherwise.',
+        "schema": {"type": "string"},
+    },
+    "X-Consistency-Token": {
+        "description": "Wait until the projections behind this endpoint passed this token.",
+        "schema": {"type": "string"},
+    },
+    "X-Consistency-Timeout": {
+        "description": "Seconds to wait for the token (at most 10, default 2).",
+        "schema": {"type": "number", "maximum": 10},
+    },
+    "X-Request-ID": {
+        "description": "Optional request id, echoed back and used as correlation id.",
+        "schema": {"type": "string"},
+    },
 }
 
 COMMAND_ERRORS = {
@@ -134,8 +158,9 @@ def _errors(operation: dict[str, Any], errors: dict[str, str]) -> None:
     responses = operation.setdefault("responses", {})
     for status, description in errors.items():
         if status == "400":
-            schema: dict[str, Any] = {"oneOf": [{"$ref": f"#/components/schemas/{FIELD_ERRORS}"},
-                                                {"$ref": f"#/components/schemas/{ERROR}"}]}
+            schema: dict[str, Any] = {
+                "oneOf": [{"$ref": f"#/components/schemas/{FIELD_ERRORS}"}, {"$ref": f"#/components/schemas/{ERROR}"}]
+            }
         else:
             schema = {"$ref": f"#/components/schemas/{VERSION_MISMATCH if status == '412' else ERROR}"}
         responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": schema}}})

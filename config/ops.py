@@ -58,8 +58,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition (see config/metrics.py), behind a bearer token when METRICS_TOKEN is set."""
     if not _metrics_authorized(request):
-        response = JsonResponse({"detail": "A valid bearer token is needed for /metrics.",
-                                 "code": "not_authenticated"}, status=401)
+        response = JsonResponse(
+            {"detail": "A valid bearer token is needed for /metrics.", "code": "not_authenticated"}, status=401
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
@@ -114,7 +115,8 @@ def _projections() -> str | None:
     from eventstore.routers import read_db_alias
 
     failed = list(
-        ProjectionState.objects.using(read_db_alias()).filter(status=ProjectionState.Status.FAILED)
+        ProjectionState.objects.using(read_db_alias())
+        .filter(status=ProjectionState.Status.FAILED)
         .values_list("name", "failed_position")
     )
     if not failed:

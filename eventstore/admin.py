@@ -118,10 +118,20 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("-position",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    fields = ("position", "event_id", "stream", "stream_type", "version", "event_type", "schema_version",
-              "recorded_at", "transaction_id", "payload", "event_metadata")
+    fields = (
+        "position",
+        "event_id",
+        "stream",
+        "stream_type",
+        "version",
+        "event_type",
+        "schema_version",
+        "recorded_at",
+        "transaction_id",
+        "payload",
+        "event_metadata",
+    )
     readonly_fields = fields
-
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -142,16 +152,16 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             # Raw, because the store writes the canonical text form, which on SQLite is not
             # the form the ORM's UUIDField compares against.
             event_id = str(uuid.UUID(term))
-            condition |= Q(position__in=RawSQL("SELECT position FROM eventstore_event WHERE event_id = %s",
-                                                [event_id]))
+            condition |= Q(position__in=RawSQL("SELECT position FROM eventstore_event WHERE event_id = %s", [event_id]))
         return queryset.filter(condition), False
 
     @admin.display(description="stream", ordering="stream_id")
     def stream(self, obj: Event) -> str:
         """The stream id, linking to every event of that stream in order."""
         url = reverse("admin:eventstore_event_changelist") + "?" + urlencode({"stream_id": obj.stream_id})
-        return format_html('<a class="stream-link" href="{}" title="all events of this stream">{}</a>',
-                           url, obj.stream_id)
+        return format_html(
+            '<a class="stream-link" href="{}" title="all events of this stream">{}</a>', url, obj.stream_id
+        )
 
     @admin.display(description="data")
     def payload(self, obj: Event) -> str:
@@ -172,10 +182,31 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ProjectionState)
 class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "status", "versions", "checkpoint_token", "lag_events", "events_applied",
-                    "last_event_at", "short_error", "rebuild")
-    readonly_fields = ("name", "status", "version", "checkpoint_token", "events_applied", "last_event_at",
-                       "failed_event", "failed_at", "skipped_positions", "last_error", "rebuild", "updated_at")
+    list_display = (
+        "name",
+        "status",
+        "versions",
+        "checkpoint_token",
+        "lag_events",
+        "events_applied",
+        "last_event_at",
+        "short_error",
+        "rebuild",
+    )
+    readonly_fields = (
+        "name",
+        "status",
+        "version",
+        "checkpoint_token",
+        "events_applied",
+        "last_event_at",
+        "failed_event",
+        "failed_at",
+        "skipped_positions",
+        "last_error",
+        "rebuild",
+        "updated_at",
+    )
     fields = readonly_fields
     actions = ("resume", "skip_failed_event", "start_rebuild")
 
@@ -231,15 +262,17 @@ class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         done = "Skipped the failed event of {name} (recorded), resumed"
         self._each(request, queryset, runner.skip_failed_event, done)
 
-    @admin.action(description="Rebuild the selected projections (blue/green, in the background)",
-                  permissions=("operate",))
+    @admin.action(
+        description="Rebuild the selected projections (blue/green, in the background)", permissions=("operate",)
+    )
     def start_rebuild(self, request: HttpRequest, queryset: QuerySet) -> None:
         from eventstore.tasks import queue_rebuild
 
         names = list(queryset.values_list("name", flat=True))
         queue_rebuild(names)
-        self.message_user(request, f"Rebuild started for {', '.join(names)}; progress shows in the list.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"Rebuild started for {', '.join(names)}; progress shows in the list.", messages.SUCCESS
+        )
 
     def _each(self, request: HttpRequest, queryset: QuerySet, operation: Any, done: str) -> None:
         for name in queryset.values_list("name", flat=True):

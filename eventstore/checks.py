@@ -26,11 +26,13 @@ def projection_versions_check(app_configs: Any = None, **kwargs: Any) -> list[Ch
     messages: list[CheckMessage] = []
     for projection in all_projections():
         if projection.name in stale:
-            messages.append(Warning(
-                f"projection {projection.name!r} needs rebuild: its code is at version {projection.version},"
-                " its views were built by another version",
-                hint=f"run `manage.py rebuild_projections {projection.name}` (blue/green, no downtime)",
-                obj=projection.name,
-                id=NEEDS_REBUILD,
-            ))
+            messages.append(
+                Warning(
+                    f"projection {projection.name!r} needs rebuild: its code is at version {projection.version},"
+                    " its views were built by another version",
+                    hint=f"run `manage.py rebuild_projections {projection.name}` (blue/green, no downtime)",
+                    obj=projection.name,
+                    id=NEEDS_REBUILD,
+                )
+            )
     return messages

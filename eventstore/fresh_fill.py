@@ -53,8 +53,9 @@ def fresh_fill(projection: Projection, target: Target) -> FreshFill | None:
     return start(target) if callable(start) else None
 
 
-def fill_in_memory(projection: Projection, filler: FreshFill, batch_size: int, skipped: frozenset[int],
-                   reporter: Reporter) -> tuple[Checkpoint, int]:
+def fill_in_memory(
+    projection: Projection, filler: FreshFill, batch_size: int, skipped: frozenset[int], reporter: Reporter
+) -> tuple[Checkpoint, int]:
     """The first fill of empty shadow tables, folded in memory and written when the fold grows big or ends.
 
     Nothing is written between flushes, so no transaction is open while the log is

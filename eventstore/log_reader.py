@@ -141,8 +141,16 @@ def _read_lean(after: Checkpoint, size: int, types: list[str]) -> list[LeanEvent
         rows = [(*row[:-1], row[-1].astimezone(UTC)) for row in rows]
     loads = orjson.loads
     return [
-        LeanEvent(position, txid, stream_id, stream_type, version, event_type,
-                  *upcast(event_type, schema, loads(payload)), recorded_at)
+        LeanEvent(
+            position,
+            txid,
+            stream_id,
+            stream_type,
+            version,
+            event_type,
+            *upcast(event_type, schema, loads(payload)),
+            recorded_at,
+        )
         for position, txid, stream_id, stream_type, version, event_type, schema, payload, recorded_at in rows
     ]
 

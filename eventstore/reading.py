@@ -25,6 +25,7 @@ _COLUMNS = (
 )
 _SELECT = _COLUMNS.replace("transaction_id", "transaction_id::text AS txid", 1)
 
+
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
     """An event as the log holds it, its payload already upcast to the current schema."""
@@ -79,8 +80,7 @@ def read_all(
     params: list[Any]
     if connection.vendor == "postgresql":
         where = (
-            "(transaction_id, position) > (%s::xid8, %s)"
-            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            "(transaction_id, position) > (%s::xid8, %s) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
         )
         params = [str(after.txid), after.position]
         order = "transaction_id, position"
@@ -122,8 +122,9 @@ def is_recorded(checkpoint: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> boo
     connection = connections[using]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT transaction_id::text AS txid FROM eventstore_event WHERE position = %s",
-                           [checkpoint.position])
+            cursor.execute(
+                "SELECT transaction_id::text AS txid FROM eventstore_event WHERE position = %s", [checkpoint.position]
+            )
             row = cursor.fetchone()
             return row is not None and int(row[0]) == checkpoint.txid
         cursor.execute("SELECT 1 FROM eventstore_event WHERE position = %s", [checkpoint.position])
@@ -182,6 +183,15 @@ def _decode(row: Sequence[Any]) -> RecordedEvent:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return RecordedEvent(
-        position, int(txid), event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id)),
-        stream_id, stream_type, version, event_type, schema_version, data, metadata, at,
+        position,
+        int(txid),
+        event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id)),
+        stream_id,
+        stream_type,
+        version,
+        event_type,
+        schema_version,
+        data,
+        metadata,
+        at,
     )

@@ -128,8 +128,13 @@ def rebuild_projection(
     seconds = time.perf_counter() - started
     reporter.finish("done")
     report = RebuildReport(name, events, round(seconds, 3), round(events / seconds, 1) if seconds else 0.0)
-    logger.info("rebuilt projection %s: %d events in %.2fs", name, events, seconds,
-                extra={"projection": name, "events": events, "seconds": seconds, "in_place": in_place})
+    logger.info(
+        "rebuilt projection %s: %d events in %.2fs",
+        name,
+        events,
+        seconds,
+        extra={"projection": name, "events": events, "seconds": seconds, "in_place": in_place},
+    )
     return report
 
 
@@ -159,8 +164,12 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: Repor
             except OperationalError as exc:
                 if not _is_lock_timeout(exc) or attempt == SWAP_ATTEMPTS:
                     raise
-                logger.warning("rebuild of %s: live tables busy, swap attempt %d/%d rolled back",
-                               projection.name, attempt, SWAP_ATTEMPTS)
+                logger.warning(
+                    "rebuild of %s: live tables busy, swap attempt %d/%d rolled back",
+                    projection.name,
+                    attempt,
+                    SWAP_ATTEMPTS,
+                )
                 time.sleep(SWAP_RETRY_PAUSE_SECONDS)
     except BaseException:
         _drop_shadows(connection, tables.values())
@@ -168,8 +177,15 @@ def _rebuild_blue_green(projection: Projection, batch_size: int, reporter: Repor
     return events + more
 
 
-def _catch_up_and_swap(projection: Projection, target: Target, checkpoint: Checkpoint, batch_size: int,
-                       skipped: frozenset[int], reporter: Reporter, events: int) -> int:
+def _catch_up_and_swap(
+    projection: Projection,
+    target: Target,
+    checkpoint: Checkpoint,
+    batch_size: int,
+    skipped: frozenset[int],
+    reporter: Reporter,
+    events: int,
+) -> int:
     """The one short transaction: lock the state row, apply the rest, rename the tables, move the state.
 
     The renames need an exclusive lock on each live table, which waits for running
@@ -204,8 +220,9 @@ def _count_handled(projection: Projection) -> int:
     if not types:
         return 0
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM eventstore_event WHERE event_type IN ({', '.join(['%s'] * len(types))})",
-                       types)
+        cursor.execute(
+            f"SELECT count(*) FROM eventstore_event WHERE event_type IN ({', '.join(['%s'] * len(types))})", types
+        )
         return int(cursor.fetchone()[0])
 
 
@@ -298,5 +315,13 @@ def _reset_state(state: ProjectionState, projection: Projection, checkpoint: Che
     state.save(using=db)
 
 
-__all__ = ["PROGRESS_TTL_SECONDS", "RebuildInProgress", "RebuildReport", "progress_key", "rebuild_progress",
-           "rebuild_projection", "rebuild_projections", "stale_projections"]
+__all__ = [
+    "PROGRESS_TTL_SECONDS",
+    "RebuildInProgress",
+    "RebuildReport",
+    "progress_key",
+    "rebuild_progress",
+    "rebuild_projection",
+    "rebuild_projections",
+    "stale_projections",
+]

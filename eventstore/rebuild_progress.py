@@ -59,9 +59,16 @@ class Reporter:
     def _store(self, phase: str) -> None:
         self._stored_at = time.monotonic()
         try:
-            cache.set(progress_key(self.name), {
-                "phase": phase, "events_done": self.done, "events_total": self.total,
-                "started_at": self.started_at, "updated_at": timezone.now().isoformat(),
-            }, timeout=PROGRESS_TTL_SECONDS)
+            cache.set(
+                progress_key(self.name),
+                {
+                    "phase": phase,
+                    "events_done": self.done,
+                    "events_total": self.total,
+                    "started_at": self.started_at,
+                    "updated_at": timezone.now().isoformat(),
+                },
+                timeout=PROGRESS_TTL_SECONDS,
+            )
         except Exception:  # progress is a nicety; a cache outage must not fail the rebuild
             logger.warning("could not store rebuild progress", exc_info=True)

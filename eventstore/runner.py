@@ -102,8 +102,9 @@ class _TransientRetry:
                 f"database unavailable for {TRANSIENT_RETRY_SECONDS:g}s ({_one_line(exc)})"
             ) from exc
         pause = min(self.delay * random.uniform(0.5, 1.0), left)
-        logger.warning("projection %s: transient database error, trying again in %.2fs: %s",
-                       self.name, pause, _one_line(exc))
+        logger.warning(
+            "projection %s: transient database error, trying again in %.2fs: %s", self.name, pause, _one_line(exc)
+        )
         time.sleep(pause)
         self.delay = min(self.delay * 2, _TRANSIENT_MAX_DELAY)
 
@@ -223,8 +224,9 @@ def _advance_with_retries(projection: Projection, size: int, retry: _TransientRe
                     size = max(1, size // 2)
                 continue
             failures += 1
-            logger.warning("projection %s: batch failed (attempt %d/%d)", projection.name, failures, attempts,
-                           exc_info=True)
+            logger.warning(
+                "projection %s: batch failed (attempt %d/%d)", projection.name, failures, attempts, exc_info=True
+            )
             if failures >= attempts:
                 return _isolate_failure(projection, retry)
             continue
@@ -273,9 +275,16 @@ def _apply(projection: Projection, state: ProjectionState, batch: Sequence[Recor
     state.checkpoint = batch[-1].checkpoint
     state.events_applied += len(handled)
     state.last_event_at = batch[-1].recorded_at
-    state.save(using=target.using, update_fields=[
-        "checkpoint_txid", "checkpoint_position", "events_applied", "last_event_at", "updated_at",
-    ])
+    state.save(
+        using=target.using,
+        update_fields=[
+            "checkpoint_txid",
+            "checkpoint_position",
+            "events_applied",
+            "last_event_at",
+            "updated_at",
+        ],
+    )
 
 
 def _isolate_failure(projection: Projection, retry: _TransientRetry) -> int:

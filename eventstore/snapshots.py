@@ -145,4 +145,3 @@ def save_snapshot(aggregate: Aggregate, *, using: str = DEFAULT_DB_ALIAS) -> Non
             " WHERE eventstore_snapshot.version < excluded.version OR eventstore_snapshot.schema <> excluded.schema",
             [stream_id, aggregate.version, aggregate.snapshot_schema, state, now],
         )
-

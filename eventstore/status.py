@@ -52,19 +52,21 @@ def projection_statuses() -> list[ProjectionStatus]:
         checkpoint = state.checkpoint if state else ORIGIN
         lag = count_after(checkpoint)
         oldest = _oldest_unread(checkpoint) if lag else None
-        result.append(ProjectionStatus(
-            name=projection.name,
-            status=state.status if state else ProjectionState.Status.ACTIVE,
-            code_version=projection.version,
-            stored_version=state.version if state else None,
-            checkpoint=checkpoint.token(),
-            checkpoint_position=checkpoint.position,
-            lag_events=lag,
-            lag_seconds=round(max((now - oldest).total_seconds(), 0.0), 3) if oldest else 0.0,
-            events_applied=state.events_applied if state else 0,
-            last_error=state.last_error if state else "",
-            failed_position=state.failed_position if state else None,
-        ))
+        result.append(
+            ProjectionStatus(
+                name=projection.name,
+                status=state.status if state else ProjectionState.Status.ACTIVE,
+                code_version=projection.version,
+                stored_version=state.version if state else None,
+                checkpoint=checkpoint.token(),
+                checkpoint_position=checkpoint.position,
+                lag_events=lag,
+                lag_seconds=round(max((now - oldest).total_seconds(), 0.0), 3) if oldest else 0.0,
+                events_applied=state.events_applied if state else 0,
+                last_error=state.last_error if state else "",
+                failed_position=state.failed_position if state else None,
+            )
+        )
     return result
 
 

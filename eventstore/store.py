@@ -32,8 +32,21 @@ from eventstore.reading import RecordedEvent, count_after, head, read_all, read_
 from eventstore.signals import events_committed
 
 __all__ = [
-    "ANY", "NO_STREAM", "AppendResult", "NewEvent", "RecordedEvent", "StreamWrite", "append", "command_transaction",
-    "count_after", "current_versions", "head", "read_all", "read_stream", "stream_type_of", "wait_until_readable",
+    "ANY",
+    "NO_STREAM",
+    "AppendResult",
+    "NewEvent",
+    "RecordedEvent",
+    "StreamWrite",
+    "append",
+    "command_transaction",
+    "count_after",
+    "current_versions",
+    "head",
+    "read_all",
+    "read_stream",
+    "stream_type_of",
+    "wait_until_readable",
 ]
 
 ANY: Final = -1
@@ -135,11 +148,7 @@ class _ConflictsAsConcurrencyErrors:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if (
-            isinstance(exc, (IntegrityError, OperationalError))
-            and self.writes
-            and _is_write_conflict(exc)
-        ):
+        if isinstance(exc, (IntegrityError, OperationalError)) and self.writes and _is_write_conflict(exc):
             raise _conflict(self.writes, self.using) from exc
 
 
@@ -236,8 +245,12 @@ def _event_rows(write: StreamWrite, metadata: dict[str, Any]) -> Iterator[tuple[
         new = item if isinstance(item, NewEvent) else NewEvent.of(item)
         meta = {**metadata, **new.metadata} if new.metadata else metadata
         yield (
-            offset, str(new.event_id), new.event_type, new.schema_version,
-            orjson.dumps(new.data).decode(), orjson.dumps(meta).decode(),
+            offset,
+            str(new.event_id),
+            new.event_type,
+            new.schema_version,
+            orjson.dumps(new.data).decode(),
+            orjson.dumps(meta).decode(),
         )
 
 
@@ -287,6 +300,7 @@ def _append_statement(streams: int, events: int) -> str:
         events=", ".join(["(%s::int, %s::int, %s::uuid, %s, %s::int, %s::jsonb, %s::jsonb)"] * events),
     )
 
+
 _APPEND_SQL = """
 WITH streams (idx, stream_id, stream_type, expected) AS (VALUES {streams}),
 current AS (
@@ -325,10 +339,19 @@ def _append_checked(
             raise ConcurrencyError(write.stream_id, write.expected_version, actual)
         stream_type = stream_type_of(write.stream_id)
         for offset, event_id, event_type, schema_version, data, meta in _event_rows(write, metadata):
-            rows.append((
-                event_id, write.stream_id, stream_type, actual + offset, event_type, schema_version, data, meta,
-                recorded_at,
-            ))
+            rows.append(
+                (
+                    event_id,
+                    write.stream_id,
+                    stream_type,
+                    actual + offset,
+                    event_type,
+                    schema_version,
+                    data,
+                    meta,
+                    recorded_at,
+                )
+            )
         versions[write.stream_id] = actual + len(write.events)
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     with connection.cursor() as cursor:
@@ -383,8 +406,7 @@ def current_versions(stream_ids: Collection[str], *, using: str = DEFAULT_DB_ALI
     marks = ", ".join(["%s"] * len(stream_ids))
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT stream_id, MAX(version) FROM eventstore_event"
-            f" WHERE stream_id IN ({marks}) GROUP BY stream_id",
+            f"SELECT stream_id, MAX(version) FROM eventstore_event WHERE stream_id IN ({marks}) GROUP BY stream_id",
             list(stream_ids),
         )
         return {stream_id: version for stream_id, version in cursor.fetchall()}

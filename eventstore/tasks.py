@@ -131,8 +131,11 @@ def queue_rebuild(names: list[str], *, in_place: bool = False) -> None:
 
     now = timezone.now().isoformat()
     for name in names:
-        cache.set(progress_key(name), {"phase": "queued", "events_done": 0, "events_total": 0,
-                                       "started_at": now, "updated_at": now}, timeout=PROGRESS_TTL_SECONDS)
+        cache.set(
+            progress_key(name),
+            {"phase": "queued", "events_done": 0, "events_total": 0, "started_at": now, "updated_at": now},
+            timeout=PROGRESS_TTL_SECONDS,
+        )
     rebuild_projections.delay(list(names), in_place)
 
 

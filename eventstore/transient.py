@@ -15,18 +15,20 @@ from collections.abc import Iterator
 import psycopg
 from django.db import utils as django_db
 
-TRANSIENT_SQLSTATES = frozenset({
-    "40001",  # serialization_failure: the other transaction won; the same work may succeed now
-    "40P01",  # deadlock_detected: PostgreSQL cancelled us to break a cycle
-    "55P03",  # lock_not_available: lock_timeout (or NOWAIT) while another transaction held the lock
-    "57014",  # query_canceled: statement_timeout, or pg_cancel_backend
-    "57P01",  # admin_shutdown: pg_terminate_backend, or a fast shutdown
-    "57P02",  # crash_shutdown: another backend crashed and the server is restarting
-    "57P03",  # cannot_connect_now: the server is starting up or shutting down
-    "57P05",  # idle_session_timeout: the server closed an idle connection
-    "25P03",  # idle_in_transaction_session_timeout: the server closed the connection
-    "53300",  # too_many_connections: during a reconnect storm after a restart
-})
+TRANSIENT_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure: the other transaction won; the same work may succeed now
+        "40P01",  # deadlock_detected: PostgreSQL cancelled us to break a cycle
+        "55P03",  # lock_not_available: lock_timeout (or NOWAIT) while another transaction held the lock
+        "57014",  # query_canceled: statement_timeout, or pg_cancel_backend
+        "57P01",  # admin_shutdown: pg_terminate_backend, or a fast shutdown
+        "57P02",  # crash_shutdown: another backend crashed and the server is restarting
+        "57P03",  # cannot_connect_now: the server is starting up or shutting down
+        "57P05",  # idle_session_timeout: the server closed an idle connection
+        "25P03",  # idle_in_transaction_session_timeout: the server closed the connection
+        "53300",  # too_many_connections: during a reconnect storm after a restart
+    }
+)
 """SQLSTATEs that name a passing condition (PostgreSQL appendix A), besides class 08 below."""
 
 CONNECTION_EXCEPTION_CLASS = "08"

@@ -4,7 +4,6 @@ The views belong to their projections; the admin must never write them (the mode
 refuse `save()` too), so add, change and delete are off and there are no actions.
 """
 
-
 from django.contrib import admin
 
 from eventstore.admin import ReadOnlyAdminMixin

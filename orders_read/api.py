@@ -45,25 +45,47 @@ from orders_read.queries import (
 STALE_WARNING = '110 - "Response is Stale"'
 
 CONSISTENCY_PARAMETERS = [
-    OpenApiParameter("X-Consistency-Token", OpenApiTypes.STR, OpenApiParameter.HEADER,
-                     description="token from a command: wait until this endpoint's views include it"),
-    OpenApiParameter("X-Consistency-Timeout", OpenApiTypes.NUMBER, OpenApiParameter.HEADER,
-                     description=f"seconds to wait (<= {MAX_TIMEOUT:g}, default {DEFAULT_TIMEOUT:g})"),
-    OpenApiParameter("consistency_token", OpenApiTypes.STR, OpenApiParameter.QUERY,
-                     description="the token as a query parameter"),
+    OpenApiParameter(
+        "X-Consistency-Token",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="token from a command: wait until this endpoint's views include it",
+    ),
+    OpenApiParameter(
+        "X-Consistency-Timeout",
+        OpenApiTypes.NUMBER,
+        OpenApiParameter.HEADER,
+        description=f"seconds to wait (<= {MAX_TIMEOUT:g}, default {DEFAULT_TIMEOUT:g})",
+    ),
+    OpenApiParameter(
+        "consistency_token", OpenApiTypes.STR, OpenApiParameter.QUERY, description="the token as a query parameter"
+    ),
 ]
 
 
 AS_OF_PARAMETERS = [
-    OpenApiParameter("as_of_version", OpenApiTypes.INT, OpenApiParameter.QUERY,
-                     description="the view right after the stream's event N, folded from the log (404 beyond the "
-                                 "stream or below 1); not together with as_of"),
-    OpenApiParameter("as_of", OpenApiTypes.DATETIME, OpenApiParameter.QUERY,
-                     description="the view after the last event recorded at or before this ISO 8601 time (UTC "
-                                 "when it has no zone; 404 before the first event); not together with "
-                                 "as_of_version"),
-    OpenApiParameter("X-As-Of-Version", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200],
-                     description="on an as-of answer: the stream version it shows (also its ETag)"),
+    OpenApiParameter(
+        "as_of_version",
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description="the view right after the stream's event N, folded from the log (404 beyond the "
+        "stream or below 1); not together with as_of",
+    ),
+    OpenApiParameter(
+        "as_of",
+        OpenApiTypes.DATETIME,
+        OpenApiParameter.QUERY,
+        description="the view after the last event recorded at or before this ISO 8601 time (UTC "
+        "when it has no zone; 404 before the first event); not together with "
+        "as_of_version",
+    ),
+    OpenApiParameter(
+        "X-As-Of-Version",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[200],
+        description="on an as-of answer: the stream version it shows (also its ETag)",
+    ),
 ]
 _VERSION = re.compile(r"-?[0-9]+")
 _BEYOND_ANY_STREAM = 10**18
@@ -169,7 +191,8 @@ class OrderViewSet(QueryViewSet):
     serializer_class = serializers.OrderSerializer
     queryset = OrderSummary.objects.none()  # for the schema only; every action asks the bus
     filtersets: ClassVar[dict[str, type]] = {
-        "list": filters.OrderListFilter, "search": filters.OrderSearchFilter,
+        "list": filters.OrderListFilter,
+        "search": filters.OrderSearchFilter,
         "customer_orders": filters.CustomerOrdersFilter,
     }
 

@@ -36,7 +36,9 @@ from orders_read.queries import (
 )
 
 QUERY_SECONDS: Final = Histogram(
-    "orders_read_query_seconds", "Time to answer a query, waiting for consistency included", ["query"],
+    "orders_read_query_seconds",
+    "Time to answer a query, waiting for consistency included",
+    ["query"],
 )
 
 BACKED_BY: Final[dict[type[Query], tuple[str, ...]]] = {
@@ -76,8 +78,7 @@ class Answer:
     """None when no token was given."""
 
 
-def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None,
-        timeout: float = DEFAULT_TIMEOUT) -> Answer:
+def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None, timeout: float = DEFAULT_TIMEOUT) -> Answer:
     """Answer `query` for `viewer`, first waiting (up to `timeout`) for projections to pass `after`.
 
     A token no command was ever given (beyond the log's head, or made up) is refused at

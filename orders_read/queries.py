@@ -197,8 +197,11 @@ def search_products(query: SearchProducts) -> QuerySet[ProductView]:
         if not _any_product_matches(tsquery):
             tsquery = prefix_tsquery(words)
         return products.extra(
-            select={"rank": "ts_rank(search_vector, to_tsquery('simple', %s))"}, select_params=[tsquery],
-            where=["search_vector @@ to_tsquery('simple', %s)"], params=[tsquery], order_by=["-rank", "product_id"],
+            select={"rank": "ts_rank(search_vector, to_tsquery('simple', %s))"},
+            select_params=[tsquery],
+            where=["search_vector @@ to_tsquery('simple', %s)"],
+            params=[tsquery],
+            order_by=["-rank", "product_id"],
         )
     every_word = Q()
     for word in words:
@@ -264,8 +267,11 @@ def get_projection_status(query: GetProjectionStatus) -> list[ProjectionStatusRo
         lag = count_after(state.checkpoint)
         next_event = read_all(state.checkpoint, 1) if lag else []
         seconds = (now - next_event[0].recorded_at).total_seconds() if next_event else 0.0
-        rows.append(ProjectionStatusRow(state.name, state.status, state.checkpoint.token(), lag,
-                                        round(max(seconds, 0.0), 3), state.last_error))
+        rows.append(
+            ProjectionStatusRow(
+                state.name, state.status, state.checkpoint.token(), lag, round(max(seconds, 0.0), 3), state.last_error
+            )
+        )
     return rows
 
 

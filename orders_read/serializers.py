@@ -19,8 +19,20 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderSummary
-        fields = ("order_id", "customer_id", "status", "items", "item_count", "total_amount", "shipping_address",
-                  "created_at", "shipped_at", "cancelled_at", "cancel_reason", "version")
+        fields = (
+            "order_id",
+            "customer_id",
+            "status",
+            "items",
+            "item_count",
+            "total_amount",
+            "shipping_address",
+            "created_at",
+            "shipped_at",
+            "cancelled_at",
+            "cancel_reason",
+            "version",
+        )
 
 
 class ProductSerializer(serializers.ModelSerializer):

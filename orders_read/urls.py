@@ -11,8 +11,9 @@ urlpatterns = [
     path("orders/search/", OrderViewSet.as_view({"get": "search"}), name="order-search"),
     path("orders/<uuid:order_id>/", OrderViewSet.as_view({"get": "retrieve"}), name="order-detail"),
     path("orders/<uuid:order_id>/history/", OrderViewSet.as_view({"get": "history"}), name="order-history"),
-    path("customers/<str:customer_id>/orders/", OrderViewSet.as_view({"get": "customer_orders"}),
-         name="customer-orders"),
+    path(
+        "customers/<str:customer_id>/orders/", OrderViewSet.as_view({"get": "customer_orders"}), name="customer-orders"
+    ),
     path("analytics/sales/", SalesViewSet.as_view({"get": "list"}), name="sales-daily"),
     path("projections/", ProjectionViewSet.as_view({"get": "list"}), name="projection-status"),
 ]

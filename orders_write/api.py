@@ -57,16 +57,18 @@ class CommandApi(APIView):
 
     def run(self, request: Request, command_type: type[c.Command], **fields: Any) -> Response:
         expected, weak = self.if_match(request)
-        command = command_type(metadata=self.metadata(request), expected_version=expected, weak_if_match=weak,
-                               **fields)
+        command = command_type(metadata=self.metadata(request), expected_version=expected, weak_if_match=weak, **fields)
         answer = dispatch(command).answer()
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
     def metadata(self, request: Request) -> c.Metadata:
         user = request.user
         return c.Metadata(
-            user=user.get_username(), user_id=user.pk, is_staff=bool(user.is_staff),
-            correlation_id=getattr(request._request, "request_id", ""), idempotency=self.claim(request),
+            user=user.get_username(),
+            user_id=user.pk,
+            is_staff=bool(user.is_staff),
+            correlation_id=getattr(request._request, "request_id", ""),
+            idempotency=self.claim(request),
         )
 
     def claim(self, request: Request) -> c.IdempotencyClaim | None:
@@ -154,8 +156,11 @@ class OrderCreateApi(CommandApi):
         data = self.validated(self.InputSerializer, request.data)
         items = tuple(c.OrderLine(**item) for item in data["items"])
         return self.run(
-            request, c.CreateOrder, customer_id=data.get("customer_id") or request.user.get_username(),
-            items=items, shipping_address=dict(data["shipping_address"]),
+            request,
+            c.CreateOrder,
+            customer_id=data.get("customer_id") or request.user.get_username(),
+            items=items,
+            shipping_address=dict(data["shipping_address"]),
         )
 
 
@@ -193,7 +198,8 @@ class OrderDeleteApi(CommandApi):
     InputSerializer = CancelInputSerializer
 
     @extend_schema(
-        request=InputSerializer, responses={200: CommandResultSerializer},
+        request=InputSerializer,
+        responses={200: CommandResultSerializer},
         parameters=[*_HEADERS, OpenApiParameter("reason", str, OpenApiParameter.QUERY)],
     )
     def delete(self, request: Request, order_id: uuid.UUID) -> Response:

@@ -99,5 +99,4 @@ def _run(command: Command, claim: IdempotencyClaim | None, using: str) -> Comman
 
 
 def _replayed(stored: StoredAnswer) -> CommandResult:
-    return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"],
-                         replayed=stored)
+    return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"], replayed=stored)

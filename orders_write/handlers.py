@@ -51,8 +51,9 @@ def create_order(cmd: CreateOrder, repo: Repository) -> CommandResult:
     for line in cmd.items:
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
     products = repo.get_many(Product, list(wanted))  # reserve() refuses an unregistered one: unknown_product
-    changes: list[Change] = [(products[sku], products[sku].reserve(order_id=order.id, quantity=qty))
-                             for sku, qty in wanted.items()]
+    changes: list[Change] = [
+        (products[sku], products[sku].reserve(order_id=order.id, quantity=qty)) for sku, qty in wanted.items()
+    ]
     items = [_priced(products[line.product_id], line.quantity) for line in cmd.items]
     events = order.create(customer_id=cmd.customer_id, shipping_address=cmd.shipping_address, items=items)
     return repo.save([(order, events), *changes], target=order, created=True)

@@ -77,8 +77,13 @@ def store_answer(claim: IdempotencyClaim, answer: StoredAnswer, *, using: str = 
         cursor.execute(
             "UPDATE orders_write_idempotency SET status_code = %s, body = %s, headers = %s"
             " WHERE key = %s AND user_id = %s",
-            [answer.status, orjson.dumps(answer.body).decode(), orjson.dumps(answer.headers).decode(),
-             claim.key, claim.user_id],
+            [
+                answer.status,
+                orjson.dumps(answer.body).decode(),
+                orjson.dumps(answer.headers).decode(),
+                claim.key,
+                claim.user_id,
+            ],
         )
 
 

@@ -38,7 +38,9 @@ class StrictRegexField(serializers.RegexField):
 
 def sku_field(**kwargs: Any) -> serializers.RegexField:
     return StrictRegexField(
-        SKU_PATTERN, max_length=64, error_messages={"invalid": "A sku is 1-64 letters, digits, '.', '_' or '-'."},
+        SKU_PATTERN,
+        max_length=64,
+        error_messages={"invalid": "A sku is 1-64 letters, digits, '.', '_' or '-'."},
         **kwargs,
     )
 

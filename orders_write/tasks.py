@@ -21,8 +21,9 @@ from orders_write.models import IdempotencyRecord
 logger = logging.getLogger(__name__)
 
 
-def purge_expired(*, ttl_hours: float | None = None, batch_size: int | None = None,
-                  using: str = DEFAULT_DB_ALIAS) -> int:
+def purge_expired(
+    *, ttl_hours: float | None = None, batch_size: int | None = None, using: str = DEFAULT_DB_ALIAS
+) -> int:
     """Delete every record older than the TTL, `batch_size` per statement; the number deleted."""
     ttl_hours = settings.IDEMPOTENCY_TTL_HOURS if ttl_hours is None else ttl_hours
     batch_size = batch_size or settings.IDEMPOTENCY_PURGE_BATCH

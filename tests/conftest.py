@@ -138,11 +138,28 @@ class WorkerProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0  # a restart appends
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue,
-             "--pool=threads", "--concurrency=4", "--loglevel=INFO", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-n", f"{self.queue}-{uuid.uuid4().hex[:4]}@%h"],
-            cwd=ROOT, env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue),
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                self.queue,
+                "--pool=threads",
+                "--concurrency=4",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{self.queue}-{uuid.uuid4().hex[:4]}@%h",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_until_ready()
 
@@ -151,7 +168,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited early:\n{self.log_path.read_text()[-3000:]}")
-            if b"ready." in self.log_path.read_bytes()[self._log_offset:]:
+            if b"ready." in self.log_path.read_bytes()[self._log_offset :]:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"celery worker not ready after {timeout}s:\n{self.log_path.read_text()[-3000:]}")

@@ -41,11 +41,18 @@ class PlainOrderCreateApi(APIView):
             total = sum((products[i["product_id"]].price * i["quantity"] for i in data["items"]), Decimal("0"))
             order = PlainOrder.objects.create(
                 customer_id=data.get("customer_id") or request.user.get_username(),
-                shipping_address=data["shipping_address"], total_amount=total,
+                shipping_address=data["shipping_address"],
+                total_amount=total,
             )
-            PlainOrderLine.objects.bulk_create([
-                PlainOrderLine(order=order, product=products[i["product_id"]], quantity=i["quantity"],
-                               unit_price=products[i["product_id"]].price)
-                for i in data["items"]
-            ])
+            PlainOrderLine.objects.bulk_create(
+                [
+                    PlainOrderLine(
+                        order=order,
+                        product=products[i["product_id"]],
+                        quantity=i["quantity"],
+                        unit_price=products[i["product_id"]].price,
+                    )
+                    for i in data["items"]
+                ]
+            )
         return Response({"id": str(order.id), "version": 1}, status=201, headers={"ETag": '"1"'})

@@ -6,67 +6,81 @@ import eventstore.fields
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ProjectionState',
+            name="ProjectionState",
             fields=[
-                ('name', models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ('version', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('failed', 'Failed'), ('rebuilding', 'Rebuilding')], default='active', max_length=20)),
-                ('checkpoint_txid', models.BigIntegerField(default=0)),
-                ('checkpoint_position', models.BigIntegerField(default=0)),
-                ('events_applied', models.BigIntegerField(default=0)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('failed_position', models.BigIntegerField(blank=True, null=True)),
-                ('failed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('skipped_positions', models.JSONField(blank=True, default=list)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=100, primary_key=True, serialize=False)),
+                ("version", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("failed", "Failed"), ("rebuilding", "Rebuilding")],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("checkpoint_txid", models.BigIntegerField(default=0)),
+                ("checkpoint_position", models.BigIntegerField(default=0)),
+                ("events_applied", models.BigIntegerField(default=0)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                ("failed_position", models.BigIntegerField(blank=True, null=True)),
+                ("failed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("skipped_positions", models.JSONField(blank=True, default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'eventstore_projection_state',
-                'ordering': ('name',),
+                "db_table": "eventstore_projection_state",
+                "ordering": ("name",),
             },
         ),
         migrations.CreateModel(
-            name='Snapshot',
+            name="Snapshot",
             fields=[
-                ('stream_id', models.CharField(max_length=255, primary_key=True, serialize=False)),
-                ('version', models.PositiveIntegerField()),
-                ('schema', models.PositiveSmallIntegerField()),
-                ('state', models.JSONField()),
-                ('taken_at', models.DateTimeField(auto_now=True)),
+                ("stream_id", models.CharField(max_length=255, primary_key=True, serialize=False)),
+                ("version", models.PositiveIntegerField()),
+                ("schema", models.PositiveSmallIntegerField()),
+                ("state", models.JSONField()),
+                ("taken_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'eventstore_snapshot',
+                "db_table": "eventstore_snapshot",
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('position', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.UUIDField(unique=True)),
-                ('stream_id', models.CharField(max_length=255)),
-                ('stream_type', models.CharField(max_length=100)),
-                ('version', models.PositiveIntegerField()),
-                ('event_type', models.CharField(max_length=100)),
-                ('schema_version', models.PositiveSmallIntegerField(default=1)),
-                ('data', models.JSONField()),
-                ('metadata', models.JSONField(default=dict)),
-                ('recorded_at', models.DateTimeField()),
-                ('transaction_id', eventstore.fields.Xid8Field(db_default=eventstore.fields.CurrentTransactionId(), editable=False)),
+                ("position", models.BigAutoField(primary_key=True, serialize=False)),
+                ("event_id", models.UUIDField(unique=True)),
+                ("stream_id", models.CharField(max_length=255)),
+                ("stream_type", models.CharField(max_length=100)),
+                ("version", models.PositiveIntegerField()),
+                ("event_type", models.CharField(max_length=100)),
+                ("schema_version", models.PositiveSmallIntegerField(default=1)),
+                ("data", models.JSONField()),
+                ("metadata", models.JSONField(default=dict)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "transaction_id",
+                    eventstore.fields.Xid8Field(db_default=eventstore.fields.CurrentTransactionId(), editable=False),
+                ),
             ],
             options={
-                'db_table': 'eventstore_event',
-                'ordering': ('position',),
-                'indexes': [models.Index(fields=['transaction_id', 'position'], name='eventstore_event_tail'), models.Index(fields=['event_type', 'position'], name='eventstore_event_type'), models.Index(fields=['stream_type', 'position'], name='eventstore_event_stype')],
-                'constraints': [models.UniqueConstraint(fields=('stream_id', 'version'), name='eventstore_event_stream_version')],
+                "db_table": "eventstore_event",
+                "ordering": ("position",),
+                "indexes": [
+                    models.Index(fields=["transaction_id", "position"], name="eventstore_event_tail"),
+                    models.Index(fields=["event_type", "position"], name="eventstore_event_type"),
+                    models.Index(fields=["stream_type", "position"], name="eventstore_event_stype"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("stream_id", "version"), name="eventstore_event_stream_version")
+                ],
             },
         ),
     ]

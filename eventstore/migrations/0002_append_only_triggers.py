@@ -34,7 +34,10 @@ SQLITE_FORWARD = [
     BEGIN SELECT RAISE(ABORT, 'eventstore_event is append-only: {op} refused'); END"""
     for op in ("UPDATE", "DELETE")
 ]
-SQLITE_BACKWARD = ["DROP TRIGGER IF EXISTS eventstore_event_no_update", "DROP TRIGGER IF EXISTS eventstore_event_no_delete"]
+SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS eventstore_event_no_update",
+    "DROP TRIGGER IF EXISTS eventstore_event_no_delete",
+]
 
 
 def forward(apps, schema_editor) -> None:

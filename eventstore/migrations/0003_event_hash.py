@@ -147,7 +147,8 @@ def backfill(connection) -> None:
         stream, version, parent, done = "", 0, "", 0
         while True:
             cursor.execute(
-                "SELECT position, stream_id, version, event_type, schema_version, " + columns
+                "SELECT position, stream_id, version, event_type, schema_version, "
+                + columns
                 + " FROM eventstore_event WHERE (stream_id, version) > (%s, %s) ORDER BY stream_id, version LIMIT %s",
                 [stream, version, BATCH],
             )
@@ -157,8 +158,9 @@ def backfill(connection) -> None:
             updates = []
             for position, stream_id, number, event_type, schema_version, data, metadata, recorded_at in rows:
                 previous = parent if (stream_id == stream and number == version + 1) else ""
-                parent = event_hash(previous, stream_id, number, event_type, schema_version, data, metadata,
-                                    recorded_at)
+                parent = event_hash(
+                    previous, stream_id, number, event_type, schema_version, data, metadata, recorded_at
+                )
                 stream, version = stream_id, number
                 updates.append((position, parent))
             if postgres:
@@ -169,8 +171,10 @@ def backfill(connection) -> None:
                     [value for row in updates for value in row],
                 )
             else:
-                cursor.executemany("UPDATE eventstore_event SET hash = %s WHERE position = %s",
-                                   [(digest, position) for position, digest in updates])
+                cursor.executemany(
+                    "UPDATE eventstore_event SET hash = %s WHERE position = %s",
+                    [(digest, position) for position, digest in updates],
+                )
             done += len(rows)
             print(f"  eventstore: hashed {done}/{total} events", file=sys.stdout, flush=True)
         if postgres:

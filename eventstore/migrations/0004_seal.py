@@ -31,7 +31,10 @@ SQLITE_FORWARD = [
     BEGIN SELECT RAISE(ABORT, 'eventstore_seal is append-only: {op} refused'); END"""
     for op in ("UPDATE", "DELETE")
 ]
-SQLITE_BACKWARD = ["DROP TRIGGER IF EXISTS eventstore_seal_no_update", "DROP TRIGGER IF EXISTS eventstore_seal_no_delete"]
+SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS eventstore_seal_no_update",
+    "DROP TRIGGER IF EXISTS eventstore_seal_no_delete",
+]
 
 
 def forward(apps, schema_editor) -> None:

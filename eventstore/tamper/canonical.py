@@ -38,6 +38,7 @@ SORTED = _SORTED = orjson.OPT_SORT_KEYS
 _NESTED = (dict, list)
 _loads, _dumps = orjson.loads, orjson.dumps
 
+
 def canonical_json(value: Any) -> str:
     """The reference serializer: the canonical JSON of a decoded value (floats and Decimals exact)."""
     if isinstance(value, dict):
@@ -123,20 +124,38 @@ def utc_timestamp(value: datetime | str) -> str:
 
 
 def preimage(
-    previous: str, stream_id: str, version: int, event_type: str, schema_version: int,
-    data: str, metadata: str, recorded_at: str,
+    previous: str,
+    stream_id: str,
+    version: int,
+    event_type: str,
+    schema_version: int,
+    data: str,
+    metadata: str,
+    recorded_at: str,
 ) -> str:
     """The text that is hashed, from fields already in canonical form."""
     return f"{previous}\n{stream_id}\n{version}\n{event_type}\n{schema_version}\n{data}\n{metadata}\n{recorded_at}"
 
 
 def event_hash(
-    previous: str, stream_id: str, version: int, event_type: str, schema_version: int,
-    data: str | bytes, metadata: str | bytes, recorded_at: datetime | str,
+    previous: str,
+    stream_id: str,
+    version: int,
+    event_type: str,
+    schema_version: int,
+    data: str | bytes,
+    metadata: str | bytes,
+    recorded_at: datetime | str,
 ) -> str:
     """The hash of one event from its stored columns (data and metadata as stored JSON text)."""
     text = preimage(
-        previous, json_string(stream_id), version, json_string(event_type), schema_version,
-        canonical_json_text(data), canonical_json_text(metadata), utc_timestamp(recorded_at),
+        previous,
+        json_string(stream_id),
+        version,
+        json_string(event_type),
+        schema_version,
+        canonical_json_text(data),
+        canonical_json_text(metadata),
+        utc_timestamp(recorded_at),
     )
     return hashlib.sha256(text.encode()).hexdigest()

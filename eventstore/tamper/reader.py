@@ -86,7 +86,8 @@ def _ranged(after: Checkpoint, upto: Checkpoint, size: int, using: str, *, full:
         sql = f"SELECT {select} FROM eventstore_event WHERE {_SQLITE_RANGE}"
     while True:
         params = (
-            [str(after.txid), after.position, str(upto.txid), upto.position, size] if postgres
+            [str(after.txid), after.position, str(upto.txid), upto.position, size]
+            if postgres
             else [after.position, upto.position, size]
         )
         rows = _fetch(using, sql, params)
@@ -112,8 +113,7 @@ def _fetch(using: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
 def _sqlite_event(row: tuple[Any, ...]) -> StoredEvent:
     txid, position, stream_id, version, event_type, schema, data, metadata, recorded_at, digest = row
-    return (txid, position, stream_id, version, event_type, schema, data, metadata, utc_timestamp(recorded_at),
-            digest)
+    return (txid, position, stream_id, version, event_type, schema, data, metadata, utc_timestamp(recorded_at), digest)
 
 
 def stream_hashes(stream_id: str, *, using: str = DEFAULT_DB_ALIAS) -> dict[int, str]:
@@ -121,4 +121,3 @@ def stream_hashes(stream_id: str, *, using: str = DEFAULT_DB_ALIAS) -> dict[int,
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT version, hash FROM eventstore_event WHERE stream_id = %s", [stream_id])
         return dict(cursor.fetchall())
-

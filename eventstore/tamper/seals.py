@@ -74,8 +74,12 @@ def seal_log(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
         for batch in log_hashes(start, upto, using=using):
             digest.add(batch)
         seal = Seal(
-            checkpoint_txid=upto.txid, checkpoint_position=upto.position, sealed_at=timezone.now(),
-            events_count=digest.count, digest=digest.hexdigest(), previous_digest=previous_digest,
+            checkpoint_txid=upto.txid,
+            checkpoint_position=upto.position,
+            sealed_at=timezone.now(),
+            events_count=digest.count,
+            digest=digest.hexdigest(),
+            previous_digest=previous_digest,
             heads={stream_id: list(head) for stream_id, head in digest.heads.items()},  # as JSON reads back
         )
         seal.save(using=using)

@@ -124,10 +124,18 @@ class ChainCheck:
             quoted_type = types.get(event_type)
             if quoted_type is None:
                 quoted_type = types[event_type] = json_string(event_type).encode()
-            preimage = b"\n".join((
-                b"" if last is None else last[1].encode(), dumps(stream_id), b"%d" % version, quoted_type,
-                b"%d" % schema, data_json, metadata_json, recorded_at.encode(),
-            ))
+            preimage = b"\n".join(
+                (
+                    b"" if last is None else last[1].encode(),
+                    dumps(stream_id),
+                    b"%d" % version,
+                    quoted_type,
+                    b"%d" % schema,
+                    data_json,
+                    metadata_json,
+                    recorded_at.encode(),
+                )
+            )
             if sha256(preimage).hexdigest() != stored:
                 self._changed(at, stream_id, version)
             streams[stream_id] = (version, stored)
@@ -161,8 +169,9 @@ class ChainCheck:
         if version <= last_version:
             self.findings.add(at, Failure(stream_id, version, "inserted", f"version {version} appears twice"))
         elif len(self.waiting) >= MAX_WAITING:
-            self.findings.add(at, Failure(stream_id, last_version + 1, "removed",
-                                          f"version {last_version + 1} is missing"))
+            self.findings.add(
+                at, Failure(stream_id, last_version + 1, "removed", f"version {last_version + 1} is missing")
+            )
         else:
             self.waiting[(stream_id, version)] = (at, event)
 
@@ -172,20 +181,33 @@ class ChainCheck:
         quoted_type = self.types.get(event_type)
         if quoted_type is None:
             quoted_type = self.types[event_type] = json_string(event_type).encode()
-        preimage = b"\n".join((
-            parent.encode(), _dumps(stream_id), b"%d" % version, quoted_type, b"%d" % schema,
-            canonical_json_bytes(data), canonical_json_bytes(metadata), recorded_at.encode(),
-        ))
+        preimage = b"\n".join(
+            (
+                parent.encode(),
+                _dumps(stream_id),
+                b"%d" % version,
+                quoted_type,
+                b"%d" % schema,
+                canonical_json_bytes(data),
+                canonical_json_bytes(metadata),
+                recorded_at.encode(),
+            )
+        )
         if _sha256(preimage).hexdigest() != stored:
             self._changed(at, stream_id, version)
         self.streams[stream_id] = (version, stored)
 
     def _changed(self, at: int, stream_id: str, version: int) -> None:
-        self.findings.add(at, Failure(
-            stream_id, version, "changed",
-            "the event does not match its hash (it was changed, or written with a forged hash,"
-            " or the hash of the version before it was)",
-        ))
+        self.findings.add(
+            at,
+            Failure(
+                stream_id,
+                version,
+                "changed",
+                "the event does not match its hash (it was changed, or written with a forged hash,"
+                " or the hash of the version before it was)",
+            ),
+        )
 
 
 class SealCheck:
@@ -226,13 +248,23 @@ class SealCheck:
         self.checked += 1
         failure = None
         if seal.previous_digest != self.previous_digest:  # first: a lost seal makes its range look inserted
-            failure = Failure(None, None, "seal", f"seal #{seal.id} does not chain to seal #{self.previous_id}"
-                              " (a seal between them was removed or changed)")
+            failure = Failure(
+                None,
+                None,
+                "seal",
+                f"seal #{seal.id} does not chain to seal #{self.previous_id}"
+                " (a seal between them was removed or changed)",
+            )
         failure = failure or self._heads(seal, digest.heads)
         if failure is None and (seal.events_count != digest.count or seal.digest != digest.hexdigest()):
             first = next(iter(digest.heads), None)
-            failure = Failure(first, None, "seal", f"seal #{seal.id}: its digest does not match the events it covered"
-                              f" ({digest.count} found, {seal.events_count} sealed)")
+            failure = Failure(
+                first,
+                None,
+                "seal",
+                f"seal #{seal.id}: its digest does not match the events it covered"
+                f" ({digest.count} found, {seal.events_count} sealed)",
+            )
         if failure is not None:
             self.findings.add(at, failure)
         self.previous_digest, self.previous_id = seal.digest, seal.id
@@ -249,17 +281,30 @@ class SealCheck:
         for stream_id, (version, sealed_hash) in sorted(seal.heads.items()):
             got = found.get(stream_id)
             if got is None or got[0] < version:
-                return Failure(stream_id, version, "removed",
-                               f"seal #{seal.id} covered version {version}, which is gone from its range")
+                return Failure(
+                    stream_id,
+                    version,
+                    "removed",
+                    f"seal #{seal.id} covered version {version}, which is gone from its range",
+                )
             if got[0] > version:
-                return Failure(stream_id, got[0], "inserted",
-                               f"version {got[0]} is inside the range of seal #{seal.id}, which ended at {version}")
+                return Failure(
+                    stream_id,
+                    got[0],
+                    "inserted",
+                    f"version {got[0]} is inside the range of seal #{seal.id}, which ended at {version}",
+                )
             if got[1] != sealed_hash:
-                return Failure(stream_id, version, "changed",
-                               f"the hash of version {version} is not the one seal #{seal.id} recorded")
+                return Failure(
+                    stream_id,
+                    version,
+                    "changed",
+                    f"the hash of version {version} is not the one seal #{seal.id} recorded",
+                )
         for stream_id in sorted(found.keys() - seal.heads.keys()):
-            return Failure(stream_id, found[stream_id][0], "inserted",
-                           f"seal #{seal.id} covered no event of this stream")
+            return Failure(
+                stream_id, found[stream_id][0], "inserted", f"seal #{seal.id} covered no event of this stream"
+            )
         return None
 
 
@@ -301,19 +346,33 @@ def _verify_stream(stream_id: str, using: str, progress: Progress | None) -> Rep
             for seal_id, _, sealed_hash in sealed.get(version, ()):
                 seen.add(version)
                 if sealed_hash != stored:
-                    findings.add(at, Failure(stream_id, version, "changed",
-                                             f"the hash of version {version} is not the one seal #{seal_id} recorded"))
+                    findings.add(
+                        at,
+                        Failure(
+                            stream_id,
+                            version,
+                            "changed",
+                            f"the hash of version {version} is not the one seal #{seal_id} recorded",
+                        ),
+                    )
             if last is not None and version > last[2] and (txid, position) <= last[1]:
-                findings.add(at, Failure(stream_id, version, "inserted",
-                                         f"version {version} is inside the range of seal #{last[0]},"
-                                         f" which ended at {last[2]}"))
+                findings.add(
+                    at,
+                    Failure(
+                        stream_id,
+                        version,
+                        "inserted",
+                        f"version {version} is inside the range of seal #{last[0]}, which ended at {last[2]}",
+                    ),
+                )
         if progress is not None:
             progress(len(batch))
     chain.finish()
     for version in sorted(sealed.keys() - seen):
         seal_id = sealed[version][0][0]
-        findings.add(at + 1, Failure(stream_id, version, "removed",
-                                     f"seal #{seal_id} covered version {version}, which is gone"))
+        findings.add(
+            at + 1, Failure(stream_id, version, "removed", f"seal #{seal_id} covered version {version}, which is gone")
+        )
     checked = sum(len(entries) for entries in sealed.values())
     return Report(findings.first is None, at, 1 if at else 0, checked, findings.first)
 
@@ -326,14 +385,16 @@ def _seals(using: str, batch_size: int = 100) -> Iterator[_SealRow]:
         with connections[using].cursor() as cursor:
             cursor.execute(
                 "SELECT id, checkpoint_txid, checkpoint_position, events_count, digest, previous_digest,"
-                f" {heads} FROM eventstore_seal WHERE id > %s ORDER BY id LIMIT %s", [after, batch_size],
+                f" {heads} FROM eventstore_seal WHERE id > %s ORDER BY id LIMIT %s",
+                [after, batch_size],
             )
             rows = cursor.fetchall()
         if not rows:
             return
         for seal_id, txid, position, count, digest, previous, seal_heads in rows:
-            yield _SealRow(seal_id, Checkpoint(int(txid), int(position)), count, digest, previous,
-                           orjson.loads(seal_heads))
+            yield _SealRow(
+                seal_id, Checkpoint(int(txid), int(position)), count, digest, previous, orjson.loads(seal_heads)
+            )
         after = rows[-1][0]
 
 
@@ -347,12 +408,16 @@ def _last_checkpoint(using: str) -> Checkpoint:
 def _sealed_heads(stream_id: str, using: str) -> dict[int, list[tuple[int, Checkpoint, str]]]:
     connection = connections[using]
     if connection.vendor == "postgresql":
-        sql = ("SELECT id, checkpoint_txid, checkpoint_position, (heads -> %s)::text FROM eventstore_seal"
-               " WHERE heads ? %s ORDER BY id")
+        sql = (
+            "SELECT id, checkpoint_txid, checkpoint_position, (heads -> %s)::text FROM eventstore_seal"
+            " WHERE heads ? %s ORDER BY id"
+        )
         params = [stream_id, stream_id]
     else:
-        sql = ("SELECT s.id, s.checkpoint_txid, s.checkpoint_position, j.value FROM eventstore_seal s,"
-               " json_each(s.heads) j WHERE j.key = %s ORDER BY s.id")
+        sql = (
+            "SELECT s.id, s.checkpoint_txid, s.checkpoint_position, j.value FROM eventstore_seal s,"
+            " json_each(s.heads) j WHERE j.key = %s ORDER BY s.id"
+        )
         params = [stream_id]
     sealed: dict[int, list[tuple[int, Checkpoint, str]]] = {}
     with connection.cursor() as cursor:

@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders_read', '0001_views'),
+        ("orders_read", "0001_views"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='dailysales',
-            options={'managed': False, 'verbose_name_plural': 'daily sales'},
+            name="dailysales",
+            options={"managed": False, "verbose_name_plural": "daily sales"},
         ),
         migrations.AlterModelOptions(
-            name='ordersummary',
-            options={'managed': False, 'verbose_name_plural': 'order summaries'},
+            name="ordersummary",
+            options={"managed": False, "verbose_name_plural": "order summaries"},
         ),
     ]

@@ -38,8 +38,10 @@ class CatalogueProjection(KeyedProjection):
     key = "product_id"
 
     def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
-        return ({e.data["product_id"] for e in batch},
-                {e.data["product_id"] for e in batch if e.event_type == "ProductRegistered"})
+        return (
+            {e.data["product_id"] for e in batch},
+            {e.data["product_id"] for e in batch if e.event_type == "ProductRegistered"},
+        )
 
     def load(self, target: Target, keys: set[str]) -> dict[str, dict[str, Any]]:
         return {
@@ -71,11 +73,18 @@ def evolve_product(product: dict[str, Any] | None, event: RecordedEvent) -> dict
     """
     data = event.data
     if event.event_type == "ProductRegistered":
-        return {"name": data["name"], "description": data.get("description") or "",
-                "price": data["price"], "on_hand": 0, "reserved": 0, "version": event.version}
+        return {
+            "name": data["name"],
+            "description": data.get("description") or "",
+            "price": data["price"],
+            "on_hand": 0,
+            "reserved": 0,
+            "version": event.version,
+        }
     if product is None:
         raise ProductBeforeRegistration(
-            f"{event.event_type} at position {event.position} for unknown {data['product_id']!r}")
+            f"{event.event_type} at position {event.position} for unknown {data['product_id']!r}"
+        )
     match event.event_type:
         case "StockReceived":
             product["on_hand"] += int(data["quantity"])
@@ -101,5 +110,14 @@ def product_fields(sku: str, product: dict[str, Any]) -> dict[str, Any]:
 
 def _columns(sku: str, p: dict[str, Any]) -> tuple:
     """Every column of the catalogue row, `available` included: the row and the as-of view are built here alone."""
-    return (sku, sku, p["name"], p["description"], money(p["price"]), p["on_hand"], p["reserved"],
-            p["on_hand"] - p["reserved"], p["version"])
+    return (
+        sku,
+        sku,
+        p["name"],
+        p["description"],
+        money(p["price"]),
+        p["on_hand"],
+        p["reserved"],
+        p["on_hand"] - p["reserved"],
+        p["version"],
+    )

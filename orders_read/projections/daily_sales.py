@@ -80,5 +80,12 @@ def _add(days: dict[date, list], batch: Sequence[RecordedEvent]) -> None:
 
 def _upsert(target: Target, days: dict[date, list]) -> None:
     rows = [(db_date(target, d), o, u, r, c) for d, (o, u, r, c) in sorted(days.items())]
-    upsert(target, DailySales, COLUMNS, rows, key="date",
-           additive=frozenset({"orders", "units", "revenue", "cancelled"}), money_columns=frozenset({"revenue"}))
+    upsert(
+        target,
+        DailySales,
+        COLUMNS,
+        rows,
+        key="date",
+        additive=frozenset({"orders", "units", "revenue", "cancelled"}),
+        money_columns=frozenset({"revenue"}),
+    )

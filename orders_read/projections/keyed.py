@@ -88,12 +88,13 @@ class KeyedFill(FreshFill):
         projection, target = self.projection, self.target
         keys = list(self.folded)
         for start in range(0, len(keys), max(1, chunk)):
-            part = keys[start:start + chunk]
+            part = keys[start : start + chunk]
             fresh = {k: self.folded[k] for k in part if k not in self.stored}
             insert_fresh(target, projection.model, projection.columns, projection.rows(fresh, target), chunk=chunk)
             again = {k: self.folded[k] for k in part if k in self.stored}
             if again:
                 with transaction.atomic(using=target.using):
-                    upsert(target, projection.model, projection.columns, projection.rows(again, target),
-                           key=projection.key)
+                    upsert(
+                        target, projection.model, projection.columns, projection.rows(again, target), key=projection.key
+                    )
         self.folded, self.stored, self.flushed = {}, set(), True

@@ -15,11 +15,34 @@ from orders_read.projections.sql import db_json, db_uuid, fetch, is_postgres, lo
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 
 COLUMNS = (
-    "order_id", "order_key", "customer_id", "status", "items", "item_count", "total_amount", "shipping_address",
-    "created_at", "shipped_at", "cancelled_at", "cancel_reason", "cancelled_by", "version", "search_text",
+    "order_id",
+    "order_key",
+    "customer_id",
+    "status",
+    "items",
+    "item_count",
+    "total_amount",
+    "shipping_address",
+    "created_at",
+    "shipped_at",
+    "cancelled_at",
+    "cancel_reason",
+    "cancelled_by",
+    "version",
+    "search_text",
 )
-_FOLDED = ("customer_id", "status", "items", "shipping_address", "created_at", "shipped_at", "cancelled_at",
-           "cancel_reason", "cancelled_by", "version")
+_FOLDED = (
+    "customer_id",
+    "status",
+    "items",
+    "shipping_address",
+    "created_at",
+    "shipped_at",
+    "cancelled_at",
+    "cancel_reason",
+    "cancelled_by",
+    "version",
+)
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -43,15 +66,18 @@ class OrderSummaryProjection(KeyedProjection):
     key = "order_id"
 
     def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
-        return ({e.data["order_id"] for e in batch},
-                {e.data["order_id"] for e in batch if e.event_type == "OrderCreated"})
+        return (
+            {e.data["order_id"] for e in batch},
+            {e.data["order_id"] for e in batch if e.event_type == "OrderCreated"},
+        )
 
     def canonical(self, key: str) -> str:
         return str(uuid.UUID(key))
 
     def load(self, target: Target, keys: set[str]) -> dict[str, dict[str, Any]]:
-        stored = fetch(target, target.table(OrderSummary), ("order_id", *_FOLDED), "order_id",
-                       [db_uuid(target, i) for i in keys])
+        stored = fetch(
+            target, target.table(OrderSummary), ("order_id", *_FOLDED), "order_id", [db_uuid(target, i) for i in keys]
+        )
         orders: dict[str, dict[str, Any]] = {}
         for row in stored:
             order = dict(zip(_FOLDED, row[1:], strict=True))
@@ -91,25 +117,41 @@ def evolve_order(order: dict[str, Any] | None, event: RecordedEvent, at: Callabl
     data = event.data
     if event.event_type == "OrderCreated":
         return {
-            "customer_id": data["customer_id"], "status": "pending", "items": [],
-            "shipping_address": data.get("shipping_address") or {}, "created_at": at(event.recorded_at),
-            "shipped_at": None, "cancelled_at": None, "cancel_reason": "", "cancelled_by": "",
+            "customer_id": data["customer_id"],
+            "status": "pending",
+            "items": [],
+            "shipping_address": data.get("shipping_address") or {},
+            "created_at": at(event.recorded_at),
+            "shipped_at": None,
+            "cancelled_at": None,
+            "cancel_reason": "",
+            "cancelled_by": "",
             "version": event.version,
         }
     if order is None:
         raise OrderBeforeCreation(
-            f"{event.event_type} at position {event.position} for unknown order {data['order_id']}")
+            f"{event.event_type} at position {event.position} for unknown order {data['order_id']}"
+        )
     match event.event_type:
         case "OrderItemAdded":
             price = money(data["unit_price"])
             quantity = int(data["quantity"])
-            order["items"].append({
-                "product_id": data["product_id"], "name": data["name"], "quantity": quantity,
-                "unit_price": str(price), "line_total": str(price * quantity),
-            })
+            order["items"].append(
+                {
+                    "product_id": data["product_id"],
+                    "name": data["name"],
+                    "quantity": quantity,
+                    "unit_price": str(price),
+                    "line_total": str(price * quantity),
+                }
+            )
         case "OrderCancelled":
-            order.update(status="cancelled", cancelled_at=at(event.recorded_at),
-                         cancel_reason=data.get("reason") or "", cancelled_by=data.get("cancelled_by") or "")
+            order.update(
+                status="cancelled",
+                cancelled_at=at(event.recorded_at),
+                cancel_reason=data.get("reason") or "",
+                cancelled_by=data.get("cancelled_by") or "",
+            )
         case "OrderShipped":
             order.update(status="shipped", shipped_at=at(event.recorded_at))
         case other:
@@ -138,8 +180,19 @@ def _columns(key: Any, order_id: str, order: dict[str, Any], as_json: Callable[[
     total = sum((Decimal(line["line_total"]) for line in items), Decimal("0.00"))
     search = "\n".join([order["customer_id"], *(f"{line['product_id']}\n{line['name']}" for line in items)]).lower()
     return (
-        key, order_id, order["customer_id"], order["status"], as_json(items),
-        sum(line["quantity"] for line in items), money(total), as_json(order["shipping_address"]),
-        order["created_at"], order["shipped_at"], order["cancelled_at"], order["cancel_reason"],
-        order["cancelled_by"], order["version"], search,
+        key,
+        order_id,
+        order["customer_id"],
+        order["status"],
+        as_json(items),
+        sum(line["quantity"] for line in items),
+        money(total),
+        as_json(order["shipping_address"]),
+        order["created_at"],
+        order["shipped_at"],
+        order["cancelled_at"],
+        order["cancel_reason"],
+        order["cancelled_by"],
+        order["version"],
+        search,
     )

@@ -60,7 +60,7 @@ def money(value: Any) -> Decimal:
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def fetch(target: Target, table: str, columns: Sequence[str], key: str, keys: Iterable[Any]) -> list[tuple]:
@@ -113,16 +113,19 @@ def upsert(
         if connection.vendor == "postgresql" and len(rows) >= _COPY_FROM_ROWS:
             # Named for the columns too: a long-lived session must not reuse a stage of an older shape.
             stage = f"stage_{zlib.crc32(names.encode()):08x}_{table}"[:63]
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)"
-                           " ON COMMIT DELETE ROWS")
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
             cursor.execute(f"TRUNCATE {stage}")  # rows of an earlier batch of the same transaction
             _copy(cursor, stage, names, rows)
             cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}{tail}")
             return
         marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for chunk in _chunks(rows, max(1, _MAX_PARAMS // len(columns))):
-            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(chunk))}{tail}",
-                           [v for row in chunk for v in row])
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(chunk))}{tail}",
+                [v for row in chunk for v in row],
+            )
 
 
 def insert_fresh(
@@ -144,8 +147,10 @@ def insert_fresh(
                 _copy(cursor, table, names, part)
                 continue
             for small in _chunks(part, max(1, _MAX_PARAMS // len(columns))):
-                cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(small))}",
-                               [v for row in small for v in row])
+                cursor.execute(
+                    f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(small))}",
+                    [v for row in small for v in row],
+                )
 
 
 def _copy(cursor: Any, table: str, names: str, rows: Iterable[Sequence[Any]]) -> None:

@@ -88,9 +88,13 @@ class Order:
 
     def snapshot_state(self) -> dict[str, Any]:
         return {
-            "customer_id": self.customer_id, "status": self.status, "shipping_address": self.shipping_address,
+            "customer_id": self.customer_id,
+            "status": self.status,
+            "shipping_address": self.shipping_address,
             "lines": [[x.product_id, x.name, x.quantity, str(x.unit_price)] for x in self.lines],
-            "cancel_reason": self.cancel_reason, "cancelled_by": self.cancelled_by, "shipped_by": self.shipped_by,
+            "cancel_reason": self.cancel_reason,
+            "cancelled_by": self.cancelled_by,
+            "shipped_by": self.shipped_by,
         }
 
     def apply(self, event: DomainEvent) -> None:
@@ -136,8 +140,11 @@ class Order:
         if item.quantity < 1:
             raise ValueError("quantity must be at least 1")
         return OrderItemAdded(
-            order_id=self.id, product_id=item.product_id, name=item.name,
-            quantity=item.quantity, unit_price=item.unit_price,
+            order_id=self.id,
+            product_id=item.product_id,
+            name=item.name,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
         )
 
     def _require_pending(self) -> None:

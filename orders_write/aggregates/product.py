@@ -61,8 +61,11 @@ class Product:
 
     def snapshot_state(self) -> dict[str, Any]:
         return {
-            "name": self.name, "description": self.description, "price": str(self.price),
-            "on_hand": self.on_hand, "reserved": self.reserved,
+            "name": self.name,
+            "description": self.description,
+            "price": str(self.price),
+            "on_hand": self.on_hand,
+            "reserved": self.reserved,
         }
 
     def apply(self, event: DomainEvent) -> None:
@@ -115,7 +118,9 @@ class Product:
         if quantity > self.available:
             raise InsufficientStock(
                 f"Only {self.available} of {self.id!r} available, {quantity} requested.",
-                product_id=self.id, available=self.available, requested=quantity,
+                product_id=self.id,
+                available=self.available,
+                requested=quantity,
             )
         return [StockReserved(product_id=self.id, order_id=order_id, quantity=quantity)]
 

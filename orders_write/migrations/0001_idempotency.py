@@ -4,28 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('user_id', models.BigIntegerField()),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField(default=0)),
-                ('body', models.TextField(default='')),
-                ('headers', models.TextField(default='{}')),
-                ('created_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("user_id", models.BigIntegerField()),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("status_code", models.PositiveSmallIntegerField(default=0)),
+                ("body", models.TextField(default="")),
+                ("headers", models.TextField(default="{}")),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'orders_write_idempotency',
-                'constraints': [models.UniqueConstraint(fields=('key', 'user_id'), name='orders_write_idempotency_key_user')],
+                "db_table": "orders_write_idempotency",
+                "constraints": [
+                    models.UniqueConstraint(fields=("key", "user_id"), name="orders_write_idempotency_key_user")
+                ],
             },
         ),
     ]

@@ -4,25 +4,23 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('eventstore', '0001_initial'),  # where ProjectionState is created
-        ('orders_write', '0001_idempotency'),
+        ("eventstore", "0001_initial"),  # where ProjectionState is created
+        ("orders_write", "0001_idempotency"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProjectionOperations',
-            fields=[
-            ],
+            name="ProjectionOperations",
+            fields=[],
             options={
-                'verbose_name': 'projection operations',
-                'permissions': [('operate_projections', 'Can resume, skip a failed event of, and rebuild projections')],
-                'proxy': True,
-                'default_permissions': (),
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "projection operations",
+                "permissions": [("operate_projections", "Can resume, skip a failed event of, and rebuild projections")],
+                "proxy": True,
+                "default_permissions": (),
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('eventstore.projectionstate',),
+            bases=("eventstore.projectionstate",),
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders_write', '0002_projection_operations_permission'),
+        ("orders_write", "0002_projection_operations_permission"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='idempotencyrecord',
-            index=models.Index(fields=['created_at'], name='orders_write_idem_created'),
+            model_name="idempotencyrecord",
+            index=models.Index(fields=["created_at"], name="orders_write_idem_created"),
         ),
     ]

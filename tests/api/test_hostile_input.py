@@ -44,21 +44,35 @@ def test_a_lone_surrogate_escaped_in_the_raw_json_is_400(customer_client, mug) -
     assert event_count() == before
 
 
-@pytest.mark.parametrize("path", [
-    "/api/products/mug%00/", "/api/products/%ED%A0%80/", "/api/customers/al%00ice/orders/",
-    "/api/orders/%00/", "/api/products/mug%00/stock/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/products/mug%00/",
+        "/api/products/%ED%A0%80/",
+        "/api/customers/al%00ice/orders/",
+        "/api/orders/%00/",
+        "/api/products/mug%00/stock/",
+    ],
+)
 def test_unstorable_text_in_a_path_segment_is_400(staff_client, mug, path) -> None:
     before = event_count()
-    response = staff_client.post(path, {"quantity": 1}, format="json") if path.endswith("stock/") \
-        else staff_client.get(path)
+    response = (
+        staff_client.post(path, {"quantity": 1}, format="json") if path.endswith("stock/") else staff_client.get(path)
+    )
     assert (response.status_code, response.json()["code"]) == (400, "invalid_path"), response.content
     assert event_count() == before
 
 
-@pytest.mark.parametrize("query", [
-    "status=pend%00ing", "customer_id=%ED%A0%80", "ordering=%00", "page=1%00", "q%00=x",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=pend%00ing",
+        "customer_id=%ED%A0%80",
+        "ordering=%00",
+        "page=1%00",
+        "q%00=x",
+    ],
+)
 def test_unstorable_text_in_a_query_parameter_is_a_400_field_error(staff_client, query) -> None:
     response = staff_client.get(f"/api/orders/?{query}")
     assert response.status_code == 400, response.content
@@ -70,8 +84,7 @@ def test_a_consistency_token_beyond_the_log_is_400_at_once(customer_client, mug)
     txid, position = token.split("-")
     for beyond in (f"{txid}-{int(position) + 1000}", f"{int(txid) + 10**9}-{10**15}"):
         started = time.monotonic()
-        response = customer_client.get("/api/orders/", HTTP_X_CONSISTENCY_TOKEN=beyond,
-                                       HTTP_X_CONSISTENCY_TIMEOUT="10")
+        response = customer_client.get("/api/orders/", HTTP_X_CONSISTENCY_TOKEN=beyond, HTTP_X_CONSISTENCY_TIMEOUT="10")
         assert (response.status_code, response.json()["code"]) == (400, "invalid_consistency_token")
         assert time.monotonic() - started < 5  # not held for the 10 s it asked for
     assert customer_client.get("/api/orders/", HTTP_X_CONSISTENCY_TOKEN=token).status_code == 200

@@ -27,8 +27,14 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     "--window-size=1400,1000",
 )
 
@@ -41,8 +47,10 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
     @classmethod
     def setUpClass(cls) -> None:
         if not (CHROMIUM and CHROMEDRIVER):
-            raise unittest.SkipTest("needs Debian's chromium and chromium-driver (apt-get install chromium "
-                                    "chromium-driver; .ci/run installs them)")
+            raise unittest.SkipTest(
+                "needs Debian's chromium and chromium-driver (apt-get install chromium "
+                "chromium-driver; .ci/run installs them)"
+            )
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -73,14 +81,22 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
         self.addCleanup(setattr, celery_app.conf, "task_always_eager", self.eager)
         staff = get_user_model().objects.create_superuser("operator", "ops@example.com", "operator-pass-123")
         api = client_for(staff)
-        assert api.post("/api/products/", {"sku": "mug", "name": "Mug", "price": "9.50", "initial_stock": 10},
-                        format="json").status_code == 201
-        created = api.post("/api/orders/", {"items": [{"product_id": "mug", "quantity": 2}],
-                                            "shipping_address": {"city": "Lyon"}}, format="json")
+        assert (
+            api.post(
+                "/api/products/", {"sku": "mug", "name": "Mug", "price": "9.50", "initial_stock": 10}, format="json"
+            ).status_code
+            == 201
+        )
+        created = api.post(
+            "/api/orders/",
+            {"items": [{"product_id": "mug", "quantity": 2}], "shipping_address": {"city": "Lyon"}},
+            format="json",
+        )
         assert created.status_code == 201, created.content
         self.order_id = created.json()["id"]
-        assert api.post(f"/api/orders/{self.order_id}/items/", {"product_id": "mug", "quantity": 1},
-                        format="json").status_code in (200, 201)
+        assert api.post(
+            f"/api/orders/{self.order_id}/items/", {"product_id": "mug", "quantity": 1}, format="json"
+        ).status_code in (200, 201)
         wait_until_readable()
         for projection in all_projections():
             catch_up(projection.name)

@@ -131,7 +131,10 @@ class ProjectorProcess:
         self.log_path = log_path
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "run_projector", "--poll-seconds", "600"],
-            cwd=ROOT, env=subprocess_env(), stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
         )
 
     def log(self) -> str:

@@ -61,8 +61,11 @@ def _register(api: ApiClient, skus: list[str], stock: int = 10_000) -> None:
 
 
 def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_once(
-    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, beat: BeatProcess,
-    staff_token: str, api_for: Callable[..., ApiClient],
+    start_gunicorn: Callable[..., GunicornProcess],
+    running_worker: WorkerProcess,
+    beat: BeatProcess,
+    staff_token: str,
+    api_for: Callable[..., ApiClient],
 ) -> None:
     """Nothing but beat triggers the recovery: the killed worker's coalescing flags are stuck (and
     on Redis its unacked catch-ups, until the visibility timeout; RabbitMQ requeues them at once),
@@ -77,8 +80,16 @@ def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_on
 
     halfway = Milestone(threshold=20)
     burst = [
-        (lambda c=c, i=i: command_burst(api_for(node.url, staff_token), customer=c, skus=skus, commands=20,
-                                        seed=i, on_accepted=halfway.increment))
+        (
+            lambda c=c, i=i: command_burst(
+                api_for(node.url, staff_token),
+                customer=c,
+                skus=skus,
+                commands=20,
+                seed=i,
+                on_accepted=halfway.increment,
+            )
+        )
         for i, c in enumerate(customers)
     ]
     accepted_at_kill: list[int] = []
@@ -99,8 +110,11 @@ def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_on
     _wait_at_head(timeout=20, nudge=None)
 
     created = sorted(order_id for o in outcomes for order_id in o.created)
-    logged = sorted(Event.objects.filter(event_type="OrderCreated", data__customer_id__in=customers)
-                    .values_list("data__order_id", flat=True))
+    logged = sorted(
+        Event.objects.filter(event_type="OrderCreated", data__customer_id__in=customers).values_list(
+            "data__order_id", flat=True
+        )
+    )
     assert created == logged
     applied_after, handled_after = events_applied(), handled_events_in_log()
     assert {n: applied_after[n] - applied_before[n] for n in applied_after} == {
@@ -113,8 +127,15 @@ def test_worker_killed_mid_burst_then_restarted_applies_every_command_exactly_on
 _RETRYABLE = {409, 502, 503, 504}
 
 
-def _send_until_answered(api: ApiClient, key: str, path: str, body: dict[str, Any], server_errors: list[str],
-                         dropped: list[str], deadline: float) -> requests.Response | None:
+def _send_until_answered(
+    api: ApiClient,
+    key: str,
+    path: str,
+    body: dict[str, Any],
+    server_errors: list[str],
+    dropped: list[str],
+    deadline: float,
+) -> requests.Response | None:
     """Send one keyed command, retrying the same request with the same Idempotency-Key until it is answered."""
     while time.monotonic() < deadline:
         try:
@@ -133,7 +154,9 @@ def _send_until_answered(api: ApiClient, key: str, path: str, body: dict[str, An
 
 
 def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_anything(
-    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+    start_gunicorn: Callable[..., GunicornProcess],
+    running_worker: WorkerProcess,
+    staff_token: str,
     api_for: Callable[..., ApiClient],
 ) -> None:
     """Half the keys create orders, half add a line to an order each client opened first."""
@@ -151,8 +174,11 @@ def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_anyth
             body = {"product_id": skus[i % 4], "quantity": 1 + i % 3}
             plans[client_no].append((new_key(), f"orders/{opened[client_no]}/items/", body))
         else:
-            body = {"customer_id": customer, "items": [{"product_id": skus[i % 4], "quantity": 1 + i % 3}],
-                    "shipping_address": {"street": f"{i} Retry Road"}}
+            body = {
+                "customer_id": customer,
+                "items": [{"product_id": skus[i % 4], "quantity": 1 + i % 3}],
+                "shipping_address": {"street": f"{i} Retry Road"},
+            }
             plans[client_no].append((new_key(), "orders/", body))
     answers: dict[str, requests.Response | None] = {}
     server_errors: list[str] = []
@@ -249,7 +275,9 @@ def _query_once(reader: ApiClient, i: int, before: dict[str, Any], *, customer: 
 
 
 def test_rebuild_under_query_load_fails_no_query_and_changes_no_view(
-    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+    start_gunicorn: Callable[..., GunicornProcess],
+    running_worker: WorkerProcess,
+    staff_token: str,
     api_for: Callable[..., ApiClient],
 ) -> None:
     node = start_gunicorn()

@@ -109,8 +109,11 @@ def _fresh(api: ApiClient, path: str, token: str, timeout: float = 60.0) -> bool
     """Poll a view with read-your-writes until the projections behind it have passed `token`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = api.session.get(f"{api.base_url}/api/{path}", timeout=15,
-                                   headers={"X-Consistency-Token": token, "X-Consistency-Timeout": "2"})
+        response = api.session.get(
+            f"{api.base_url}/api/{path}",
+            timeout=15,
+            headers={"X-Consistency-Token": token, "X-Consistency-Timeout": "2"},
+        )
         if response.status_code == 200 and response.headers.get("X-Consistency") == "fresh":
             return True
         time.sleep(0.5)
@@ -163,13 +166,21 @@ def test_with_the_broker_killed_then_hung_commands_commit_once_answer_2xx_and_vi
 def test_with_the_database_unreachable_requests_answer_503_with_retry_after(tmp_path: Path) -> None:
     """Before anything can commit: every API request is 503 + Retry-After, /healthz still says the process is up."""
     dead = f"postgres://postgres@127.0.0.1:{free_port()}/nowhere"
-    web = GunicornProcess(tmp_path / "gunicorn.log", queue="unused", workers=1,
-                          env={"DATABASE_URL": dead, "READ_DATABASE_URL": dead, "CELERY_BROKER_URL": ""})
+    web = GunicornProcess(
+        tmp_path / "gunicorn.log",
+        queue="unused",
+        workers=1,
+        env={"DATABASE_URL": dead, "READ_DATABASE_URL": dead, "CELERY_BROKER_URL": ""},
+    )
     web.start()
     try:
         api = ApiClient(web.url, "0" * 40)
-        for response in (api.create_order([("mug", 1)]), api.create_order([("mug", 1)], key=new_key()),
-                         api.get("products/"), api.get("orders/")):
+        for response in (
+            api.create_order([("mug", 1)]),
+            api.create_order([("mug", 1)], key=new_key()),
+            api.get("products/"),
+            api.get("orders/"),
+        ):
             assert response.status_code == 503, (response.status_code, response.text)
             assert response.headers["Retry-After"] == "1"
             assert response.json()["code"] == "service_unavailable"
@@ -250,8 +261,13 @@ def test_twenty_readers_waiting_on_a_stalled_projection_leave_healthz_instant(
 ) -> None:
     """No worker runs, so the projections never pass the token: two readers of the one process
     wait (CONSISTENCY_MAX_WAITERS=2), the rest answer stale at once, and /healthz is never held."""
-    web = GunicornProcess(tmp_path / "gunicorn.log", queue=f"stall-{uuid.uuid4().hex[:8]}", workers=1, threads=8,
-                          env={"CONSISTENCY_MAX_WAITERS": "2"})
+    web = GunicornProcess(
+        tmp_path / "gunicorn.log",
+        queue=f"stall-{uuid.uuid4().hex[:8]}",
+        workers=1,
+        threads=8,
+        env={"CONSISTENCY_MAX_WAITERS": "2"},
+    )
     web.start()
     try:
         api = ApiClient(web.url, staff_token)
@@ -263,8 +279,11 @@ def test_twenty_readers_waiting_on_a_stalled_projection_leave_healthz_instant(
 
         def read() -> None:
             started = time.monotonic()
-            response = requests.get(f"{web.url}/api/products/", timeout=30,
-                                    headers={"X-Consistency-Token": token, "X-Consistency-Timeout": "5"})
+            response = requests.get(
+                f"{web.url}/api/products/",
+                timeout=30,
+                headers={"X-Consistency-Token": token, "X-Consistency-Timeout": "5"},
+            )
             answers.append((response.headers.get("X-Consistency"), time.monotonic() - started))
 
         readers = [threading.Thread(target=read) for _ in range(20)]

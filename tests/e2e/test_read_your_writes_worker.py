@@ -26,8 +26,9 @@ def fresh_get(client: APIClient, path: str, token: str) -> Any:
     return response.json()
 
 
-def test_commands_then_token_queries_are_fresh_and_exact(staff_client: APIClient, customer_client: APIClient,
-                                                          other_client: APIClient) -> None:
+def test_commands_then_token_queries_are_fresh_and_exact(
+    staff_client: APIClient, customer_client: APIClient, other_client: APIClient
+) -> None:
     from config.celery_app import app
 
     assert not app.conf.task_always_eager  # the worker subprocess, not this process, runs the projections
@@ -42,8 +43,10 @@ def test_commands_then_token_queries_are_fresh_and_exact(staff_client: APIClient
     dropped = place(other_client, [("MUG-1", 3)])
     cancel = staff_client.post(f"/api/orders/{dropped['id']}/cancel/", {"reason": "duplicate"}, format="json")
     assert cancel.status_code == 200
-    assert fresh_get(other_client, f"/api/orders/{dropped['id']}/", cancel.json()["consistency_token"])[
-        "status"] == "cancelled"
+    assert (
+        fresh_get(other_client, f"/api/orders/{dropped['id']}/", cancel.json()["consistency_token"])["status"]
+        == "cancelled"
+    )
 
     shipped = staff_client.post(f"/api/orders/{kept['id']}/ship/", {}, format="json").json()
     last = shipped["consistency_token"]

@@ -46,8 +46,11 @@ def _wait_at_head(timeout: float = 60.0) -> None:
 
 
 def test_two_web_nodes_and_two_workers_build_views_equal_to_the_log(
-    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess,
-    start_extra_worker: Callable[[], WorkerProcess], staff_token: str, api_for: Callable[..., ApiClient],
+    start_gunicorn: Callable[..., GunicornProcess],
+    running_worker: WorkerProcess,
+    start_extra_worker: Callable[[], WorkerProcess],
+    staff_token: str,
+    api_for: Callable[..., ApiClient],
 ) -> None:
     if "read" not in settings.DATABASES:
         pytest.skip("needs a separate read database: set READ_DATABASE_URL (CI does)")
@@ -62,21 +65,34 @@ def test_two_web_nodes_and_two_workers_build_views_equal_to_the_log(
     _wait_at_head()
     applied_before, handled_before = events_applied(), handled_events_in_log()
 
-    outcomes = run_threads([
-        (lambda i=i, c=c: command_burst(api_for(nodes[i % 2].url, staff_token), customer=c, skus=skus,
-                                        commands=25, seed=100 + i))
-        for i, c in enumerate(customers)
-    ])
+    outcomes = run_threads(
+        [
+            (
+                lambda i=i, c=c: command_burst(
+                    api_for(nodes[i % 2].url, staff_token), customer=c, skus=skus, commands=25, seed=100 + i
+                )
+            )
+            for i, c in enumerate(customers)
+        ]
+    )
 
     assert [e for o in outcomes for e in o.errors] == []
     assert sum(o.accepted for o in outcomes) >= len(customers) * 10, [o.refused for o in outcomes]
     for node in nodes:  # both nodes answer the same views
-        wait_for_views_to_match(api_for(node.url, staff_token), skus=skus, customer_ids=customers, timeout=60,
-                                nudge=catch_up_all_projections.delay)
+        wait_for_views_to_match(
+            api_for(node.url, staff_token),
+            skus=skus,
+            customer_ids=customers,
+            timeout=60,
+            nudge=catch_up_all_projections.delay,
+        )
     _wait_at_head()
     created = sorted(order_id for o in outcomes for order_id in o.created)
-    logged = sorted(Event.objects.filter(event_type="OrderCreated", data__customer_id__in=customers)
-                    .values_list("data__order_id", flat=True))
+    logged = sorted(
+        Event.objects.filter(event_type="OrderCreated", data__customer_id__in=customers).values_list(
+            "data__order_id", flat=True
+        )
+    )
     assert created == logged
     applied_after, handled_after = events_applied(), handled_events_in_log()
     assert {n: applied_after[n] - applied_before[n] for n in applied_after} == {

@@ -37,7 +37,9 @@ TIME_BUDGET_SECONDS = 50.0
 
 
 def test_generated_requests_never_fail_the_server_and_refusals_append_nothing(
-    start_gunicorn: Callable[..., GunicornProcess], running_worker: WorkerProcess, staff_token: str,
+    start_gunicorn: Callable[..., GunicornProcess],
+    running_worker: WorkerProcess,
+    staff_token: str,
     api_for: Callable[..., ApiClient],
 ) -> None:
     node = start_gunicorn(workers=1)
@@ -57,8 +59,15 @@ def test_generated_requests_never_fail_the_server_and_refusals_append_nothing(
         for path_parameters in ({}, fixed) if fixed else ({},):
             for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
                 if time.monotonic() < budget:
-                    _fuzz(operation, mode, path_parameters, base_url=node.url, session=session, headers=auth,
-                          findings=findings)
+                    _fuzz(
+                        operation,
+                        mode,
+                        path_parameters,
+                        base_url=node.url,
+                        session=session,
+                        headers=auth,
+                        findings=findings,
+                    )
     session.close()
 
     assert findings.server_errors == [], "\n".join(findings.server_errors)
@@ -84,12 +93,26 @@ def _seed(api: ApiClient) -> dict[str, str]:
     return {"sku": sku, "order_id": order.json()["id"], "customer_id": "fuzz-customer"}
 
 
-def _fuzz(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode, path_parameters: dict[str, str],
-          *, base_url: str, session: requests.Session, headers: dict[str, str], findings: Findings) -> None:
+def _fuzz(
+    operation: schemathesis.APIOperation,
+    mode: schemathesis.GenerationMode,
+    path_parameters: dict[str, str],
+    *,
+    base_url: str,
+    session: requests.Session,
+    headers: dict[str, str],
+    findings: Findings,
+) -> None:
     """Send a few generated requests for one operation and record what breaks the two properties."""
 
-    @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_MODE,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters or None))
     def check(case: schemathesis.Case) -> None:
         before = Event.objects.count()

@@ -71,24 +71,39 @@ class Soak:
         self.model.customers = customers
         self.tokens = self.stack.create_users(STAFF, customers)
         self.stack.start_all()
-        log(f"stack up in {time.monotonic() - started:.0f}s: gunicorn {self.stack.base_url} "
+        log(
+            f"stack up in {time.monotonic() - started:.0f}s: gunicorn {self.stack.base_url} "
             f"({self.stack.web_workers} workers), 2 Celery workers, beat, run_projector, "
-            f"Redis on port {self.stack.redis_port}")
+            f"Redis on port {self.stack.redis_port}"
+        )
         self.register_catalogue()
         self.check_correlation()
 
     def client(self, name: str, index: int, *, catalogue: bool = False) -> ClientThread:
-        return ClientThread(name, model=self.model, stats=self.stats, base_url=self.stack.base_url,
-                            tokens=self.tokens, customer=self.model.customers[index % self.clients], staff=STAFF,
-                            seed=self.seed * 1000 + index, stop=self.stop, think_ms=self.think_ms,
-                            catalogue=catalogue)
+        return ClientThread(
+            name,
+            model=self.model,
+            stats=self.stats,
+            base_url=self.stack.base_url,
+            tokens=self.tokens,
+            customer=self.model.customers[index % self.clients],
+            staff=STAFF,
+            seed=self.seed * 1000 + index,
+            stop=self.stop,
+            think_ms=self.think_ms,
+            catalogue=catalogue,
+        )
 
     def register_catalogue(self) -> None:
         """Eight big-stock products (four of them get price changes), a scarce one and one without stock."""
         rng = random.Random(self.seed)
         setup = self.client("setup", 999)
-        specs = [setup.register_spec(f"soak-p{i:02d}", Decimal(rng.randint(100, 9999)) / 100, BIG_STOCK,
-                                     pool=True, priced=i < 4) for i in range(8)]
+        specs = [
+            setup.register_spec(
+                f"soak-p{i:02d}", Decimal(rng.randint(100, 9999)) / 100, BIG_STOCK, pool=True, priced=i < 4
+            )
+            for i in range(8)
+        ]
         specs.append(setup.register_spec("soak-scarce", Decimal("42.50"), SCARCE_STOCK, pool=False, scarce=True))
         specs.append(setup.register_spec("soak-idle", Decimal("7.00"), 0, pool=False))
         for spec in specs:
@@ -100,8 +115,10 @@ class Soak:
         """The oracle finds commands in the log by X-Request-ID; make sure the server keeps it as correlation id."""
         unknown = {e.rid for e in read_log(self.stack)} - set(self.model.by_rid)
         if unknown:
-            raise RuntimeError(f"events carry correlation ids no client sent ({sorted(unknown)[:3]}): X-Request-ID "
-                               f"is no longer the commands' correlation id, so the soak cannot count the log")
+            raise RuntimeError(
+                f"events carry correlation ids no client sent ({sorted(unknown)[:3]}): X-Request-ID "
+                f"is no longer the commands' correlation id, so the soak cannot count the log"
+            )
 
     # Load and faults ----------------------------------------------------------------------
 
@@ -135,9 +152,12 @@ class Soak:
     def progress(self, elapsed: float) -> None:
         c = self.stats.counts
         faults = ",".join(f"{k}:{self.injector.counts[k]}" for k in KINDS)
-        print(f"soak {elapsed:5.0f}s commands={c['commands']} accepted={c['accepted']} refused={c['refused']} "
-              f"unresolved={c['unresolved']} retries={c['retries']} faults={faults} "
-              f"server_errors={c['server_errors']} unexpected={c['unexpected_answers']}", flush=True)
+        print(
+            f"soak {elapsed:5.0f}s commands={c['commands']} accepted={c['accepted']} refused={c['refused']} "
+            f"unresolved={c['unresolved']} retries={c['retries']} faults={faults} "
+            f"server_errors={c['server_errors']} unexpected={c['unexpected_answers']}",
+            flush=True,
+        )
 
     # Verdict ----------------------------------------------------------------------------
 
@@ -147,8 +167,7 @@ class Soak:
         oracle = Oracle(self.stack, self.model, self.stats, self.tokens[STAFF])
         log("checking the log against the model")
         by_rid = oracle.check_log()
-        log(f"checking every view ({len(self.model.orders)} orders, {len(self.model.products)} products, "
-            f"daily sales)")
+        log(f"checking every view ({len(self.model.orders)} orders, {len(self.model.products)} products, daily sales)")
         view_mismatches = oracle.check_views(by_rid) + self.stats.counts["fresh_read_mismatches"]
         self.server_error_context()
         records = self.model.records
@@ -167,18 +186,26 @@ class Soak:
             "server_errors": c["server_errors"],
             "unexpected_answers": c["unexpected_answers"],
             "details": {
-                "clients": self.clients, "seed": self.seed,
-                "orders": len(self.model.orders), "products": len(self.model.products),
+                "clients": self.clients,
+                "seed": self.seed,
+                "orders": len(self.model.orders),
+                "products": len(self.model.products),
                 "log_events": oracle.found["log_events"],
                 "refused_but_committed": oracle.found["refused_but_committed"],
                 "fresh_read_mismatches": c["fresh_read_mismatches"],
                 "unresolved": c["unresolved"],
                 "unresolved_committed": oracle.found["unresolved_committed"],
                 "unresolved_not_committed": sum(r.outcome == NOT_COMMITTED for r in records),
-                "ambiguous": c["ambiguous"], "abandoned": c["abandoned"], "sent_twice": c["sent_twice"],
-                "sent_twice_at_once": c["sent_twice_at_once"], "unkeyed": c["unkeyed"], "races": c["races"],
-                "retries": c["retries"], "reads": c["reads"],
-                "fresh_reads": c["fresh_reads"], "stale_reads": c["stale_reads"],
+                "ambiguous": c["ambiguous"],
+                "abandoned": c["abandoned"],
+                "sent_twice": c["sent_twice"],
+                "sent_twice_at_once": c["sent_twice_at_once"],
+                "unkeyed": c["unkeyed"],
+                "races": c["races"],
+                "retries": c["retries"],
+                "reads": c["reads"],
+                "fresh_reads": c["fresh_reads"],
+                "stale_reads": c["stale_reads"],
                 "backends_terminated": self.injector.backends_terminated,
                 "rebuild_exit_codes": self.stack.rebuild_results,
                 "unexpected_exits": dict(self.stack.unexpected_exits),
@@ -189,8 +216,12 @@ class Soak:
             },
         }
         broken = [k for k in FAILING if summary[k]]
-        if c["soak_errors"] or self.injector.errors or self.stack.start_failures or (
-                faults_missing and self.seconds >= 60):
+        if (
+            c["soak_errors"]
+            or self.injector.errors
+            or self.stack.start_failures
+            or (faults_missing and self.seconds >= 60)
+        ):
             broken.append("soak")
         summary["ok"] = not broken
         if broken:
@@ -214,8 +245,10 @@ class Soak:
             if rids and entry.get("request_id") not in rids:
                 continue
             trace = str(entry.get("exc_info", "")).strip().splitlines()
-            log(f"[server log] request {entry.get('request_id')}: {entry.get('message')} :: "
-                f"{' | '.join(trace[-3:]) if trace else ''}")
+            log(
+                f"[server log] request {entry.get('request_id')}: {entry.get('message')} :: "
+                f"{' | '.join(trace[-3:]) if trace else ''}"
+            )
             shown += 1
             if shown >= 15:
                 break
@@ -237,8 +270,11 @@ class Soak:
 def main() -> int:
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        print("soak: set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres "
-              "(the soak creates and drops databases of its own there)", file=sys.stderr)
+        print(
+            "soak: set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres "
+            "(the soak creates and drops databases of its own there)",
+            file=sys.stderr,
+        )
         return 2
     seconds = float(os.environ.get("SOAK_SECONDS") or 300)
     clients = max(1, int(os.environ.get("SOAK_CLIENTS") or 4))
@@ -246,8 +282,9 @@ def main() -> int:
     think_ms = float(os.environ.get("SOAK_THINK_MS") or 10)
     run_id = uuid.uuid4().hex[:8]
     work_dir = Path(tempfile.mkdtemp(prefix=f"soak-{run_id}-"))
-    soak = Soak(Stack(database_url, work_dir, run_id=run_id), seconds=seconds, clients=clients, seed=seed,
-                think_ms=think_ms)
+    soak = Soak(
+        Stack(database_url, work_dir, run_id=run_id), seconds=seconds, clients=clients, seed=seed, think_ms=think_ms
+    )
 
     def interrupt(signum: int, _frame: Any) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -269,8 +306,10 @@ def main() -> int:
     except Exception:
         soak.keep_logs = True
         log(f"the soak could not run:\n{traceback.format_exc()}")
-        print(json.dumps({"soak": True, "ok": False, "error": traceback.format_exc().strip().splitlines()[-1]}),
-              flush=True)
+        print(
+            json.dumps({"soak": True, "ok": False, "error": traceback.format_exc().strip().splitlines()[-1]}),
+            flush=True,
+        )
         return 2
     finally:
         soak.teardown()

@@ -113,8 +113,13 @@ def to_answer(response: requests.Response) -> Answer:
         body: Any = response.json()
     except ValueError:
         body = response.text[:2000]
-    return Answer(response.status_code, body, response.headers.get("ETag"),
-                  response.headers.get("X-Consistency-Token"), response.headers.get("X-Consistency"))
+    return Answer(
+        response.status_code,
+        body,
+        response.headers.get("ETag"),
+        response.headers.get("X-Consistency-Token"),
+        response.headers.get("X-Consistency"),
+    )
 
 
 def same_answer(a: Answer, b: Answer) -> bool:
@@ -131,9 +136,19 @@ def _retry_after(value: str | None) -> float:
         return 1.0
 
 
-def send_until_answered(session: requests.Session, stats: Stats, url: str, method: str, *, body: Any,
-                        headers: dict[str, str], first_timeout: float | None, label: str,
-                        retry_unknown: bool = True, delay: float = 0.0) -> tuple[Answer | None, bool, int]:
+def send_until_answered(
+    session: requests.Session,
+    stats: Stats,
+    url: str,
+    method: str,
+    *,
+    body: Any,
+    headers: dict[str, str],
+    first_timeout: float | None,
+    label: str,
+    retry_unknown: bool = True,
+    delay: float = 0.0,
+) -> tuple[Answer | None, bool, int]:
     """(definite answer or None, whether some try ended without one, tries) for one command.
 
     `retry_unknown` is for keyed commands: a try without an answer is sent again with the
@@ -206,17 +221,39 @@ class Spec:
     hot: bool = False  # run again after its commit it would be refused: duplicates and retries race it more
 
 
-BASE_WEIGHTS = {"create": 20, "add": 14, "cancel": 7, "ship": 7, "receive": 4, "racy": 5, "if_match": 3,
-                "race": 4, "invalid": 16, "read": 9}
+BASE_WEIGHTS = {
+    "create": 20,
+    "add": 14,
+    "cancel": 7,
+    "ship": 7,
+    "receive": 4,
+    "racy": 5,
+    "if_match": 3,
+    "race": 4,
+    "invalid": 16,
+    "read": 9,
+}
 CATALOGUE_WEIGHTS = {"price": 8, "register": 2}
 
 
 class ClientThread(threading.Thread):
     """One customer's client (with the staff token for staff commands)."""
 
-    def __init__(self, name: str, *, model: Model, stats: Stats, base_url: str, tokens: dict[str, str],
-                 customer: str, staff: str, seed: int, stop: threading.Event, think_ms: float,
-                 catalogue: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: Model,
+        stats: Stats,
+        base_url: str,
+        tokens: dict[str, str],
+        customer: str,
+        staff: str,
+        seed: int,
+        stop: threading.Event,
+        think_ms: float,
+        catalogue: bool = False,
+    ) -> None:
         super().__init__(name=f"soak-{name}", daemon=True)
         self.label = name
         self.model = model
@@ -291,14 +328,25 @@ class ClientThread(threading.Thread):
     def create_effect(self, lines: list[tuple[str, int]], address: dict[str, str]) -> Callable:
         def effect(record: Record, order_id: str | None) -> Events:
             assert order_id is not None
-            order = Order(order_id, self.me, self.label, address, record.rid, version=1 + len(lines),
-                          lines=[Line(s, self.model.name_of(s), q, record.rid) for s, q in lines])
+            order = Order(
+                order_id,
+                self.me,
+                self.label,
+                address,
+                record.rid,
+                version=1 + len(lines),
+                lines=[Line(s, self.model.name_of(s), q, record.rid) for s, q in lines],
+            )
             self.model.add_order(order)
             self.my_orders.append(order)
             record.order_id = order_id
             stream = f"Order-{order_id}"
-            return [(stream, "OrderCreated"), *[(stream, "OrderItemAdded")] * len(lines),
-                    *[(f"Product-{s}", "StockReserved") for s in dict.fromkeys(s for s, _ in lines)]]
+            return [
+                (stream, "OrderCreated"),
+                *[(stream, "OrderItemAdded")] * len(lines),
+                *[(f"Product-{s}", "StockReserved") for s in dict.fromkeys(s for s, _ in lines)],
+            ]
+
         return effect
 
     def add_effect(self, order: Order, sku: str, quantity: int) -> Callable:
@@ -307,6 +355,7 @@ class ClientThread(threading.Thread):
             order.version += 1
             record.order_id = order.order_id
             return [(f"Order-{order.order_id}", "OrderItemAdded"), (f"Product-{sku}", "StockReserved")]
+
         return effect
 
     def end_effect(self, order: Order, status: str, reason: str = "") -> Callable:
@@ -316,9 +365,11 @@ class ClientThread(threading.Thread):
             record.order_id = order.order_id
             if status == "cancelled":
                 order.cancel_reason, order.cancel_rid = reason, record.rid
-            event, stock = ("OrderCancelled", "StockReleased") if status == "cancelled" else ("OrderShipped",
-                                                                                            "StockShipped")
+            event, stock = (
+                ("OrderCancelled", "StockReleased") if status == "cancelled" else ("OrderShipped", "StockShipped")
+            )
             return [(f"Order-{order.order_id}", event), *[(f"Product-{s}", stock) for s in order.skus()]]
+
         return effect
 
     # Valid commands ---------------------------------------------------------------------
@@ -335,8 +386,19 @@ class ClientThread(threading.Thread):
         user = self.customer_or_staff()
         if user == self.staff or self.rng.random() < 0.5:
             body["customer_id"] = self.me
-        return Spec("create", "POST", "/api/orders/", body, user, expect, status=201, version=1 + len(lines),
-                    effect=self.create_effect(lines, address), creates_order=True, tricks=expect == ACCEPT)
+        return Spec(
+            "create",
+            "POST",
+            "/api/orders/",
+            body,
+            user,
+            expect,
+            status=201,
+            version=1 + len(lines),
+            effect=self.create_effect(lines, address),
+            creates_order=True,
+            tricks=expect == ACCEPT,
+        )
 
     def spec_add(self, *, sku: str | None = None, expect: str = ACCEPT, if_match: bool = False) -> Spec | None:
         order = self.pick(self.pending())
@@ -345,10 +407,22 @@ class ClientThread(threading.Thread):
         sku = sku or self.sku()
         quantity = self.rng.randint(1, 3)
         body = {"product_id": sku, "quantity": quantity}
-        return Spec("add_item", "POST", f"/api/orders/{order.order_id}/items/", body, self.customer_or_staff(),
-                    expect, status=200, effect=self.add_effect(order, sku, quantity), order=order,
-                    version=order.version + 1, target_id=order.order_id,
-                    if_match=order.version if if_match else None, tricks=expect == ACCEPT, hot=if_match)
+        return Spec(
+            "add_item",
+            "POST",
+            f"/api/orders/{order.order_id}/items/",
+            body,
+            self.customer_or_staff(),
+            expect,
+            status=200,
+            effect=self.add_effect(order, sku, quantity),
+            order=order,
+            version=order.version + 1,
+            target_id=order.order_id,
+            if_match=order.version if if_match else None,
+            tricks=expect == ACCEPT,
+            hot=if_match,
+        )
 
     def spec_if_match(self) -> Spec | None:
         return self.spec_add(if_match=True)
@@ -365,17 +439,39 @@ class ClientThread(threading.Thread):
             method, path, body = "DELETE", f"/api/orders/{order.order_id}/", {"reason": reason}
         else:
             method, path, body = "DELETE", f"/api/orders/{order.order_id}/?reason={reason}", None
-        return Spec("cancel", method, path, body, self.customer_or_staff(0.4), ACCEPT, status=200,
-                    effect=self.end_effect(order, "cancelled", reason), order=order, version=order.version + 1,
-                    target_id=order.order_id, hot=True)
+        return Spec(
+            "cancel",
+            method,
+            path,
+            body,
+            self.customer_or_staff(0.4),
+            ACCEPT,
+            status=200,
+            effect=self.end_effect(order, "cancelled", reason),
+            order=order,
+            version=order.version + 1,
+            target_id=order.order_id,
+            hot=True,
+        )
 
     def spec_ship(self) -> Spec | None:
         order = self.pick(self.pending())
         if order is None:
             return None
-        return Spec("ship", "POST", f"/api/orders/{order.order_id}/ship/", {}, self.staff, ACCEPT, status=200,
-                    effect=self.end_effect(order, "shipped"), order=order, version=order.version + 1,
-                    target_id=order.order_id, hot=True)
+        return Spec(
+            "ship",
+            "POST",
+            f"/api/orders/{order.order_id}/ship/",
+            {},
+            self.staff,
+            ACCEPT,
+            status=200,
+            effect=self.end_effect(order, "shipped"),
+            order=order,
+            version=order.version + 1,
+            target_id=order.order_id,
+            hot=True,
+        )
 
     def spec_receive(self) -> Spec:
         sku = self.sku()
@@ -387,8 +483,17 @@ class ClientThread(threading.Thread):
             product.receives += 1
             return [(f"Product-{sku}", "StockReceived")]
 
-        return Spec("receive_stock", "POST", f"/api/products/{sku}/stock/", {"quantity": quantity}, self.staff,
-                    ACCEPT, status=200, effect=effect, target_id=sku)
+        return Spec(
+            "receive_stock",
+            "POST",
+            f"/api/products/{sku}/stock/",
+            {"quantity": quantity},
+            self.staff,
+            ACCEPT,
+            status=200,
+            effect=effect,
+            target_id=sku,
+        )
 
     def spec_racy(self) -> Spec | None:
         """Orders that race for the scarce product: accepted or 422 insufficient_stock, both are right."""
@@ -413,8 +518,18 @@ class ClientThread(threading.Thread):
             product.price = price
             return [(f"Product-{sku}", "PriceChanged")]
 
-        return Spec("change_price", "POST", f"/api/products/{sku}/price/", {"price": str(price)}, self.staff,
-                    ACCEPT, status=200, effect=effect, product=sku, target_id=sku)
+        return Spec(
+            "change_price",
+            "POST",
+            f"/api/products/{sku}/price/",
+            {"price": str(price)},
+            self.staff,
+            ACCEPT,
+            status=200,
+            effect=effect,
+            product=sku,
+            target_id=sku,
+        )
 
     def spec_register(self) -> Spec:
         self.seq += 1
@@ -422,8 +537,9 @@ class ClientThread(threading.Thread):
         stock = BIG_STOCK if self.rng.random() < 0.8 else 0
         return self.register_spec(sku, Decimal(self.rng.randint(100, 9999)) / 100, stock, pool=stock > 0)
 
-    def register_spec(self, sku: str, price: Decimal, stock: int, *, pool: bool,
-                      scarce: bool = False, priced: bool = False) -> Spec:
+    def register_spec(
+        self, sku: str, price: Decimal, stock: int, *, pool: bool, scarce: bool = False, priced: bool = False
+    ) -> Spec:
         name, description = f"Soak product {sku}", f"Registered by the soak: {sku}"
 
         def effect(record: Record, _: str | None) -> Events:
@@ -437,24 +553,58 @@ class ClientThread(threading.Thread):
             return [(f"Product-{sku}", "ProductRegistered"), *([(f"Product-{sku}", "StockReceived")] * (stock > 0))]
 
         body = {"sku": sku, "name": name, "description": description, "price": str(price), "initial_stock": stock}
-        return Spec("register_product", "POST", "/api/products/", body, self.staff, ACCEPT, status=201,
-                    effect=effect, target_id=sku, version=1 + (stock > 0), hot=True)
+        return Spec(
+            "register_product",
+            "POST",
+            "/api/products/",
+            body,
+            self.staff,
+            ACCEPT,
+            status=201,
+            effect=effect,
+            target_id=sku,
+            version=1 + (stock > 0),
+            hot=True,
+        )
 
     # Invalid commands (each with the contract's refusal) ------------------------------------
 
     def spec_invalid(self) -> Spec | None:
-        makers = [self.inv_unknown_product, self.inv_quantity_zero, self.inv_empty_items, self.inv_no_address,
-                  self.inv_not_pending, self.inv_customer_ships, self.inv_foreign_order, self.inv_unknown_sku_stock,
-                  self.inv_bad_price, self.inv_register_existing, self.inv_customer_mismatch, self.inv_overorder,
-                  self.inv_stale_if_match, self.inv_key_reused, self.inv_no_reason, self.inv_customer_stock]
+        makers = [
+            self.inv_unknown_product,
+            self.inv_quantity_zero,
+            self.inv_empty_items,
+            self.inv_no_address,
+            self.inv_not_pending,
+            self.inv_customer_ships,
+            self.inv_foreign_order,
+            self.inv_unknown_sku_stock,
+            self.inv_bad_price,
+            self.inv_register_existing,
+            self.inv_customer_mismatch,
+            self.inv_overorder,
+            self.inv_stale_if_match,
+            self.inv_key_reused,
+            self.inv_no_reason,
+            self.inv_customer_stock,
+        ]
         for _ in range(5):
             spec = self.rng.choice(makers)()
             if spec is not None:
                 return spec
         return None
 
-    def _refuse(self, kind: str, method: str, path: str, body: Any, user: str, status: int,
-                code: str | None, order: Order | None = None) -> Spec:
+    def _refuse(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        body: Any,
+        user: str,
+        status: int,
+        code: str | None,
+        order: Order | None = None,
+    ) -> Spec:
         return Spec(f"invalid:{kind}", method, path, body, user, REFUSE, status=status, code=code, order=order)
 
     def _order_body(self, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -464,8 +614,16 @@ class ClientThread(threading.Thread):
         missing = f"soak-missing-{uuid.uuid4().hex[:6]}"
         order = self.pick(self.pending())
         if order is not None and self.rng.random() < 0.5:
-            return self._refuse("add_unknown_product", "POST", f"/api/orders/{order.order_id}/items/",
-                                {"product_id": missing, "quantity": 1}, self.me, 422, "unknown_product", order)
+            return self._refuse(
+                "add_unknown_product",
+                "POST",
+                f"/api/orders/{order.order_id}/items/",
+                {"product_id": missing, "quantity": 1},
+                self.me,
+                422,
+                "unknown_product",
+                order,
+            )
         body = self._order_body([{"product_id": self.sku(), "quantity": 1}, {"product_id": missing, "quantity": 1}])
         return self._refuse("unknown_product", "POST", "/api/orders/", body, self.me, 422, "unknown_product")
 
@@ -485,18 +643,37 @@ class ClientThread(threading.Thread):
         if order is None:
             return None
         which = self.rng.choice(["items", "cancel", "ship"])
-        body: dict[str, Any] = {"product_id": self.sku(), "quantity": 1} if which == "items" else (
-            {"reason": "too late"} if which == "cancel" else {})
+        body: dict[str, Any] = (
+            {"product_id": self.sku(), "quantity": 1}
+            if which == "items"
+            else ({"reason": "too late"} if which == "cancel" else {})
+        )
         user = self.staff if which == "ship" else self.customer_or_staff()
-        return self._refuse(f"{which}_not_pending", "POST", f"/api/orders/{order.order_id}/{which}/", body, user,
-                            422, "order_not_pending", order)
+        return self._refuse(
+            f"{which}_not_pending",
+            "POST",
+            f"/api/orders/{order.order_id}/{which}/",
+            body,
+            user,
+            422,
+            "order_not_pending",
+            order,
+        )
 
     def inv_customer_ships(self) -> Spec | None:
         order = self.pick(self.pending())
         if order is None:
             return None
-        return self._refuse("customer_ships", "POST", f"/api/orders/{order.order_id}/ship/", {}, self.me, 403,
-                            "permission_denied", order)
+        return self._refuse(
+            "customer_ships",
+            "POST",
+            f"/api/orders/{order.order_id}/ship/",
+            {},
+            self.me,
+            403,
+            "permission_denied",
+            order,
+        )
 
     def inv_foreign_order(self) -> Spec | None:
         ids = self.model.order_ids
@@ -505,19 +682,28 @@ class ClientThread(threading.Thread):
                 return None
             foreign = self.model.orders.get(ids[self.rng.randrange(len(ids))])
             if foreign is not None and foreign.customer != self.me:
-                return self._refuse("foreign_order", "POST", f"/api/orders/{foreign.order_id}/cancel/",
-                                    {"reason": "not mine"}, self.me, 404, None)
+                return self._refuse(
+                    "foreign_order",
+                    "POST",
+                    f"/api/orders/{foreign.order_id}/cancel/",
+                    {"reason": "not mine"},
+                    self.me,
+                    404,
+                    None,
+                )
         return None
 
     def inv_unknown_sku_stock(self) -> Spec:
         missing = f"soak-missing-{uuid.uuid4().hex[:6]}"
-        return self._refuse("stock_unknown_sku", "POST", f"/api/products/{missing}/stock/", {"quantity": 5},
-                            self.staff, 404, None)
+        return self._refuse(
+            "stock_unknown_sku", "POST", f"/api/products/{missing}/stock/", {"quantity": 5}, self.staff, 404, None
+        )
 
     def inv_bad_price(self) -> Spec:
         price = self.rng.choice(["0.00", "-5.00", "1.234", "NaN"])
-        return self._refuse("bad_price", "POST", f"/api/products/{self.sku()}/price/", {"price": price},
-                            self.staff, 400, None)
+        return self._refuse(
+            "bad_price", "POST", f"/api/products/{self.sku()}/price/", {"price": price}, self.staff, 400, None
+        )
 
     def inv_register_existing(self) -> Spec:
         sku = self.sku()
@@ -531,22 +717,34 @@ class ClientThread(threading.Thread):
 
     def inv_overorder(self) -> Spec:
         body = self._order_body([{"product_id": self.model.scarce, "quantity": OVERORDER}])
-        return self._refuse("overorder", "POST", "/api/orders/", body, self.customer_or_staff(), 422,
-                            "insufficient_stock")
+        return self._refuse(
+            "overorder", "POST", "/api/orders/", body, self.customer_or_staff(), 422, "insufficient_stock"
+        )
 
     def inv_stale_if_match(self) -> Spec | None:
         order = self.pick([o for o in self.pending() if o.version >= 2])
         if order is None:
             return None
-        spec = self._refuse("stale_if_match", "POST", f"/api/orders/{order.order_id}/items/",
-                            {"product_id": self.sku(), "quantity": 1}, self.me, 412, "version_mismatch", order)
+        spec = self._refuse(
+            "stale_if_match",
+            "POST",
+            f"/api/orders/{order.order_id}/items/",
+            {"product_id": self.sku(), "quantity": 1},
+            self.me,
+            412,
+            "version_mismatch",
+            order,
+        )
         spec.if_match = order.version - 1
         return spec
 
     def inv_key_reused(self) -> Spec | None:
         """The key of an accepted command with another body: 422 idempotency_key_reused, nothing appended."""
-        candidates = [(r, s) for r, s in self.recent
-                      if r.key and r.method == "POST" and s.kind in {"create", "add_item", "cancel", "receive_stock"}]
+        candidates = [
+            (r, s)
+            for r, s in self.recent
+            if r.key and r.method == "POST" and s.kind in {"create", "add_item", "cancel", "receive_stock"}
+        ]
         if not candidates:
             return None
         record, _ = self.rng.choice(candidates)
@@ -565,12 +763,20 @@ class ClientThread(threading.Thread):
         order = self.pick(self.pending())
         if order is None:
             return None
-        return self._refuse("cancel_without_reason", "POST", f"/api/orders/{order.order_id}/cancel/", {}, self.me,
-                            400, None, order)
+        return self._refuse(
+            "cancel_without_reason", "POST", f"/api/orders/{order.order_id}/cancel/", {}, self.me, 400, None, order
+        )
 
     def inv_customer_stock(self) -> Spec:
-        return self._refuse("customer_receives_stock", "POST", f"/api/products/{self.sku()}/stock/",
-                            {"quantity": 1}, self.me, 403, "permission_denied")
+        return self._refuse(
+            "customer_receives_stock",
+            "POST",
+            f"/api/products/{self.sku()}/stock/",
+            {"quantity": 1},
+            self.me,
+            403,
+            "permission_denied",
+        )
 
     # Sending ----------------------------------------------------------------------------
 
@@ -578,8 +784,18 @@ class ClientThread(threading.Thread):
         self.seq += 1
         rid = f"soak-{self.label}-{self.seq}-{uuid.uuid4().hex[:6]}"
         key = (spec.key or f"soak-{uuid.uuid4()}") if spec.keyed else ""
-        record = Record(rid, spec.kind, self.label, spec.method, spec.path, spec.body, key, spec.user, spec.expect,
-                        effect=spec.effect)
+        record = Record(
+            rid,
+            spec.kind,
+            self.label,
+            spec.method,
+            spec.path,
+            spec.body,
+            key,
+            spec.user,
+            spec.expect,
+            effect=spec.effect,
+        )
         self.model.add_record(record)
         self.stats.bump("commands")
         if not spec.keyed:
@@ -591,11 +807,28 @@ class ClientThread(threading.Thread):
             headers["If-Match"] = f'"{spec.if_match}"'
         return record, headers, f"{spec.kind} rid={rid} ({spec.method} {spec.path}{'' if spec.keyed else ', no key'})"
 
-    def transmit(self, session: requests.Session, spec: Spec, headers: dict[str, str], label: str, *,
-                 first_timeout: float | None = None, delay: float = 0.0) -> tuple[Answer | None, bool, int]:
-        return send_until_answered(session, self.stats, self.base_url + spec.path, spec.method, body=spec.body,
-                                   headers=headers, first_timeout=first_timeout, label=label,
-                                   retry_unknown=spec.keyed, delay=delay)
+    def transmit(
+        self,
+        session: requests.Session,
+        spec: Spec,
+        headers: dict[str, str],
+        label: str,
+        *,
+        first_timeout: float | None = None,
+        delay: float = 0.0,
+    ) -> tuple[Answer | None, bool, int]:
+        return send_until_answered(
+            session,
+            self.stats,
+            self.base_url + spec.path,
+            spec.method,
+            body=spec.body,
+            headers=headers,
+            first_timeout=first_timeout,
+            label=label,
+            retry_unknown=spec.keyed,
+            delay=delay,
+        )
 
     def execute(self, spec: Spec) -> Record:
         record, headers, label = self.prepare(spec)
@@ -608,13 +841,18 @@ class ClientThread(threading.Thread):
             # The copy leaves a moment later, so it lands anywhere in the first one's run, its commit included.
             self.stats.bump("sent_twice_at_once")
             stagger = self.rng.uniform(0, 0.03)
-            helper = threading.Thread(target=lambda: results.append(self.transmit(
-                self.session2, spec, headers, label + " [duplicate]", delay=stagger)), daemon=True)
+            helper = threading.Thread(
+                target=lambda: results.append(
+                    self.transmit(self.session2, spec, headers, label + " [duplicate]", delay=stagger)
+                ),
+                daemon=True,
+            )
             helper.start()
         if abandon:
             self.stats.bump("abandoned")
-        first = self.transmit(self.session, spec, headers, label,
-                              first_timeout=self.rng.uniform(0.005, 0.02) if abandon else None)
+        first = self.transmit(
+            self.session, spec, headers, label, first_timeout=self.rng.uniform(0.005, 0.02) if abandon else None
+        )
         if helper is not None:
             helper.join(COMMAND_BOUND_SECONDS + 60)
         results.insert(0, first)
@@ -624,8 +862,11 @@ class ClientThread(threading.Thread):
         if record.ambiguous:
             self.stats.bump("ambiguous")
         if len(answers) == 2 and not same_answer(*answers):
-            self.unexpected(spec, label, f"two copies with one key answered differently: "
-                                         f"{answers[0].summary()} vs {answers[1].summary()}")
+            self.unexpected(
+                spec,
+                label,
+                f"two copies with one key answered differently: {answers[0].summary()} vs {answers[1].summary()}",
+            )
         answer = next((a for a in answers if a.accepted), answers[0] if answers else None)
         if answer is None:
             self.leave_unresolved(record, spec, label)
@@ -635,8 +876,9 @@ class ClientThread(threading.Thread):
             again, _, tries = self.transmit(self.session, spec, headers, label + " [again]")
             record.tries += tries
             if again is not None and not same_answer(answer, again):
-                self.unexpected(spec, label, f"sent again with its key: {again.summary()}, "
-                                             f"first answer {answer.summary()}")
+                self.unexpected(
+                    spec, label, f"sent again with its key: {again.summary()}, first answer {answer.summary()}"
+                )
         self.settle(record, spec, answer, label)
         return record
 
@@ -651,32 +893,63 @@ class ClientThread(threading.Thread):
         order = self.pick(self.pending())
         if order is None:
             return False
-        pair = self.rng.choice([("cancel", "cancel"), ("cancel", "ship"), ("ship", "add"), ("add", "add"),
-                                ("cancel", "add")])
+        pair = self.rng.choice(
+            [("cancel", "cancel"), ("cancel", "ship"), ("ship", "add"), ("add", "add"), ("cancel", "add")]
+        )
         specs = []
         for kind in pair:
             if kind == "add":
                 sku, quantity = self.sku(), self.rng.randint(1, 3)
-                spec = Spec("race:add_item", "POST", f"/api/orders/{order.order_id}/items/",
-                            {"product_id": sku, "quantity": quantity}, self.customer_or_staff(), EITHER, status=200,
-                            effect=self.add_effect(order, sku, quantity), order=order, target_id=order.order_id)
+                spec = Spec(
+                    "race:add_item",
+                    "POST",
+                    f"/api/orders/{order.order_id}/items/",
+                    {"product_id": sku, "quantity": quantity},
+                    self.customer_or_staff(),
+                    EITHER,
+                    status=200,
+                    effect=self.add_effect(order, sku, quantity),
+                    order=order,
+                    target_id=order.order_id,
+                )
             elif kind == "cancel":
                 reason = f"soak-race-{uuid.uuid4().hex[:8]}"
-                spec = Spec("race:cancel", "POST", f"/api/orders/{order.order_id}/cancel/", {"reason": reason},
-                            self.customer_or_staff(0.4), EITHER, status=200,
-                            effect=self.end_effect(order, "cancelled", reason), order=order,
-                            target_id=order.order_id)
+                spec = Spec(
+                    "race:cancel",
+                    "POST",
+                    f"/api/orders/{order.order_id}/cancel/",
+                    {"reason": reason},
+                    self.customer_or_staff(0.4),
+                    EITHER,
+                    status=200,
+                    effect=self.end_effect(order, "cancelled", reason),
+                    order=order,
+                    target_id=order.order_id,
+                )
             else:
-                spec = Spec("race:ship", "POST", f"/api/orders/{order.order_id}/ship/", {}, self.staff, EITHER,
-                            status=200, effect=self.end_effect(order, "shipped"), order=order,
-                            target_id=order.order_id)
+                spec = Spec(
+                    "race:ship",
+                    "POST",
+                    f"/api/orders/{order.order_id}/ship/",
+                    {},
+                    self.staff,
+                    EITHER,
+                    status=200,
+                    effect=self.end_effect(order, "shipped"),
+                    order=order,
+                    target_id=order.order_id,
+                )
             spec.tricks = False
             specs.append(spec)
         self.stats.bump("races")
         prepared = [self.prepare(spec) for spec in specs]
         box: list[tuple[Answer | None, bool, int]] = []
-        helper = threading.Thread(target=lambda: box.append(self.transmit(
-            self.session2, specs[1], prepared[1][1], prepared[1][2], delay=self.rng.uniform(0, 0.01))), daemon=True)
+        helper = threading.Thread(
+            target=lambda: box.append(
+                self.transmit(self.session2, specs[1], prepared[1][1], prepared[1][2], delay=self.rng.uniform(0, 0.01))
+            ),
+            daemon=True,
+        )
         helper.start()
         first = self.transmit(self.session, specs[0], prepared[0][1], prepared[0][2])
         helper.join(COMMAND_BOUND_SECONDS + 60)
@@ -685,8 +958,9 @@ class ClientThread(threading.Thread):
             record.ambiguous, record.tries = ambiguous, tries
             if answer is not None:
                 record.status, record.answer = answer.status, answer.body
-        outcome = " vs ".join(f"{spec.kind}: {a.summary() if a else 'no answer'}"
-                              for spec, (a, _, _) in zip(specs, results, strict=True))
+        outcome = " vs ".join(
+            f"{spec.kind}: {a.summary() if a else 'no answer'}" for spec, (a, _, _) in zip(specs, results, strict=True)
+        )
         label = f"race on order {order.order_id} ({', '.join(r.rid for r, _, _ in prepared)})"
         if any(answer is None for answer, _, _ in results):
             for (record, _, record_label), spec, (answer, _, _) in zip(prepared, specs, results, strict=True):
@@ -696,9 +970,14 @@ class ClientThread(threading.Thread):
                     with self.model.lock:
                         record.outcome = UNRESOLVED  # settled with its partner from the log, in log order
             return True
-        accepted = sorted(((spec, record, answer) for spec, (record, _, _), (answer, _, _)
-                           in zip(specs, prepared, results, strict=True) if answer is not None and answer.accepted),
-                          key=lambda item: item[2].body.get("version", 0) if isinstance(item[2].body, dict) else 0)
+        accepted = sorted(
+            (
+                (spec, record, answer)
+                for spec, (record, _, _), (answer, _, _) in zip(specs, prepared, results, strict=True)
+                if answer is not None and answer.accepted
+            ),
+            key=lambda item: item[2].body.get("version", 0) if isinstance(item[2].body, dict) else 0,
+        )
         problems = []
         status, version = "pending", order.version
         for spec, _, answer in accepted:
@@ -707,13 +986,18 @@ class ClientThread(threading.Thread):
             if status != "pending":
                 problems.append(f"{spec.kind} accepted after the order was {status}")
             if body.get("version") != version or answer.etag != f'"{version}"' or not answer.token:
-                problems.append(f"{spec.kind} answered version {body.get('version')!r}, ETag {answer.etag!r}, "
-                                f"the model expects {version}")
+                problems.append(
+                    f"{spec.kind} answered version {body.get('version')!r}, ETag {answer.etag!r}, "
+                    f"the model expects {version}"
+                )
             if spec.kind != "race:add_item":
                 status = "ended"
         for spec, answer in ((s, a) for s, (a, _, _) in zip(specs, results, strict=True)):
-            if answer is not None and not answer.accepted and (
-                    (answer.status, answer.code) != (422, "order_not_pending") or status == "pending"):
+            if (
+                answer is not None
+                and not answer.accepted
+                and ((answer.status, answer.code) != (422, "order_not_pending") or status == "pending")
+            ):
                 problems.append(f"{spec.kind} refused {answer.status} {answer.code}, not explained by the other")
         if problems:
             self.stats.problem("unexpected_answers", f"{label}: {'; '.join(problems)}: {outcome}")
@@ -757,8 +1041,9 @@ class ClientThread(threading.Thread):
             if spec.expect == ACCEPT:
                 self.unexpected(spec, label, f"refused {answer.summary()}, the model expects {spec.status}")
             elif spec.expect == EITHER and (answer.status, answer.code) != (422, "insufficient_stock"):
-                self.unexpected(spec, label, f"{answer.summary()}, the model expects {spec.status} or 422 "
-                                             f"insufficient_stock")
+                self.unexpected(
+                    spec, label, f"{answer.summary()}, the model expects {spec.status} or 422 insufficient_stock"
+                )
             elif spec.expect == REFUSE and (answer.status != spec.status or (spec.code and answer.code != spec.code)):
                 self.unexpected(spec, label, f"{answer.summary()}, the model expects {spec.status} {spec.code or ''}")
             return
@@ -835,8 +1120,11 @@ class ClientThread(threading.Thread):
         order = self.pick([o for o in self.my_orders if not o.frozen and o.last_token])
         if order is None:
             return
-        expected = {"status": order.status, "version": order.version,
-                    "item_count": sum(line.quantity for line in order.lines)}
+        expected = {
+            "status": order.status,
+            "version": order.version,
+            "item_count": sum(line.quantity for line in order.lines),
+        }
         headers = {**me, "X-Consistency-Token": order.last_token, "X-Consistency-Timeout": "5"}
         answer = self.query(f"/api/orders/{order.order_id}/", headers, "fresh read")
         if answer is None:
@@ -847,6 +1135,8 @@ class ClientThread(threading.Thread):
         self.stats.bump("fresh_reads")
         actual = {name: answer.body.get(name) for name in expected} if isinstance(answer.body, dict) else None
         if answer.status != 200 or actual != expected:
-            self.stats.problem("fresh_read_mismatches",
-                               f"order {order.order_id} read with token {order.last_token} answered fresh "
-                               f"{answer.status} {actual}, the model has {expected}")
+            self.stats.problem(
+                "fresh_read_mismatches",
+                f"order {order.order_id} read with token {order.last_token} answered fresh "
+                f"{answer.status} {actual}, the model has {expected}",
+            )

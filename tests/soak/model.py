@@ -144,16 +144,26 @@ class Model:
         total = Decimal("0")
         for line in order.lines:
             price = line.unit_price
-            items.append({
-                "product_id": line.sku, "name": line.name, "quantity": line.quantity,
-                "unit_price": money(price) if price is not None else "<unknown: reservation not in the log>",
-                "line_total": money(price * line.quantity) if price is not None else "<unknown>",
-            })
+            items.append(
+                {
+                    "product_id": line.sku,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "unit_price": money(price) if price is not None else "<unknown: reservation not in the log>",
+                    "line_total": money(price * line.quantity) if price is not None else "<unknown>",
+                }
+            )
             total += (price or Decimal("0")) * line.quantity
         return {
-            "order_id": order.order_id, "customer_id": order.customer, "status": order.status, "items": items,
-            "item_count": sum(line.quantity for line in order.lines), "total_amount": money(total),
-            "shipping_address": order.address, "cancel_reason": order.cancel_reason, "version": order.version,
+            "order_id": order.order_id,
+            "customer_id": order.customer,
+            "status": order.status,
+            "items": items,
+            "item_count": sum(line.quantity for line in order.lines),
+            "total_amount": money(total),
+            "shipping_address": order.address,
+            "cancel_reason": order.cancel_reason,
+            "version": order.version,
         }
 
     def expected_products(self) -> dict[str, dict[str, Any]]:
@@ -176,12 +186,25 @@ class Model:
         expected = {}
         for sku, product in self.products.items():
             on_hand = product.initial_stock + product.received - shipped[sku]
-            version = (1 + (product.initial_stock > 0) + product.receives + len(product.price_changes)
-                       + reservations[sku] + releases[sku] + ships[sku])
+            version = (
+                1
+                + (product.initial_stock > 0)
+                + product.receives
+                + len(product.price_changes)
+                + reservations[sku]
+                + releases[sku]
+                + ships[sku]
+            )
             expected[sku] = {
-                "product_id": sku, "sku": sku, "name": product.name, "description": product.description,
-                "price": money(product.price), "on_hand": on_hand, "reserved": reserved[sku],
-                "available": on_hand - reserved[sku], "version": version,
+                "product_id": sku,
+                "sku": sku,
+                "name": product.name,
+                "description": product.description,
+                "price": money(product.price),
+                "on_hand": on_hand,
+                "reserved": reserved[sku],
+                "available": on_hand - reserved[sku],
+                "version": version,
             }
         return expected
 
@@ -209,5 +232,8 @@ def differences(expected: dict[str, Any], actual: Any) -> list[str]:
     """Field by field, what a view shows that the model does not expect (empty: equal)."""
     if not isinstance(actual, dict):
         return [f"answer is not an object: {str(actual)[:200]}"]
-    return [f"{name}: view {actual.get(name, '<missing>')!r} != model {value!r}"
-            for name, value in expected.items() if actual.get(name, "<missing>") != value]
+    return [
+        f"{name}: view {actual.get(name, '<missing>')!r} != model {value!r}"
+        for name, value in expected.items()
+        if actual.get(name, "<missing>") != value
+    ]

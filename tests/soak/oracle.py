@@ -53,16 +53,20 @@ class LogEvent:
 
 def read_log(stack: Stack) -> list[LogEvent]:
     with psycopg.connect(stack.conninfo(stack.write_db), connect_timeout=10) as conn:
-        rows = conn.execute("SELECT position, stream_id, version, event_type, data, metadata, recorded_at"
-                            " FROM eventstore_event ORDER BY position").fetchall()
+        rows = conn.execute(
+            "SELECT position, stream_id, version, event_type, data, metadata, recorded_at"
+            " FROM eventstore_event ORDER BY position"
+        ).fetchall()
     return [LogEvent(*row) for row in rows]
 
 
 def head_token(stack: Stack) -> str | None:
     """The token of the last committed event: every projection must pass it."""
     with psycopg.connect(stack.conninfo(stack.write_db), connect_timeout=10) as conn:
-        row = conn.execute("SELECT transaction_id::text, position FROM eventstore_event"
-                           " ORDER BY transaction_id DESC, position DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT transaction_id::text, position FROM eventstore_event"
+            " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        ).fetchone()
     return f"{row[0]}-{row[1]}" if row else None
 
 
@@ -116,15 +120,21 @@ class Oracle:
             self.found["unresolved_committed"] += 1
             record.outcome = ACCEPTED
             if record.effect is None:
-                self.stats.problem("unexpected_answers", f"{record.kind} rid={record.rid}: the model expects a "
-                                   f"refusal, yet it committed: {[(e.stream_id, e.event_type) for e in entries]}")
+                self.stats.problem(
+                    "unexpected_answers",
+                    f"{record.kind} rid={record.rid}: the model expects a "
+                    f"refusal, yet it committed: {[(e.stream_id, e.event_type) for e in entries]}",
+                )
                 continue
             created = None
             if record.kind == "create":
                 created = next((e.data.get("order_id") for e in entries if e.event_type == "OrderCreated"), None)
                 if created is None or created in self.model.orders:
-                    self.note("lost", f"{record.kind} rid={record.rid}: committed without an OrderCreated "
-                                      f"({[(e.stream_id, e.event_type) for e in entries]})")
+                    self.note(
+                        "lost",
+                        f"{record.kind} rid={record.rid}: committed without an OrderCreated "
+                        f"({[(e.stream_id, e.event_type) for e in entries]})",
+                    )
                     continue
             record.events = record.effect(record, created)
             order = self.model.orders.get(record.order_id or "")
@@ -134,8 +144,10 @@ class Oracle:
     def count(self, by_rid: dict[str, list[LogEvent]]) -> None:
         for record in self.model.records:
             entries = by_rid.get(record.rid, [])
-            label = f"{record.kind} rid={record.rid} ({record.method} {record.path}, tries {record.tries}" \
-                    f"{', ambiguous' if record.ambiguous else ''})"
+            label = (
+                f"{record.kind} rid={record.rid} ({record.method} {record.path}, tries {record.tries}"
+                f"{', ambiguous' if record.ambiguous else ''})"
+            )
             if record.outcome == ACCEPTED:
                 if record.events is None:
                     continue  # accepted against the contract (an unexpected answer, already counted)
@@ -155,19 +167,26 @@ class Oracle:
                     self.note("doubled", f"{label}: events the model does not expect: {dict(extra)}")
             elif record.outcome == REFUSED and entries:
                 self.found["refused_but_committed"] += 1
-                self.note("lost", f"{label}: answered {record.status} {json.dumps(record.answer)[:300]}, yet "
-                                  f"committed: {[(e.stream_id, e.event_type) for e in entries]}")
+                self.note(
+                    "lost",
+                    f"{label}: answered {record.status} {json.dumps(record.answer)[:300]}, yet "
+                    f"committed: {[(e.stream_id, e.event_type) for e in entries]}",
+                )
         orphans = {rid: events for rid, events in by_rid.items() if rid not in self.model.by_rid}
         for rid, events in orphans.items():
-            self.note("doubled", f"events under a request id no client sent ({rid!r}): "
-                                 f"{[(e.stream_id, e.event_type) for e in events][:10]}")
+            self.note(
+                "doubled",
+                f"events under a request id no client sent ({rid!r}): "
+                f"{[(e.stream_id, e.event_type) for e in events][:10]}",
+            )
 
     def price_lines(self, events: list[LogEvent]) -> None:
         """Each line's unit price: the model's price in force where its reservation sits in the product's stream."""
         price_at: dict[tuple[str, str], Decimal | None] = {}
         current: dict[str, Decimal | None] = {}
-        for event in sorted((e for e in events if e.stream_id.startswith("Product-")),
-                            key=lambda e: (e.stream_id, e.version)):
+        for event in sorted(
+            (e for e in events if e.stream_id.startswith("Product-")), key=lambda e: (e.stream_id, e.version)
+        ):
             sku = event.stream_id.removeprefix("Product-")
             product = self.model.products.get(sku)
             if event.event_type == "ProductRegistered":
@@ -254,6 +273,7 @@ class Oracle:
         def day_of(rid: str) -> date | None:
             events = by_rid.get(rid)
             return min(e.recorded_at for e in events).astimezone(UTC).date() if events else None
+
         return day_of
 
     def check_order(self, order: Any, fresh: dict[str, str]) -> list[str]:
@@ -264,8 +284,11 @@ class Oracle:
             return [f"answered {answer.summary()}"]
         problems = differences(self.model.expected_order(order), answer.body)
         body = answer.body
-        for stamp, wanted in (("created_at", True), ("shipped_at", order.status == "shipped"),
-                              ("cancelled_at", order.status == "cancelled")):
+        for stamp, wanted in (
+            ("created_at", True),
+            ("shipped_at", order.status == "shipped"),
+            ("cancelled_at", order.status == "cancelled"),
+        ):
             if bool(body.get(stamp)) != wanted:
                 problems.append(f"{stamp}: view {body.get(stamp)!r}, the model expects {'a time' if wanted else None}")
         if answer.consistency != "fresh":
@@ -303,8 +326,10 @@ class Oracle:
 
     def check_counts(self, fresh: dict[str, str]) -> list[str]:
         problems = []
-        wanted = {"/api/orders/?page_size=1": len(self.model.orders),
-                  "/api/products/?page_size=1": len(self.model.products)}
+        wanted = {
+            "/api/orders/?page_size=1": len(self.model.orders),
+            "/api/products/?page_size=1": len(self.model.products),
+        }
         per_customer = Counter(o.customer for o in self.model.orders.values())
         for customer in self.model.customers:
             wanted[f"/api/customers/{customer}/orders/?page_size=1"] = per_customer[customer]

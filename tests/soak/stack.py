@@ -68,9 +68,17 @@ with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
 class Proc:
     """One child process with its log file; `ready` says when a (re)start has come up."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, *,
-                 group: bool = False, ready: Callable[["Proc"], bool] | None = None,
-                 ready_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        group: bool = False,
+        ready: Callable[["Proc"], bool] | None = None,
+        ready_timeout: float = 60.0,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
@@ -88,8 +96,13 @@ class Proc:
         self.started_at = time.monotonic()
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                [*_PDEATHSIG, *self.argv], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=self.group,
+                [*_PDEATHSIG, *self.argv],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=self.group,
             )
         if self.ready is None or not wait:
             return
@@ -168,8 +181,9 @@ def _redis_ping(port: int) -> bool:
 class Stack:
     """Databases, Redis, gunicorn, two Celery workers, beat and run_projector of one soak run."""
 
-    def __init__(self, database_url: str, work_dir: Path, *, run_id: str, web_workers: int = 2,
-                 web_threads: int = 4) -> None:
+    def __init__(
+        self, database_url: str, work_dir: Path, *, run_id: str, web_workers: int = 2, web_threads: int = 4
+    ) -> None:
         self.run_id = run_id
         self.work_dir = work_dir
         parts = urlsplit(database_url)
@@ -209,8 +223,11 @@ class Stack:
     def conninfo(self, name: str) -> str:
         p = self._url_parts
         return psycopg.conninfo.make_conninfo(
-            host=p.hostname or "127.0.0.1", port=p.port or 5432, user=p.username or "postgres",
-            password=p.password or None, dbname=name,
+            host=p.hostname or "127.0.0.1",
+            port=p.port or 5432,
+            user=p.username or "postgres",
+            password=p.password or None,
+            dbname=name,
         )
 
     @property
@@ -258,7 +275,10 @@ class Stack:
                 self.created_dbs.append(name)
         self.janitor = subprocess.Popen(
             [sys.executable, "-c", _JANITOR, str(os.getpid()), admin_info, *self.created_dbs],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def drop_databases(self) -> None:
@@ -289,12 +309,19 @@ class Stack:
     def manage(self, *args: str, timeout: float = 300.0, env: dict[str, str] | None = None) -> str:
         """Run `manage.py ARGS` to completion; its output, or an error with it."""
         result = subprocess.run(
-            [*_PDEATHSIG, sys.executable, "manage.py", *args], cwd=ROOT, env=env or self.env(),
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            [*_PDEATHSIG, sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env or self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n"
-                               f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result.stdout
 
     def migrate(self) -> None:
@@ -302,10 +329,20 @@ class Stack:
         procs = []
         for extra in ([], ["--database", "read"]):
             out = (self.work_dir / f"migrate{'-' + extra[1] if extra else ''}.log").open("wb")
-            procs.append((extra, out, subprocess.Popen(
-                [*_PDEATHSIG, sys.executable, "manage.py", "migrate", "--noinput", *extra], cwd=ROOT,
-                env=self.env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )))
+            procs.append(
+                (
+                    extra,
+                    out,
+                    subprocess.Popen(
+                        [*_PDEATHSIG, sys.executable, "manage.py", "migrate", "--noinput", *extra],
+                        cwd=ROOT,
+                        env=self.env(),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    ),
+                )
+            )
         for extra, out, proc in procs:
             try:
                 code = proc.wait(600)
@@ -329,8 +366,7 @@ class Stack:
             "    tokens[name] = Token.objects.create(user=user).key\n"
             "print('SOAK_TOKENS ' + json.dumps(tokens))\n"
         )
-        out = self.manage("shell", "-c", snippet,
-                          env=self.env(SOAK_STAFF=staff, SOAK_CUSTOMERS=json.dumps(customers)))
+        out = self.manage("shell", "-c", snippet, env=self.env(SOAK_STAFF=staff, SOAK_CUSTOMERS=json.dumps(customers)))
         line = next(line for line in out.splitlines() if line.startswith("SOAK_TOKENS "))
         self.tokens = json.loads(line.removeprefix("SOAK_TOKENS "))
         return self.tokens
@@ -340,10 +376,26 @@ class Stack:
     def start_redis(self) -> None:
         if self.redis is None:
             self.redis = Proc(
-                "redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--daemonize", "no", "--dir", str(self.work_dir)],
-                dict(os.environ), self.work_dir / "redis.log",
-                ready=lambda p: _redis_ping(self.redis_port), ready_timeout=30,
+                "redis",
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--dir",
+                    str(self.work_dir),
+                ],
+                dict(os.environ),
+                self.work_dir / "redis.log",
+                ready=lambda p: _redis_ping(self.redis_port),
+                ready_timeout=30,
             )
         wait_port_free(self.redis_port)
         self.redis.start()
@@ -352,10 +404,30 @@ class Stack:
         if self.web is None:
             self.web = Proc(
                 "gunicorn",
-                [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.web_port}",
-                 "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", str(self.web_threads),
-                 "--timeout", "30", "--graceful-timeout", "3", "--log-level", "warning"],
-                self.env(DJANGO_LOG_LEVEL="WARNING"), self.work_dir / "web.log", group=True, ready=self._web_healthy,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{self.web_port}",
+                    "--workers",
+                    str(self.web_workers),
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    str(self.web_threads),
+                    "--timeout",
+                    "30",
+                    "--graceful-timeout",
+                    "3",
+                    "--log-level",
+                    "warning",
+                ],
+                self.env(DJANGO_LOG_LEVEL="WARNING"),
+                self.work_dir / "web.log",
+                group=True,
+                ready=self._web_healthy,
                 ready_timeout=120,
             )
         wait_port_free(self.web_port)
@@ -375,11 +447,26 @@ class Stack:
         self._worker_serial += 1
         worker = Proc(
             f"worker-{self._worker_serial}",
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads", "--concurrency=2",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"soak{self._worker_serial}-{uuid.uuid4().hex[:4]}@%h"],
-            self.env(), self.work_dir / f"worker-{self._worker_serial}.log",
-            ready=lambda p: b"ready." in p.new_output(), ready_timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=threads",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"soak{self._worker_serial}-{uuid.uuid4().hex[:4]}@%h",
+            ],
+            self.env(),
+            self.work_dir / f"worker-{self._worker_serial}.log",
+            ready=lambda p: b"ready." in p.new_output(),
+            ready_timeout=120,
         )
         worker.start(wait=wait)
         self.workers.append(worker)
@@ -389,17 +476,31 @@ class Stack:
 
     def start_beat(self) -> None:
         self.beat = Proc(
-            "beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
-                     "--schedule", str(self.work_dir / "beat-schedule")],
-            self.env(), self.work_dir / "beat.log", ready=lambda p: b"Sending due task" in p.new_output(),
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(self.work_dir / "beat-schedule"),
+            ],
+            self.env(),
+            self.work_dir / "beat.log",
+            ready=lambda p: b"Sending due task" in p.new_output(),
             ready_timeout=120,
         )
         self.beat.start()
 
     def start_projector(self) -> None:
         self.projector = Proc(
-            "run_projector", [sys.executable, "manage.py", "run_projector", "--poll-seconds", "2"],
-            self.env(), self.work_dir / "projector.log",
+            "run_projector",
+            [sys.executable, "manage.py", "run_projector", "--poll-seconds", "2"],
+            self.env(),
+            self.work_dir / "projector.log",
         )
         self.projector.start()
 
@@ -449,8 +550,12 @@ class Stack:
         self.reap_rebuild()
         if self.rebuild is not None and self.rebuild.alive():
             return False
-        self.rebuild = Proc("rebuild", [sys.executable, "manage.py", "rebuild_projections", "--all"],
-                            self.env(), self.work_dir / "rebuild.log")
+        self.rebuild = Proc(
+            "rebuild",
+            [sys.executable, "manage.py", "rebuild_projections", "--all"],
+            self.env(),
+            self.work_dir / "rebuild.log",
+        )
         self.rebuild.start()
         return True
 
@@ -489,13 +594,18 @@ class Stack:
     def supervise(self) -> None:
         """Restart what died without a fault asking for it (counted: it is worth a look in the logs)."""
         self.check_starting()
-        for proc, restart in ((self.redis, self.start_redis), (self.web, self.start_web),
-                              (self.beat, self.beat.start if self.beat else None),
-                              (self.projector, self.projector.start if self.projector else None)):
+        for proc, restart in (
+            (self.redis, self.start_redis),
+            (self.web, self.start_web),
+            (self.beat, self.beat.start if self.beat else None),
+            (self.projector, self.projector.start if self.projector else None),
+        ):
             if proc is not None and restart is not None and not proc.alive():
                 self.unexpected_exits[proc.name] += 1
-                log(f"{proc.name} exited on its own (code {proc.process.poll() if proc.process else None}); "
-                    f"restarting. Log tail:\n{proc.tail(1500)}")
+                log(
+                    f"{proc.name} exited on its own (code {proc.process.poll() if proc.process else None}); "
+                    f"restarting. Log tail:\n{proc.tail(1500)}"
+                )
                 restart()
         dead = [w for w in self.workers if not w.alive()]
         for worker in dead:

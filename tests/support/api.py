@@ -29,8 +29,9 @@ class ApiClient:
     def get(self, path: str, **params: Any) -> requests.Response:
         return self.session.get(f"{self.base_url}/api/{path}", params=params or None, timeout=self.timeout)
 
-    def post(self, path: str, body: dict[str, Any], *, key: str | None = None,
-             if_match: int | None = None) -> requests.Response:
+    def post(
+        self, path: str, body: dict[str, Any], *, key: str | None = None, if_match: int | None = None
+    ) -> requests.Response:
         headers = {}
         if key is not None:
             headers["Idempotency-Key"] = key
@@ -40,17 +41,24 @@ class ApiClient:
 
     # Commands ------------------------------------------------------------------------
 
-    def register_product(self, sku: str, *, price: str = "10.00", initial_stock: int = 0,
-                         name: str | None = None, key: str | None = None) -> requests.Response:
-        body = {"sku": sku, "name": name or f"Product {sku}", "description": f"about {sku}", "price": price,
-                "initial_stock": initial_stock}
+    def register_product(
+        self, sku: str, *, price: str = "10.00", initial_stock: int = 0, name: str | None = None, key: str | None = None
+    ) -> requests.Response:
+        body = {
+            "sku": sku,
+            "name": name or f"Product {sku}",
+            "description": f"about {sku}",
+            "price": price,
+            "initial_stock": initial_stock,
+        }
         return self.post("products/", body, key=key)
 
     def receive_stock(self, sku: str, quantity: int, *, key: str | None = None) -> requests.Response:
         return self.post(f"products/{sku}/stock/", {"quantity": quantity}, key=key)
 
-    def create_order(self, items: list[tuple[str, int]], *, customer_id: str | None = None,
-                     key: str | None = None) -> requests.Response:
+    def create_order(
+        self, items: list[tuple[str, int]], *, customer_id: str | None = None, key: str | None = None
+    ) -> requests.Response:
         body: dict[str, Any] = {
             "items": [{"product_id": sku, "quantity": quantity} for sku, quantity in items],
             "shipping_address": {"street": "1 Test Lane", "city": "Testville"},
@@ -62,8 +70,9 @@ class ApiClient:
     def add_item(self, order_id: str, sku: str, quantity: int, *, key: str | None = None) -> requests.Response:
         return self.post(f"orders/{order_id}/items/", {"product_id": sku, "quantity": quantity}, key=key)
 
-    def cancel_order(self, order_id: str, reason: str = "changed my mind", *,
-                     key: str | None = None) -> requests.Response:
+    def cancel_order(
+        self, order_id: str, reason: str = "changed my mind", *, key: str | None = None
+    ) -> requests.Response:
         return self.post(f"orders/{order_id}/cancel/", {"reason": reason}, key=key)
 
     def ship_order(self, order_id: str, *, key: str | None = None) -> requests.Response:

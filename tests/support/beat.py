@@ -25,9 +25,20 @@ class BeatProcess:
     def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
-             "--schedule", str(self.schedule_path)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(self.schedule_path),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue, PROJECTION_BEAT_SECONDS=str(self.every_seconds)),
         )
         deadline = time.monotonic() + timeout

@@ -91,8 +91,12 @@ def view_mismatches(api: ApiClient, *, skus: Iterable[str], customer_ids: Iterab
             problems.append(f"product {sku}: view answered {response.status_code}")
             continue
         view = response.json()
-        expected = {"on_hand": fold.on_hand, "reserved": fold.reserved, "available": fold.available,
-                    "version": fold.version}
+        expected = {
+            "on_hand": fold.on_hand,
+            "reserved": fold.reserved,
+            "available": fold.available,
+            "version": fold.version,
+        }
         actual = {name: view.get(name) for name in expected}
         if actual != expected:
             problems.append(f"product {sku}: view {actual} != log {expected}")
@@ -116,8 +120,14 @@ def view_mismatches(api: ApiClient, *, skus: Iterable[str], customer_ids: Iterab
     return problems
 
 
-def wait_for_views_to_match(api: ApiClient, *, skus: Iterable[str], customer_ids: Iterable[str],
-                            timeout: float = 60.0, nudge: Callable[[], None] | None = None) -> None:
+def wait_for_views_to_match(
+    api: ApiClient,
+    *,
+    skus: Iterable[str],
+    customer_ids: Iterable[str],
+    timeout: float = 60.0,
+    nudge: Callable[[], None] | None = None,
+) -> None:
     """Poll until the views equal the log (calling `nudge` between polls), or fail listing the differences.
 
     Projections are eventually consistent, so equality is awaited, within a bound; the
@@ -164,8 +174,10 @@ def last_committed() -> Checkpoint:
     """
     with connections["default"].cursor() as cursor:
         if connections["default"].vendor == "postgresql":
-            cursor.execute("SELECT transaction_id::text AS txid, position FROM eventstore_event"
-                           " ORDER BY transaction_id DESC, position DESC LIMIT 1")
+            cursor.execute(
+                "SELECT transaction_id::text AS txid, position FROM eventstore_event"
+                " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+            )
         else:
             cursor.execute("SELECT 0, position FROM eventstore_event ORDER BY position DESC LIMIT 1")
         row = cursor.fetchone()

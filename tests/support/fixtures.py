@@ -30,8 +30,9 @@ def start_gunicorn(tmp_path: Path, celery_queue: str) -> Iterator[Callable[..., 
     nodes: list[GunicornProcess] = []
 
     def start(*, workers: int = 2, threads: int = 4) -> GunicornProcess:
-        node = GunicornProcess(tmp_path / f"gunicorn-{len(nodes)}.log", queue=celery_queue,
-                               workers=workers, threads=threads)
+        node = GunicornProcess(
+            tmp_path / f"gunicorn-{len(nodes)}.log", queue=celery_queue, workers=workers, threads=threads
+        )
         nodes.append(node)
         node.start()
         return node

@@ -26,8 +26,16 @@ __all__ = ["GunicornProcess", "free_port"]
 class GunicornProcess:
     """`gunicorn config.wsgi` with gthread workers; `kill()` is kill -9 of the node, `start()` brings it back."""
 
-    def __init__(self, log_path: Path, *, queue: str, workers: int = 2, threads: int = 4,
-                 port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        queue: str,
+        workers: int = 2,
+        threads: int = 4,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = log_path
         self.env = env or {}
         self.queue = queue
@@ -43,12 +51,30 @@ class GunicornProcess:
     def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--worker-class", "gthread", "--threads", str(self.threads),
-             "--timeout", "30", "--graceful-timeout", "3", "--log-level", "warning"],
-            cwd=ROOT, env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue, **self.env),
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(self.threads),
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "3",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue, **self.env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: kill() takes the workers too
         )
         self._wait_until_healthy(timeout)

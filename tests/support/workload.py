@@ -29,8 +29,15 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
-def command_burst(api: ApiClient, *, customer: str, skus: list[str], commands: int, seed: int,
-                  on_accepted: Callable[[], None] | None = None) -> Outcome:
+def command_burst(
+    api: ApiClient,
+    *,
+    customer: str,
+    skus: list[str],
+    commands: int,
+    seed: int,
+    on_accepted: Callable[[], None] | None = None,
+) -> Outcome:
     """Create orders, add items, cancel and ship them: `commands` requests in all.
 
     Refusals the contract allows under concurrency (409 after the bus's retries, 422
@@ -58,8 +65,9 @@ def command_burst(api: ApiClient, *, customer: str, skus: list[str], commands: i
             outcome.errors.append(f"{type(exc).__name__}: {exc}")
             continue
         if response.status_code >= 500:
-            outcome.errors.append(f"{response.status_code} {response.request.method} {response.request.path_url}: "
-                                  f"{response.text[:300]}")
+            outcome.errors.append(
+                f"{response.status_code} {response.request.method} {response.request.path_url}: {response.text[:300]}"
+            )
         elif response.status_code >= 400:
             outcome.refused[response.status_code] += 1
         else:

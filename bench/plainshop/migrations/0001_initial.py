@@ -7,42 +7,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PlainOrder',
+            name="PlainOrder",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('customer_id', models.CharField(max_length=150)),
-                ('status', models.CharField(default='pending', max_length=20)),
-                ('shipping_address', models.JSONField()),
-                ('total_amount', models.DecimalField(decimal_places=2, max_digits=14)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
+                ("customer_id", models.CharField(max_length=150)),
+                ("status", models.CharField(default="pending", max_length=20)),
+                ("shipping_address", models.JSONField()),
+                ("total_amount", models.DecimalField(decimal_places=2, max_digits=14)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='PlainProduct',
+            name="PlainProduct",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('stock', models.IntegerField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("price", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("stock", models.IntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='PlainOrderLine',
+            name="PlainOrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.IntegerField()),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='plainshop.plainorder')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='plainshop.plainproduct')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("quantity", models.IntegerField()),
+                ("unit_price", models.DecimalField(decimal_places=2, max_digits=12)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="plainshop.plainorder"
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="plainshop.plainproduct"),
+                ),
             ],
         ),
     ]

@@ -31,8 +31,9 @@ class Command(BaseCommand):
 def _table(statuses: list[ProjectionStatus]) -> str:
     rows = [COLUMNS] + [_row(s) for s in statuses]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
 
 
 def _row(s: ProjectionStatus) -> tuple[str, ...]:

@@ -37,9 +37,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Rebuilding {name} ({'in place' if options['in_place'] else 'blue/green'})")
             with ProgressDisplay(self.stdout, name) as progress:
                 try:
-                    reports.append(rebuild_projection(
-                        name, in_place=options["in_place"], batch_size=options["batch_size"], progress=progress
-                    ))
+                    reports.append(
+                        rebuild_projection(
+                            name, in_place=options["in_place"], batch_size=options["batch_size"], progress=progress
+                        )
+                    )
                 except RebuildInProgress as exc:
                     raise CommandError(str(exc)) from exc
         for report in reports:

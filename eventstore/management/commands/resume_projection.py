@@ -41,4 +41,3 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: caught up {events} events, status {state.status}")
             if state.status == "failed":
                 raise CommandError(f"{name} failed again at position {state.failed_position}", returncode=1)
-

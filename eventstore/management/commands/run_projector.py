@@ -152,8 +152,12 @@ class Command(BaseCommand):
         if not self._listen_lost:
             logger.warning("run_projector: LISTEN connection lost; listening again with backoff", exc_info=True)
         else:
-            logger.warning("run_projector: cannot LISTEN yet (%s: %s); next try in %.1fs", type(exc).__name__,
-                           str(exc).strip().splitlines()[0] if str(exc).strip() else "", self._listen_retry)
+            logger.warning(
+                "run_projector: cannot LISTEN yet (%s: %s); next try in %.1fs",
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                self._listen_retry,
+            )
         self._listen_lost = True
         self._close_listener()
         self.stop.wait(max(0.0, min(self._listen_retry, max_wait)))

@@ -14,12 +14,17 @@ class Command(BaseCommand):
         seal = seal_log()
         if seal is None:
             previous = last_seal()
-            self.stdout.write(f"Nothing new to seal (last: {_describe(previous)})." if previous
-                              else "Nothing to seal: the log is empty.")
+            self.stdout.write(
+                f"Nothing new to seal (last: {_describe(previous)})."
+                if previous
+                else "Nothing to seal: the log is empty."
+            )
             return
         self.stdout.write(self.style.SUCCESS(f"Sealed: {_describe(seal)}"))
 
 
 def _describe(seal: Any) -> str:
-    return (f"seal #{seal.id} at {seal.checkpoint.token()}, {seal.events_count} events,"
-            f" {len(seal.heads)} streams, digest {seal.digest}, sealed at {seal.sealed_at.isoformat()}")
+    return (
+        f"seal #{seal.id} at {seal.checkpoint.token()}, {seal.events_count} events,"
+        f" {len(seal.heads)} streams, digest {seal.digest}, sealed at {seal.sealed_at.isoformat()}"
+    )

@@ -46,8 +46,10 @@ def _progress_bar(stream_id: str | None) -> Any:
 
 
 def _summary(report: Report) -> str:
-    checked = (f"{report.events_checked} events in {report.streams_checked} streams,"
-               f" {report.seals_checked} seal{'s' if report.seals_checked != 1 else ''}")
+    checked = (
+        f"{report.events_checked} events in {report.streams_checked} streams,"
+        f" {report.seals_checked} seal{'s' if report.seals_checked != 1 else ''}"
+    )
     return f"OK: {checked}" if report.ok else f"FAILED after checking {checked}: {_failure(report)}"
 
 

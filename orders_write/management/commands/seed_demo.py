@@ -30,8 +30,10 @@ CITIES = ("Oslo", "Lyon", "Porto", "Graz", "Turku", "Gent")
 
 
 class Command(BaseCommand):
-    help = ("Fill a demo shop through the command bus (logins admin/admin, demo/demo, customer1..5; "
-            "only with DJANGO_DEBUG on or --demo-logins).")
+    help = (
+        "Fill a demo shop through the command bus (logins admin/admin, demo/demo, customer1..5; "
+        "only with DJANGO_DEBUG on or --demo-logins)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--products", type=int, default=30)
@@ -39,12 +41,14 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when the catalogue has products.")
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
-            "--demo-logins", action="store_true",
+            "--demo-logins",
+            action="store_true",
             help="Create the well-known demo logins (admin/admin, demo/demo, customer1..5) even with DEBUG off.",
         )
 
-    def handle(self, *args: Any, products: int, orders: int, if_empty: bool, seed: int, demo_logins: bool,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, products: int, orders: int, if_empty: bool, seed: int, demo_logins: bool, **options: Any
+    ) -> None:
         if not (settings.DEBUG or demo_logins):
             raise CommandError(
                 "seed_demo creates well-known logins (admin/admin, a superuser; demo/demo; customer1..5) and "
@@ -68,11 +72,16 @@ class Command(BaseCommand):
             word, colour = rng.choice(WORDS), rng.choice(COLOURS)
             sku = f"{word.upper()}-{colour.upper()}-{i:04d}"
             try:
-                dispatch(RegisterProduct(
-                    metadata=staff, sku=sku, name=f"{colour.title()} {word.lower()}",
-                    description=f"A {colour} {word.lower()} for everyday use.",
-                    price=Decimal(rng.randrange(199, 9999)) / 100, initial_stock=rng.randrange(50, 500),
-                ))
+                dispatch(
+                    RegisterProduct(
+                        metadata=staff,
+                        sku=sku,
+                        name=f"{colour.title()} {word.lower()}",
+                        description=f"A {colour} {word.lower()} for everyday use.",
+                        price=Decimal(rng.randrange(199, 9999)) / 100,
+                        initial_stock=rng.randrange(50, 500),
+                    )
+                )
             except DomainError:
                 continue  # already registered by an earlier run
             skus.append(sku)
@@ -85,12 +94,19 @@ class Command(BaseCommand):
         for _ in tqdm(range(count), desc="orders", unit="order", disable=count == 0):
             customer = rng.choice(customers)
             who = Metadata(user=customer.username, user_id=customer.pk, correlation_id="seed_demo")
-            lines = tuple(OrderLine(product_id=sku, quantity=rng.randint(1, 3))
-                          for sku in rng.sample(skus, k=min(len(skus), rng.randint(1, 3))))
+            lines = tuple(
+                OrderLine(product_id=sku, quantity=rng.randint(1, 3))
+                for sku in rng.sample(skus, k=min(len(skus), rng.randint(1, 3)))
+            )
             try:
-                result = dispatch(CreateOrder(metadata=who, customer_id=customer.username, items=lines,
-                                              shipping_address={"name": customer.username,
-                                                                "city": rng.choice(CITIES)}))
+                result = dispatch(
+                    CreateOrder(
+                        metadata=who,
+                        customer_id=customer.username,
+                        items=lines,
+                        shipping_address={"name": customer.username, "city": rng.choice(CITIES)},
+                    )
+                )
             except DomainError:
                 continue  # sold out: a real shop refuses too
             placed += 1

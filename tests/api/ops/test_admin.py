@@ -72,9 +72,16 @@ def test_event_admin_is_read_only(admin_client) -> None:
 
 
 def test_event_detail_pretty_prints_payload_and_metadata_and_links_to_its_stream(admin_client) -> None:
-    append(StreamWrite("Product-lamp", NO_STREAM, [
-        ProductRegistered(product_id="lamp", name="Desk lamp", description="", price=Decimal("12.50")),
-    ]), metadata={"correlation_id": "corr-1"})
+    append(
+        StreamWrite(
+            "Product-lamp",
+            NO_STREAM,
+            [
+                ProductRegistered(product_id="lamp", name="Desk lamp", description="", price=Decimal("12.50")),
+            ],
+        ),
+        metadata={"correlation_id": "corr-1"},
+    )
     event = Event.objects.get(stream_id="Product-lamp")
     html = admin_client.get(f"{EVENTS}{event.position}/change/").content.decode()
     pretty = '<pre class="event-json">{\n  &quot;description&quot;: &quot;&quot;,\n  &quot;name&quot;: &quot;Desk lamp'
@@ -123,9 +130,15 @@ def test_unfiltered_count_is_estimated_from_statistics_on_postgres(admin_client)
 
 def test_projection_admin_shows_status_lag_and_error_and_resumes(admin_client, counting_projection) -> None:
     add_products(2)
-    append(StreamWrite("Product-bad", NO_STREAM, [
-        ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
-    ]))
+    append(
+        StreamWrite(
+            "Product-bad",
+            NO_STREAM,
+            [
+                ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
+            ],
+        )
+    )
     wait_until_readable()
     catch_up(NAME)
     html = admin_client.get(PROJECTIONS).content.decode()
@@ -143,8 +156,9 @@ def test_projection_admin_shows_status_lag_and_error_and_resumes(admin_client, c
     assert ProjectionState.objects.using(read_db_alias()).get(name=NAME).status == "active"
 
 
-def test_projection_admin_starts_a_rebuild_and_shows_its_progress(admin_client, counting_projection,
-                                                                  eager_tasks) -> None:
+def test_projection_admin_starts_a_rebuild_and_shows_its_progress(
+    admin_client, counting_projection, eager_tasks
+) -> None:
     add_products(4)
     catch_up(NAME)
     ProjectionState.objects.using(read_db_alias()).filter(name=NAME).update(version=0)
@@ -159,8 +173,11 @@ def test_projection_admin_starts_a_rebuild_and_shows_its_progress(admin_client, 
 
 
 def test_view_admins_are_read_only(admin_client) -> None:
-    for url in ("/admin/orders_read/ordersummary/", "/admin/orders_read/productview/",
-                "/admin/orders_read/dailysales/"):
+    for url in (
+        "/admin/orders_read/ordersummary/",
+        "/admin/orders_read/productview/",
+        "/admin/orders_read/dailysales/",
+    ):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert admin_client.get(f"{url}add/").status_code == 403
@@ -169,7 +186,8 @@ def test_view_admins_are_read_only(admin_client) -> None:
 
 @pytest.mark.worker
 def test_a_rebuild_started_in_the_admin_runs_on_a_celery_worker_and_reports_progress(
-    admin_client, celery_worker_process,
+    admin_client,
+    celery_worker_process,
 ) -> None:
     """The real thing: the action queues a task, a `celery worker` process rebuilds, the list shows it done."""
     from django.core.cache import cache
@@ -179,8 +197,9 @@ def test_a_rebuild_started_in_the_admin_runs_on_a_celery_worker_and_reports_prog
     cache.delete(progress_key("catalogue"))
     add_products(3)  # events the catalogue handles (its own table: the worker knows only the real projections)
     catch_up("catalogue")
-    response = admin_client.post(PROJECTIONS, {"action": "start_rebuild", "_selected_action": ["catalogue"]},
-                                 follow=True)
+    response = admin_client.post(
+        PROJECTIONS, {"action": "start_rebuild", "_selected_action": ["catalogue"]}, follow=True
+    )
     assert "Rebuild started for catalogue" in response.content.decode()
     deadline = time.monotonic() + 60
     while (rebuild_progress("catalogue") or {}).get("phase") != "done" and time.monotonic() < deadline:

@@ -37,9 +37,15 @@ def _staff(username: str, *perms: str):
 
 def _failed_projection() -> None:
     add_products(1)
-    append(StreamWrite("Product-bad", NO_STREAM, [
-        ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
-    ]))
+    append(
+        StreamWrite(
+            "Product-bad",
+            NO_STREAM,
+            [
+                ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
+            ],
+        )
+    )
     wait_until_readable()
     catch_up(NAME)
     assert _status() == "failed"
@@ -59,8 +65,12 @@ def test_token_admin_lists_only_a_prefix_of_each_key_and_has_no_page_showing_one
     html = listing.content.decode()
     assert f"{token.key[:4]}…" in html and "alice" in html
     assert token.key not in html
-    for page in (f"{TOKENS}{alice.pk}/change/", f"{TOKENS}{alice.pk}/history/", f"{TOKENS}{alice.pk}/delete/",
-                 f"{TOKENS}add/"):
+    for page in (
+        f"{TOKENS}{alice.pk}/change/",
+        f"{TOKENS}{alice.pk}/history/",
+        f"{TOKENS}{alice.pk}/delete/",
+        f"{TOKENS}add/",
+    ):
         response = client.get(page)
         assert response.status_code in (403, 404), page
         assert token.key.encode() not in response.content
@@ -83,11 +93,9 @@ def test_staff_with_only_view_permission_sees_projections_but_cannot_run_their_a
 
 def test_staff_with_the_operate_permission_can_resume(counting_projection) -> None:
     _failed_projection()
-    operator = _client_for(_staff("operator", "eventstore.view_projectionstate",
-                                  "orders_write.operate_projections"))
+    operator = _client_for(_staff("operator", "eventstore.view_projectionstate", "orders_write.operate_projections"))
     html = operator.get(PROJECTIONS).content.decode()
     assert 'value="resume"' in html and 'value="start_rebuild"' in html
-    response = operator.post(PROJECTIONS, {"action": "resume", "_selected_action": [NAME], "index": "0"},
-                             follow=True)
+    response = operator.post(PROJECTIONS, {"action": "resume", "_selected_action": [NAME], "index": "0"}, follow=True)
     assert f"Resumed {NAME}" in response.content.decode()
     assert _status() == "active"

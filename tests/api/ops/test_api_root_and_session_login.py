@@ -25,8 +25,9 @@ def test_a_customer_logs_in_with_a_session_and_uses_the_browsable_api(customer_u
     token = form.cookies["csrftoken"].value
     assert browser.get("/api/orders/", HTTP_ACCEPT="application/json").status_code == 401
 
-    login = browser.post("/api/auth/login/", {"username": "alice", "password": "s3cret-pass",
-                                              "csrfmiddlewaretoken": token})
+    login = browser.post(
+        "/api/auth/login/", {"username": "alice", "password": "s3cret-pass", "csrfmiddlewaretoken": token}
+    )
     assert login.status_code == 302 and login["Location"] == "/api/"
     page = browser.get("/api/orders/", HTTP_ACCEPT="text/html")
     assert page.status_code == 200 and b"alice" in page.content  # the browsable API, signed in

@@ -64,10 +64,11 @@ def test_readyz_is_503_naming_the_failed_check_and_logging_the_details(anon_clie
     assert any("broken_view at position 42" in r.getMessage() for r in caplog.records if r.name == "orders.ops")
 
 
-def test_readyz_is_503_when_the_configured_broker_does_not_answer_without_exception_text(anon_client,
-                                                                                        caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="orders.ops"), \
-            override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+def test_readyz_is_503_when_the_configured_broker_does_not_answer_without_exception_text(anon_client, caplog) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="orders.ops"),
+        override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"),
+    ):
         response = anon_client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
@@ -96,8 +97,13 @@ def test_metrics_label_unknown_methods_as_other(anon_client) -> None:
 def test_metrics_are_open_without_a_token_and_want_the_bearer_token_when_one_is_set(anon_client) -> None:
     assert anon_client.get("/metrics").status_code == 200  # METRICS_TOKEN unset: open
     with override_settings(METRICS_TOKEN="scrape-s3cret"):
-        for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_AUTHORIZATION": "Token scrape-s3cret"},
-                        {"HTTP_AUTHORIZATION": "Bearer scrape-s3cret-and-more"}, {"HTTP_AUTHORIZATION": "Bearer"}):
+        for headers in (
+            {},
+            {"HTTP_AUTHORIZATION": "Bearer wrong"},
+            {"HTTP_AUTHORIZATION": "Token scrape-s3cret"},
+            {"HTTP_AUTHORIZATION": "Bearer scrape-s3cret-and-more"},
+            {"HTTP_AUTHORIZATION": "Bearer"},
+        ):
             refused = anon_client.get("/metrics", **headers)
             assert refused.status_code == 401, headers
             assert refused["WWW-Authenticate"].startswith("Bearer")
@@ -123,8 +129,11 @@ def test_metrics_count_requests_by_route_pattern_and_commands_by_outcome(anon_cl
     assert delta("commands_total", outcome="2xx") == 2
     assert delta("commands_total", outcome="4xx") == 1
     assert delta("http_requests_total", method="POST", route="api/products/", status="201") == 1
-    assert delta("http_requests_total", method="POST", route="api/products/<str:sku>/stock/", status="201") + delta(
-        "http_requests_total", method="POST", route="api/products/<str:sku>/stock/", status="200") == 1
+    assert (
+        delta("http_requests_total", method="POST", route="api/products/<str:sku>/stock/", status="201")
+        + delta("http_requests_total", method="POST", route="api/products/<str:sku>/stock/", status="200")
+        == 1
+    )
     assert delta("http_request_duration_seconds_count", method="POST", route="api/products/", status="201") == 1
     assert delta("http_request_duration_seconds_count", method="POST", route="api/products/", status="409") == 1
     assert delta("http_requests_total", method="GET", route="<unmatched>", status="404") == 1
@@ -138,8 +147,13 @@ def test_metrics_report_every_projection_checkpoint_and_lag(anon_client) -> None
     assert names, "the read side registers its projections"
     for name in names:
         labels = (("projection", name),)
-        for metric in ("projection_checkpoint_position", "projection_lag_events", "projection_lag_seconds",
-                       "projection_failed", "projection_needs_rebuild"):
+        for metric in (
+            "projection_checkpoint_position",
+            "projection_lag_events",
+            "projection_lag_seconds",
+            "projection_failed",
+            "projection_needs_rebuild",
+        ):
             assert (metric, labels) in samples, (metric, name)
 
 

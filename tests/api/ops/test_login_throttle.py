@@ -21,8 +21,12 @@ def user() -> User:
 
 
 def token(client: Client, username: str, password: str, address: str = "10.0.0.1") -> object:
-    return client.post("/api/auth/token/", {"username": username, "password": password},
-                       content_type="application/json", REMOTE_ADDR=address)
+    return client.post(
+        "/api/auth/token/",
+        {"username": username, "password": password},
+        content_type="application/json",
+        REMOTE_ADDR=address,
+    )
 
 
 def test_the_eleventh_attempt_is_429_whatever_the_password_for_that_username_and_address_only(user) -> None:
@@ -58,9 +62,11 @@ def test_the_admin_login_is_throttled_the_same_way(user, settings) -> None:
     user.save()
     client = Client()
     for _ in range(3):
-        response = client.post("/admin/login/", {"username": user.username, "password": "wrong"},
-                               REMOTE_ADDR="10.1.1.1")
+        response = client.post(
+            "/admin/login/", {"username": user.username, "password": "wrong"}, REMOTE_ADDR="10.1.1.1"
+        )
         assert response.status_code == 200  # the form again, with its error
-    response = client.post("/admin/login/", {"username": user.username, "password": "right-password-123"},
-                           REMOTE_ADDR="10.1.1.1")
+    response = client.post(
+        "/admin/login/", {"username": user.username, "password": "right-password-123"}, REMOTE_ADDR="10.1.1.1"
+    )
     assert response.status_code == 429 and int(response["Retry-After"]) > 0

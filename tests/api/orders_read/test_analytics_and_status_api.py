@@ -43,8 +43,9 @@ def test_analytics_is_staff_only(customer_client: APIClient) -> None:
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
 
 
-def test_projection_status_for_staff_only(staff_client: APIClient, customer_client: APIClient,
-                                          anon_client: APIClient, sales: None) -> None:
+def test_projection_status_for_staff_only(
+    staff_client: APIClient, customer_client: APIClient, anon_client: APIClient, sales: None
+) -> None:
     rows = staff_client.get("/api/projections/").json()["results"]
     assert [r["name"] for r in rows] == ["catalogue", "daily_sales", "order_summary"]
     for row in rows:

@@ -46,15 +46,22 @@ CUSTOMERS = ("alice", "bob")
 quantities = st.integers(min_value=1, max_value=4)
 products = st.integers(min_value=0, max_value=1)
 orders = st.integers(min_value=0, max_value=3)
-steps = st.lists(st.one_of(
-    st.tuples(st.just("receive"), products, quantities),
-    st.tuples(st.just("price"), products, st.integers(min_value=1, max_value=9999)),
-    st.tuples(st.just("create"), st.sampled_from(CUSTOMERS), st.lists(st.tuples(products, quantities), min_size=1,
-                                                                      max_size=3)),
-    st.tuples(st.just("add"), orders, products, quantities),
-    st.tuples(st.just("cancel"), orders),
-    st.tuples(st.just("ship"), orders),
-), min_size=1, max_size=12)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("receive"), products, quantities),
+        st.tuples(st.just("price"), products, st.integers(min_value=1, max_value=9999)),
+        st.tuples(
+            st.just("create"),
+            st.sampled_from(CUSTOMERS),
+            st.lists(st.tuples(products, quantities), min_size=1, max_size=3),
+        ),
+        st.tuples(st.just("add"), orders, products, quantities),
+        st.tuples(st.just("cancel"), orders),
+        st.tuples(st.just("ship"), orders),
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 class History:
@@ -68,8 +75,15 @@ class History:
         """Live view bodies by detail path and version."""
         for stock in initial_stock:
             self.skus.append(f"P{uuid.uuid4().hex[:10]}")
-            self.run(RegisterProduct(metadata=STAFF, sku=self.skus[-1], name=f"Thing {self.skus[-1]}",
-                                     price=Decimal("2.50"), initial_stock=stock))
+            self.run(
+                RegisterProduct(
+                    metadata=STAFF,
+                    sku=self.skus[-1],
+                    name=f"Thing {self.skus[-1]}",
+                    price=Decimal("2.50"),
+                    initial_stock=stock,
+                )
+            )
 
     def step(self, step: tuple) -> None:
         match step:
@@ -78,13 +92,18 @@ class History:
             case ("price", p, cents):
                 self.run(ChangePrice(metadata=STAFF, sku=self.skus[p], price=Decimal(cents) / 100))
             case ("create", customer, lines):
-                command = CreateOrder(metadata=Metadata(user=customer), customer_id=customer, items=tuple(
-                    OrderLine(product_id=self.skus[p], quantity=q) for p, q in lines), shipping_address={"c": "Lyon"})
+                command = CreateOrder(
+                    metadata=Metadata(user=customer),
+                    customer_id=customer,
+                    items=tuple(OrderLine(product_id=self.skus[p], quantity=q) for p, q in lines),
+                    shipping_address={"c": "Lyon"},
+                )
                 if self.run(command):
                     self.orders.append(command.order_id)
             case ("add", o, p, quantity) if o < len(self.orders):
-                self.run(AddOrderItem(metadata=STAFF, order_id=self.orders[o], product_id=self.skus[p],
-                                      quantity=quantity))
+                self.run(
+                    AddOrderItem(metadata=STAFF, order_id=self.orders[o], product_id=self.skus[p], quantity=quantity)
+                )
             case ("cancel", o) if o < len(self.orders):
                 self.run(CancelOrder(metadata=STAFF, order_id=self.orders[o], reason=f"step {o}"))
             case ("ship", o) if o < len(self.orders):
@@ -108,8 +127,9 @@ class History:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(program=steps, initial_stock=st.tuples(st.integers(0, 6), st.integers(0, 6)))
-def test_as_of_every_version_is_what_the_live_view_showed(staff_client: APIClient, program: list[tuple],
-                                                          initial_stock: tuple[int, int]) -> None:
+def test_as_of_every_version_is_what_the_live_view_showed(
+    staff_client: APIClient, program: list[tuple], initial_stock: tuple[int, int]
+) -> None:
     with override_settings(AS_OF_CACHE_FROM=1):  # every stream kept between requests (orders_read/stream_cache.py)
         history = History(staff_client, initial_stock)
         for step in program:
@@ -141,19 +161,32 @@ def shop(staff_client: APIClient, customer_client: APIClient) -> dict[str, Any]:
     assert staff_client.post("/api/products/MUG-1/price/", {"price": "12.00"}, format="json").status_code == 200
     time.sleep(0.002)
     assert customer_client.post(f"/api/orders/{order}/cancel/", {"reason": "gift"}, format="json").status_code == 200
-    return {"order": order, "product_times": [e.recorded_at for e in read_stream("Product-MUG-1")],
-            "order_times": [e.recorded_at for e in read_stream(f"Order-{order}")]}
+    return {
+        "order": order,
+        "product_times": [e.recorded_at for e in read_stream("Product-MUG-1")],
+        "order_times": [e.recorded_at for e in read_stream(f"Order-{order}")],
+    }
 
 
-def test_product_as_of_a_version_is_public_and_in_the_current_shape(anon_client: APIClient,
-                                                                    shop: dict[str, Any]) -> None:
+def test_product_as_of_a_version_is_public_and_in_the_current_shape(
+    anon_client: APIClient, shop: dict[str, Any]
+) -> None:
     live = anon_client.get("/api/products/MUG-1/")
     response = anon_client.get("/api/products/MUG-1/?as_of_version=3")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == set(live.json())
-    assert body == {"product_id": "MUG-1", "sku": "MUG-1", "name": "Blue Mug", "description": "", "price": "9.99",
-                    "on_hand": 50, "available": 48, "reserved": 2, "version": 3}
+    assert body == {
+        "product_id": "MUG-1",
+        "sku": "MUG-1",
+        "name": "Blue Mug",
+        "description": "",
+        "price": "9.99",
+        "on_hand": 50,
+        "available": 48,
+        "reserved": 2,
+        "version": 3,
+    }
     assert (response["ETag"], response["X-As-Of-Version"]) == ('"3"', "3")
     assert "X-As-Of-Version" not in live
 
@@ -166,8 +199,16 @@ def test_order_as_of_a_version_before_its_cancellation(customer_client: APIClien
     assert (first["items"], first["item_count"], first["total_amount"]) == ([], 0, "0.00")
 
 
-@pytest.mark.parametrize("query", ["as_of_version=0", "as_of_version=-1", "as_of_version=6",
-                                   "as_of_version=99999999999999999999999999", "as_of=2000-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "as_of_version=0",
+        "as_of_version=-1",
+        "as_of_version=6",
+        "as_of_version=99999999999999999999999999",
+        "as_of=2000-01-01T00:00:00Z",
+    ],
+)
 def test_no_such_point_is_404(staff_client: APIClient, shop: dict[str, Any], query: str) -> None:
     for path in ("/api/products/MUG-1/", f"/api/orders/{shop['order']}/"):
         response = staff_client.get(f"{path}?{query}")
@@ -180,13 +221,25 @@ def test_unknown_streams_as_of_are_404(staff_client: APIClient, shop: dict[str, 
     assert staff_client.get(f"/api/orders/{uuid.uuid4()}/?as_of_version=1").status_code == 404
 
 
-@pytest.mark.parametrize("query", [
-    "as_of_version=1&as_of=2030-01-01T00:00:00Z", "as_of_version=abc", "as_of_version=1.5", "as_of_version=",
-    "as_of_version=1e3", "as_of_version=%EF%BC%91", "as_of_version=1&as_of_version=2", "as_of=yesterday",
-    "as_of=", "as_of=2026-13-01T00:00:00Z", "as_of=2026-01-01T00:00:00%2B24:00",
-])
-def test_both_or_malformed_is_400_invalid_as_of(staff_client: APIClient, anon_client: APIClient,
-                                                 shop: dict[str, Any], query: str) -> None:
+@pytest.mark.parametrize(
+    "query",
+    [
+        "as_of_version=1&as_of=2030-01-01T00:00:00Z",
+        "as_of_version=abc",
+        "as_of_version=1.5",
+        "as_of_version=",
+        "as_of_version=1e3",
+        "as_of_version=%EF%BC%91",
+        "as_of_version=1&as_of_version=2",
+        "as_of=yesterday",
+        "as_of=",
+        "as_of=2026-13-01T00:00:00Z",
+        "as_of=2026-01-01T00:00:00%2B24:00",
+    ],
+)
+def test_both_or_malformed_is_400_invalid_as_of(
+    staff_client: APIClient, anon_client: APIClient, shop: dict[str, Any], query: str
+) -> None:
     for client, path in ((anon_client, "/api/products/MUG-1/"), (staff_client, f"/api/orders/{shop['order']}/")):
         response = client.get(f"{path}?{query}")
         assert response.status_code == 400, (path, query, response.content)
@@ -194,11 +247,17 @@ def test_both_or_malformed_is_400_invalid_as_of(staff_client: APIClient, anon_cl
         assert body["code"] == "invalid_as_of" and body["detail"], body
 
 
-def test_someone_elses_order_as_of_is_404_like_a_missing_one(other_client: APIClient, anon_client: APIClient,
-                                                             shop: dict[str, Any]) -> None:
+def test_someone_elses_order_as_of_is_404_like_a_missing_one(
+    other_client: APIClient, anon_client: APIClient, shop: dict[str, Any]
+) -> None:
     missing = other_client.get(f"/api/orders/{uuid.uuid4()}/?as_of_version=1")
-    for query in ("as_of_version=1", "as_of_version=3", "as_of_version=9", "as_of=2000-01-01T00:00:00Z",
-                  "as_of=2999-01-01T00:00:00Z"):
+    for query in (
+        "as_of_version=1",
+        "as_of_version=3",
+        "as_of_version=9",
+        "as_of=2000-01-01T00:00:00Z",
+        "as_of=2999-01-01T00:00:00Z",
+    ):
         response = other_client.get(f"/api/orders/{shop['order']}/?{query}")
         assert (response.status_code, response.json()) == (404, missing.json()), query
     assert anon_client.get(f"/api/orders/{shop['order']}/?as_of_version=1").status_code == 401
@@ -220,7 +279,11 @@ def test_as_of_a_time(staff_client: APIClient, shop: dict[str, Any]) -> None:
 
     assert version_at(times[0] - tick) is None
     assert [version_at(times[0]), version_at(times[2] - tick), version_at(times[2]), version_at(times[3] - tick)] == [
-        2, 2, 3, 3]
+        2,
+        2,
+        3,
+        3,
+    ]
     live = staff_client.get("/api/products/MUG-1/")
     later = staff_client.get("/api/products/MUG-1/", {"as_of": (times[4] + timedelta(days=1)).isoformat()})
     assert (later.json(), later["ETag"]) == (live.json(), live["ETag"])

@@ -35,8 +35,9 @@ def test_past_the_timeout_the_answer_is_marked_stale(staff_client: APIClient) ->
     wait_readable()
     catch_up("catalogue")
     token = log.receive("MUG-1", 5).checkpoint.token()  # no projection runs: the view stays behind
-    response = staff_client.get("/api/products/MUG-1/", HTTP_X_CONSISTENCY_TOKEN=token,
-                                HTTP_X_CONSISTENCY_TIMEOUT="0.05")
+    response = staff_client.get(
+        "/api/products/MUG-1/", HTTP_X_CONSISTENCY_TOKEN=token, HTTP_X_CONSISTENCY_TIMEOUT="0.05"
+    )
     assert response.status_code == 200
     assert response["X-Consistency"] == "stale"
     assert response["Warning"] == '110 - "Response is Stale"'
@@ -52,8 +53,9 @@ def test_history_is_fresh_at_once_because_it_reads_the_log(customer_client: APIC
     log = LogWriter()
     log.product("A", stock=3)
     order_id, appended = log.order("alice", [("A", 1)])
-    response = customer_client.get(f"/api/orders/{order_id}/history/",
-                                   HTTP_X_CONSISTENCY_TOKEN=appended.checkpoint.token())
+    response = customer_client.get(
+        f"/api/orders/{order_id}/history/", HTTP_X_CONSISTENCY_TOKEN=appended.checkpoint.token()
+    )
     assert response["X-Consistency"] == "fresh" and len(response.json()) == 2
 
 

@@ -18,8 +18,10 @@ pytestmark = [
 def test_history_shows_each_events_stored_hash(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "MUG-1", price="9.99", stock=5)
     order = place(customer_client, [("MUG-1", 2)])["id"]
-    assert customer_client.post(f"/api/orders/{order}/cancel/", {"reason": "changed my mind"},
-                                format="json").status_code == 200
+    assert (
+        customer_client.post(f"/api/orders/{order}/cancel/", {"reason": "changed my mind"}, format="json").status_code
+        == 200
+    )
     history = customer_client.get(f"/api/orders/{order}/history/").json()
     stored = {e.version: e for e in Event.objects.filter(stream_id=f"Order-{order}")}
     assert [e["hash"] for e in history] == [stored[e["version"]].hash for e in history]
@@ -32,5 +34,13 @@ def test_the_first_event_chains_to_the_empty_hash(staff_client: APIClient, custo
     order = place(customer_client, [("TEA-9", 1)])["id"]
     created, *_ = customer_client.get(f"/api/orders/{order}/history/").json()
     event = Event.objects.get(stream_id=f"Order-{order}", version=1)
-    assert created["hash"] == event_hash("", event.stream_id, 1, event.event_type, event.schema_version,
-                                         json.dumps(event.data), json.dumps(event.metadata), event.recorded_at)
+    assert created["hash"] == event_hash(
+        "",
+        event.stream_id,
+        1,
+        event.event_type,
+        event.schema_version,
+        json.dumps(event.data),
+        json.dumps(event.metadata),
+        event.recorded_at,
+    )

@@ -14,8 +14,20 @@ pytestmark = [
     pytest.mark.usefixtures("eager_tasks"),
 ]
 
-ORDER_FIELDS = {"order_id", "customer_id", "status", "items", "item_count", "total_amount", "shipping_address",
-                "created_at", "shipped_at", "cancelled_at", "cancel_reason", "version"}
+ORDER_FIELDS = {
+    "order_id",
+    "customer_id",
+    "status",
+    "items",
+    "item_count",
+    "total_amount",
+    "shipping_address",
+    "created_at",
+    "shipped_at",
+    "cancelled_at",
+    "cancel_reason",
+    "version",
+}
 
 
 @pytest.fixture
@@ -60,20 +72,27 @@ def test_someone_elses_order_is_404_in_detail_and_history(customer_client: APICl
 
 
 def test_anonymous_is_401(anon_client: APIClient, shop: dict[str, str]) -> None:
-    for path in ("/api/orders/", f"/api/orders/{shop['alice_mug']}/", "/api/orders/search/?q=a",
-                 "/api/customers/alice/orders/", f"/api/orders/{shop['alice_mug']}/history/"):
+    for path in (
+        "/api/orders/",
+        f"/api/orders/{shop['alice_mug']}/",
+        "/api/orders/search/?q=a",
+        "/api/customers/alice/orders/",
+        f"/api/orders/{shop['alice_mug']}/history/",
+    ):
         assert anon_client.get(path).status_code == 401, path
 
 
-def test_customer_lists_only_own_orders_staff_sees_all(customer_client: APIClient, staff_client: APIClient,
-                                                       shop: dict[str, str]) -> None:
+def test_customer_lists_only_own_orders_staff_sees_all(
+    customer_client: APIClient, staff_client: APIClient, shop: dict[str, str]
+) -> None:
     mine = customer_client.get("/api/orders/").json()
     assert set(mine) == {"count", "next", "previous", "results"}
     assert {o["order_id"] for o in mine["results"]} == {shop["alice_mug"], shop["alice_tea"]}
     assert customer_client.get("/api/orders/?customer_id=bob").json()["count"] == 0
     assert staff_client.get("/api/orders/").json()["count"] == 3
     assert [o["order_id"] for o in staff_client.get("/api/orders/?customer_id=bob").json()["results"]] == [
-        shop["bob_mug"]]
+        shop["bob_mug"]
+    ]
 
 
 def test_status_filter_and_whitelisted_ordering(staff_client: APIClient, shop: dict[str, str]) -> None:
@@ -89,23 +108,38 @@ def test_status_filter_and_whitelisted_ordering(staff_client: APIClient, shop: d
     assert [o["status"] for o in by_status] == ["cancelled", "pending", "pending"]
 
 
-@pytest.mark.parametrize("hostile", [
-    "customer_id", "-version", "total_amount;DROP TABLE orders", "__class__", "items__0", "created_at,,x", "?",
-    "status%00", "' OR 1=1 --",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "customer_id",
+        "-version",
+        "total_amount;DROP TABLE orders",
+        "__class__",
+        "items__0",
+        "created_at,,x",
+        "?",
+        "status%00",
+        "' OR 1=1 --",
+    ],
+)
 def test_ordering_outside_the_whitelist_is_400(staff_client: APIClient, hostile: str) -> None:
     response = staff_client.get("/api/orders/", {"ordering": hostile})
     assert response.status_code == 400, response.content
     assert "ordering" in response.json()
 
 
-@pytest.mark.parametrize(("ordering", "key"), [
-    ("created_at", lambda o: o["created_at"]), ("total_amount", lambda o: Decimal(o["total_amount"])),
-    ("status", lambda o: o["status"]),
-])
+@pytest.mark.parametrize(
+    ("ordering", "key"),
+    [
+        ("created_at", lambda o: o["created_at"]),
+        ("total_amount", lambda o: Decimal(o["total_amount"])),
+        ("status", lambda o: o["status"]),
+    ],
+)
 @pytest.mark.parametrize("descending", [False, True])
-def test_each_single_ordering_orders_by_that_field_then_id(staff_client: APIClient, shop: dict[str, str],
-                                                            ordering: str, key: Any, descending: bool) -> None:
+def test_each_single_ordering_orders_by_that_field_then_id(
+    staff_client: APIClient, shop: dict[str, str], ordering: str, key: Any, descending: bool
+) -> None:
     response = staff_client.get("/api/orders/", {"ordering": f"-{ordering}" if descending else ordering})
     assert response.status_code == 200, response.content
     found = response.json()["results"]
@@ -115,16 +149,18 @@ def test_each_single_ordering_orders_by_that_field_then_id(staff_client: APIClie
 
 
 @pytest.mark.parametrize("listed", ["created_at,status", "-total_amount,created_at", "status,status", "status,"])
-def test_a_comma_list_of_orderings_is_400_like_any_unknown_value(staff_client: APIClient, shop: dict[str, str],
-                                                                 listed: str) -> None:
+def test_a_comma_list_of_orderings_is_400_like_any_unknown_value(
+    staff_client: APIClient, shop: dict[str, str], listed: str
+) -> None:
     response = staff_client.get("/api/orders/", {"ordering": listed})
     unknown = staff_client.get("/api/orders/", {"ordering": "customer_id"})
     assert (response.status_code, unknown.status_code) == (400, 400)
     assert response.json() == {"ordering": [unknown.json()["ordering"][0].replace("customer_id", listed)]}
 
 
-@pytest.mark.parametrize("params", [{"status": "lost"}, {"sort_by": "customer_id"}, {"sort_order": "up"},
-                                    {"sort_by": "total_amount; --"}])
+@pytest.mark.parametrize(
+    "params", [{"status": "lost"}, {"sort_by": "customer_id"}, {"sort_order": "up"}, {"sort_by": "total_amount; --"}]
+)
 def test_bad_filter_and_sort_values_are_400(staff_client: APIClient, params: dict[str, str]) -> None:
     path = "/api/orders/search/" if "sort_by" in params or "sort_order" in params else "/api/orders/"
     assert staff_client.get(path, params).status_code == 400
@@ -145,8 +181,9 @@ def test_page_size_is_capped_at_100(staff_client: APIClient, manual_projections:
     assert len(staff_client.get("/api/orders/").json()["results"]) == 20
 
 
-def test_customer_orders_newest_first_with_status_filter(customer_client: APIClient, staff_client: APIClient,
-                                                         shop: dict[str, str]) -> None:
+def test_customer_orders_newest_first_with_status_filter(
+    customer_client: APIClient, staff_client: APIClient, shop: dict[str, str]
+) -> None:
     mine = customer_client.get("/api/customers/alice/orders/").json()["results"]
     assert [o["order_id"] for o in mine] == [shop["alice_tea"], shop["alice_mug"]]
     pending = customer_client.get("/api/customers/alice/orders/?status=pending").json()["results"]
@@ -155,17 +192,21 @@ def test_customer_orders_newest_first_with_status_filter(customer_client: APICli
     assert staff_client.get("/api/customers/bob/orders/").json()["count"] == 1
 
 
-@pytest.mark.parametrize(("q", "expected"), [
-    ("mug", {"alice_mug", "bob_mug"}),  # line name, case-insensitive
-    ("MUG-1", {"alice_mug", "bob_mug"}),  # line sku
-    ("green TEA", {"alice_mug", "alice_tea"}),
-    ("ALI", {"alice_mug", "alice_tea"}),  # customer substring
-    ("nothing-like-it", set()),
-    ("%", set()),  # LIKE wildcards are literal
-    ("_", set()),
-])
-def test_search_by_customer_sku_and_name(staff_client: APIClient, shop: dict[str, str], q: str,
-                                          expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("mug", {"alice_mug", "bob_mug"}),  # line name, case-insensitive
+        ("MUG-1", {"alice_mug", "bob_mug"}),  # line sku
+        ("green TEA", {"alice_mug", "alice_tea"}),
+        ("ALI", {"alice_mug", "alice_tea"}),  # customer substring
+        ("nothing-like-it", set()),
+        ("%", set()),  # LIKE wildcards are literal
+        ("_", set()),
+    ],
+)
+def test_search_by_customer_sku_and_name(
+    staff_client: APIClient, shop: dict[str, str], q: str, expected: set[str]
+) -> None:
     found = staff_client.get("/api/orders/search/", {"q": q}).json()["results"]
     assert {o["order_id"] for o in found} == {shop[k] for k in expected}
 
@@ -176,8 +217,9 @@ def test_search_by_id_prefix(staff_client: APIClient, shop: dict[str, str]) -> N
     assert shop["bob_mug"] in {o["order_id"] for o in found}
 
 
-def test_search_is_isolated_per_customer_and_sortable(customer_client: APIClient, staff_client: APIClient,
-                                                      shop: dict[str, str]) -> None:
+def test_search_is_isolated_per_customer_and_sortable(
+    customer_client: APIClient, staff_client: APIClient, shop: dict[str, str]
+) -> None:
     found = customer_client.get("/api/orders/search/", {"q": "mug"}).json()["results"]
     assert [o["order_id"] for o in found] == [shop["alice_mug"]]
     assert customer_client.get("/api/orders/search/", {"q": shop["bob_mug"][:8]}).json()["count"] == 0
@@ -210,8 +252,10 @@ def test_search_takes_the_lists_filters_alone_and_combined_with_q_and_sort(
     assert by_total == [shop["bob_mug"], shop["alice_mug"]]
 
 
-@pytest.mark.parametrize("params", [{"status": "lost"}, {"created_from": "yesterday"}, {"created_to": "2026-02-30"},
-                                    {"customer_id": "x" * 151}])
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "lost"}, {"created_from": "yesterday"}, {"created_to": "2026-02-30"}, {"customer_id": "x" * 151}],
+)
 def test_bad_search_filters_are_400(staff_client: APIClient, params: dict[str, str]) -> None:
     response = staff_client.get("/api/orders/search/", params)
     assert response.status_code == 400 and list(response.json()) == list(params)

@@ -23,16 +23,15 @@ def test_current_if_match_is_accepted(staff_client, customer_client) -> None:
     assert response.status_code == 200 and response["ETag"] == '"3"'
     order_id = place(customer_client, ("mug", 1)).json()["id"]
     before = event_count()
-    stale = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json",
-                                 HTTP_IF_MATCH='"1"')
+    stale = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json", HTTP_IF_MATCH='"1"')
     assert_refused(stale, 412, "version_mismatch", before)
     assert (stale.json()["expected"], stale.json()["actual"]) == (1, 2)
-    weak = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json",
-                                HTTP_IF_MATCH='W/"2"')  # strong comparison (RFC 9110): a weak tag never matches
+    weak = customer_client.post(
+        f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json", HTTP_IF_MATCH='W/"2"'
+    )  # strong comparison (RFC 9110): a weak tag never matches
     assert_refused(weak, 412, "version_mismatch", before)
     assert (weak.json()["expected"], weak.json()["actual"]) == (2, 2)
-    fresh = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json",
-                                 HTTP_IF_MATCH='"2"')
+    fresh = customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "x"}, format="json", HTTP_IF_MATCH='"2"')
     assert fresh.status_code == 200
 
 
@@ -88,15 +87,19 @@ def test_a_refused_command_is_not_stored_under_its_key(staff_client, customer_cl
 @pytest.mark.parametrize("key", ["", "k" * 256])
 def test_an_empty_or_overlong_key_is_400(staff_client, key) -> None:
     before = event_count()
-    response = staff_client.post("/api/products/", {"sku": "mug", "name": "M", "price": "1"}, format="json",
-                                 HTTP_IDEMPOTENCY_KEY=key)
+    response = staff_client.post(
+        "/api/products/", {"sku": "mug", "name": "M", "price": "1"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
     assert_refused(response, 400, "invalid_idempotency_key", before)
 
 
 def test_options_head_and_get_on_command_routes_never_500(staff_client) -> None:
     register(staff_client, "mug")
-    for url in ("/api/products/mug/stock/", "/api/products/mug/price/",
-                "/api/orders/00000000-0000-4000-8000-000000000000/ship/"):
+    for url in (
+        "/api/products/mug/stock/",
+        "/api/products/mug/price/",
+        "/api/orders/00000000-0000-4000-8000-000000000000/ship/",
+    ):
         assert staff_client.options(url).status_code == 200
         assert staff_client.head(url).status_code == 405
         assert staff_client.get(url).status_code == 405
@@ -114,7 +117,10 @@ def test_a_body_over_one_mebibyte_is_413(staff_client) -> None:
 def test_json_nested_too_deep_is_a_400_parse_error_everywhere(staff_client, anon_client, body) -> None:
     """Python's decoder gives up past ~1000 levels with RecursionError; that must not become a 500."""
     before = event_count()
-    for client, url in ((staff_client, "/api/products/"), (staff_client, "/api/orders/"),
-                        (anon_client, "/api/auth/token/")):
+    for client, url in (
+        (staff_client, "/api/products/"),
+        (staff_client, "/api/orders/"),
+        (anon_client, "/api/auth/token/"),
+    ):
         response = client.post(url, body, content_type="application/json")
         assert_refused(response, 400, "parse_error", before)

@@ -28,22 +28,25 @@ def test_register_without_initial_stock_appends_only_the_registration(staff_clie
     assert product("tea").on_hand == 0
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"sku": "-mug", "name": "M", "price": "1.00"}, "sku"),
-    ({"sku": "a b", "name": "M", "price": "1.00"}, "sku"),
-    ({"sku": "x" * 65, "name": "M", "price": "1.00"}, "sku"),
-    ({"sku": 123, "name": "M", "price": "1.00"}, "sku"),
-    ({"sku": "mug", "name": "M", "price": "0"}, "price"),
-    ({"sku": "mug", "name": "M", "price": "-1.00"}, "price"),
-    ({"sku": "mug", "name": "M", "price": "1.234"}, "price"),
-    ({"sku": "mug", "name": "M", "price": "NaN"}, "price"),
-    ({"sku": "mug", "name": "M", "price": "Infinity"}, "price"),
-    ({"sku": "mug", "name": "M", "price": "abc"}, "price"),
-    ({"sku": "mug", "price": "1.00"}, "name"),
-    ({"sku": "mug", "name": 5, "price": "1.00"}, "name"),
-    ({"sku": "mug", "name": "M", "price": "1.00", "initial_stock": -1}, "initial_stock"),
-    ({"sku": "mug", "name": "M", "price": "1.00", "initial_stock": "many"}, "initial_stock"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"sku": "-mug", "name": "M", "price": "1.00"}, "sku"),
+        ({"sku": "a b", "name": "M", "price": "1.00"}, "sku"),
+        ({"sku": "x" * 65, "name": "M", "price": "1.00"}, "sku"),
+        ({"sku": 123, "name": "M", "price": "1.00"}, "sku"),
+        ({"sku": "mug", "name": "M", "price": "0"}, "price"),
+        ({"sku": "mug", "name": "M", "price": "-1.00"}, "price"),
+        ({"sku": "mug", "name": "M", "price": "1.234"}, "price"),
+        ({"sku": "mug", "name": "M", "price": "NaN"}, "price"),
+        ({"sku": "mug", "name": "M", "price": "Infinity"}, "price"),
+        ({"sku": "mug", "name": "M", "price": "abc"}, "price"),
+        ({"sku": "mug", "price": "1.00"}, "name"),
+        ({"sku": "mug", "name": 5, "price": "1.00"}, "name"),
+        ({"sku": "mug", "name": "M", "price": "1.00", "initial_stock": -1}, "initial_stock"),
+        ({"sku": "mug", "name": "M", "price": "1.00", "initial_stock": "many"}, "initial_stock"),
+    ],
+)
 def test_register_refuses_bad_shapes_with_400(staff_client, body, field) -> None:
     before = event_count()
     response = staff_client.post("/api/products/", body, format="json")
@@ -62,8 +65,9 @@ def test_product_commands_are_staff_only(customer_client, anon_client, staff_cli
     register(staff_client, "mug")
     before = event_count()
     for client, status in ((customer_client, 403), (anon_client, 401)):
-        assert_refused(client.post("/api/products/", {"sku": "x", "name": "X", "price": "1"}, format="json"),
-                       status, None, before)
+        assert_refused(
+            client.post("/api/products/", {"sku": "x", "name": "X", "price": "1"}, format="json"), status, None, before
+        )
         assert_refused(client.post("/api/products/mug/stock/", {"quantity": 1}, format="json"), status, None, before)
         assert_refused(client.post("/api/products/mug/price/", {"price": "2"}, format="json"), status, None, before)
 
@@ -71,8 +75,7 @@ def test_product_commands_are_staff_only(customer_client, anon_client, staff_cli
 def test_bad_content_is_400_or_415_never_500(staff_client) -> None:
     before = event_count()
     assert_refused(staff_client.post("/api/products/", [{"sku": "mug"}], format="json"), 400, None, before)
-    assert_refused(staff_client.post("/api/products/", "{not json", content_type="application/json"), 400, None,
-                   before)
+    assert_refused(staff_client.post("/api/products/", "{not json", content_type="application/json"), 400, None, before)
     assert_refused(staff_client.post("/api/products/", {"sku": "mug", "name": "M", "price": "1"}), 415, None, before)
     assert_refused(staff_client.post("/api/products/", "NaN", content_type="application/json"), 400, None, before)
 
@@ -90,8 +93,9 @@ def test_receive_stock_adds_to_on_hand(staff_client) -> None:
 def test_receive_stock_refuses_bad_quantities_with_400(staff_client, quantity) -> None:
     register(staff_client, "mug")
     before = event_count()
-    assert_refused(staff_client.post("/api/products/mug/stock/", {"quantity": quantity}, format="json"),
-                   400, None, before)
+    assert_refused(
+        staff_client.post("/api/products/mug/stock/", {"quantity": quantity}, format="json"), 400, None, before
+    )
 
 
 def test_receive_stock_for_an_unknown_product_is_404(staff_client) -> None:
@@ -118,5 +122,6 @@ def test_change_price_refuses_bad_prices_with_400(staff_client, price) -> None:
 
 def test_change_price_for_an_unknown_product_is_404(staff_client) -> None:
     before = event_count()
-    assert_refused(staff_client.post("/api/products/ghost/price/", {"price": "1.00"}, format="json"),
-                   404, "not_found", before)
+    assert_refused(
+        staff_client.post("/api/products/ghost/price/", {"price": "1.00"}, format="json"), 404, "not_found", before
+    )

@@ -6,7 +6,6 @@ raw psycopg connection without the `eventstore.allow_purge` option on PostgreSQL
 and the `eventstore_allow_purge()` function answering 0 on SQLite.
 """
 
-
 import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -85,10 +84,7 @@ def test_postgres_triggers_cannot_be_bypassed_by_a_session_that_is_not_the_test_
     assert unchanged(recorded)
 
 
-
-@pytest.mark.parametrize(
-    "statement", ["UPDATE eventstore_event SET version = 7", "DELETE FROM eventstore_event"]
-)
+@pytest.mark.parametrize("statement", ["UPDATE eventstore_event SET version = 7", "DELETE FROM eventstore_event"])
 def test_sqlite_triggers_refuse_raw_update_and_delete(
     recorded: Event, sqlite_purge_closed: None, statement: str
 ) -> None:

@@ -53,6 +53,7 @@ def test_writers_racing_at_one_expected_version_leave_exactly_one_winner() -> No
         def go() -> Any:
             start.wait()
             return append(StreamWrite(stream, 3, [received(n), received(n)]))
+
         return go
 
     runs = [in_thread(write(n)) for n in range(8)]
@@ -189,6 +190,7 @@ def test_no_event_is_skipped_by_the_tail_while_a_naive_position_reader_loses_som
                     time.sleep(rng.uniform(0, 0.002))
                 written += size
             return written
+
         return go
 
     def tail_reader() -> list[tuple[int, int]]:
@@ -213,8 +215,9 @@ def test_no_event_is_skipped_by_the_tail_while_a_naive_position_reader_loses_som
         while True:
             finished = done.is_set()
             with connection.cursor() as cursor:
-                cursor.execute("SELECT position FROM eventstore_event WHERE position > %s ORDER BY position"
-                               " LIMIT 500", [last])
+                cursor.execute(
+                    "SELECT position FROM eventstore_event WHERE position > %s ORDER BY position LIMIT 500", [last]
+                )
                 positions = [row[0] for row in cursor.fetchall()]
             seen.update(positions)
             if positions:

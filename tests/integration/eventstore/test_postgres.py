@@ -181,7 +181,7 @@ def test_the_tail_query_enters_the_index_with_both_bounds() -> None:
     scans = list(index_scans(plan[0]["Plan"]))
     assert [s["Index Name"] for s in scans] == ["eventstore_event_tail"]
     condition = scans[0]["Index Cond"]
-    assert "ROW(transaction_id, \"position\") > ROW(" in condition
+    assert 'ROW(transaction_id, "position") > ROW(' in condition
     assert "transaction_id < pg_snapshot_xmin(pg_current_snapshot())" in condition
     assert "Filter" not in scans[0]  # nothing left to check row by row
     assert scans[0].get("Scan Direction") == "Forward"  # the index order is the answer order: no sort

@@ -128,8 +128,18 @@ def test_metadata_of_the_append_and_of_each_event_are_recorded_together() -> Non
     sku = stream()
     event_id = uuid.uuid4()
     append(
-        StreamWrite(sku, NO_STREAM, [NewEvent("StockReceived", {"product_id": sku, "quantity": 1},
-                                              metadata={"causation_id": "c-1"}, event_id=event_id)]),
+        StreamWrite(
+            sku,
+            NO_STREAM,
+            [
+                NewEvent(
+                    "StockReceived",
+                    {"product_id": sku, "quantity": 1},
+                    metadata={"causation_id": "c-1"},
+                    event_id=event_id,
+                )
+            ],
+        ),
         metadata={"correlation_id": "r-1", "user": "staff"},
     )
     [event] = read_stream(sku)

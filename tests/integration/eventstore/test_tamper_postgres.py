@@ -41,34 +41,50 @@ def in_sql(sql: str, params: list[Any]) -> Any:
 @EXAMPLES
 @given(payloads)
 def test_sql_canonical_json_is_pythons_json_dumps(value: Any) -> None:
-    assert in_sql("SELECT eventstore_canonical_json(%s::jsonb)", [orjson.dumps(value).decode()]) == \
-        python_canonical(value)
+    assert in_sql("SELECT eventstore_canonical_json(%s::jsonb)", [orjson.dumps(value).decode()]) == python_canonical(
+        value
+    )
 
 
 @EXAMPLES
-@given(st.recursive(floats | scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner,
-                                                                                              max_size=3)))
+@given(
+    st.recursive(floats | scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3))
+)
 def test_sql_canonical_json_prints_numbers_as_the_python_reference_does(value: Any) -> None:
-    assert in_sql("SELECT eventstore_canonical_json(%s::jsonb)", [orjson.dumps(value).decode()]) == \
-        canonical_json(value)
+    assert in_sql("SELECT eventstore_canonical_json(%s::jsonb)", [orjson.dumps(value).decode()]) == canonical_json(
+        value
+    )
 
 
 @EXAMPLES
 @given(
     parent=st.just("") | st.text("0123456789abcdef", min_size=64, max_size=64),
-    stream_id=text.filter(bool), version=st.integers(1, 2**31 - 1), event_type=text.filter(bool),
-    schema_version=st.integers(1, 32767), data=payloads, metadata=st.dictionaries(text, payloads, max_size=3),
+    stream_id=text.filter(bool),
+    version=st.integers(1, 2**31 - 1),
+    event_type=text.filter(bool),
+    schema_version=st.integers(1, 32767),
+    data=payloads,
+    metadata=st.dictionaries(text, payloads, max_size=3),
     recorded_at=st.datetimes(datetime(1970, 1, 1), datetime(9999, 1, 1), timezones=st.just(UTC)),
 )
-def test_the_sql_event_hash_is_the_python_one(parent: str, stream_id: str, version: int, event_type: str,
-                                               schema_version: int, data: Any, metadata: Any,
-                                               recorded_at: datetime) -> None:
+def test_the_sql_event_hash_is_the_python_one(
+    parent: str,
+    stream_id: str,
+    version: int,
+    event_type: str,
+    schema_version: int,
+    data: Any,
+    metadata: Any,
+    recorded_at: datetime,
+) -> None:
     data_text, metadata_text = orjson.dumps(data).decode(), orjson.dumps(metadata).decode()
-    in_postgres = in_sql("SELECT eventstore_event_hash(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)",
-                         [parent, stream_id, version, event_type, schema_version, data_text, metadata_text,
-                          recorded_at])
-    assert in_postgres == event_hash(parent, stream_id, version, event_type, schema_version, data_text,
-                                     metadata_text, recorded_at)
+    in_postgres = in_sql(
+        "SELECT eventstore_event_hash(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)",
+        [parent, stream_id, version, event_type, schema_version, data_text, metadata_text, recorded_at],
+    )
+    assert in_postgres == event_hash(
+        parent, stream_id, version, event_type, schema_version, data_text, metadata_text, recorded_at
+    )
 
 
 @pytest.fixture
@@ -90,16 +106,20 @@ def log() -> None:
         append(StreamWrite(name, NO_STREAM, [received(1), received(2), received(3)]))
     assert seal() is not None
     append(StreamWrite("Product-x", 3, [received(4)]))
-    assert verify() == (0, {"ok": True, "events_checked": 10, "streams_checked": 3, "seals_checked": 1,
-                            "first_failure": None})
+    assert verify() == (
+        0,
+        {"ok": True, "events_checked": 10, "streams_checked": 3, "seals_checked": 1, "first_failure": None},
+    )
 
 
 def row(db: psycopg.Connection, stream_id: str, version: int) -> dict[str, Any]:
     cursor = db.cursor(row_factory=psycopg.rows.dict_row)
-    return cursor.execute("SELECT position, event_id, stream_id, stream_type, version, event_type, schema_version,"
-                          " data::text AS data, metadata::text AS metadata, recorded_at, transaction_id::text AS txid,"
-                          " hash FROM eventstore_event WHERE stream_id = %s AND version = %s",
-                          [stream_id, version]).fetchone()
+    return cursor.execute(
+        "SELECT position, event_id, stream_id, stream_type, version, event_type, schema_version,"
+        " data::text AS data, metadata::text AS metadata, recorded_at, transaction_id::text AS txid,"
+        " hash FROM eventstore_event WHERE stream_id = %s AND version = %s",
+        [stream_id, version],
+    ).fetchone()
 
 
 def reinsert(db: psycopg.Connection, saved: dict[str, Any]) -> None:
@@ -120,14 +140,16 @@ def failure() -> dict[str, Any]:
 
 def test_a_changed_event_is_named_and_restoring_it_passes(log: None, superuser: psycopg.Connection) -> None:
     saved = row(superuser, "Product-y", 2)
-    superuser.execute("UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
-                      ['{"product_id": "tamper", "quantity": 2000}', saved["position"]])
-    assert failure() == {"stream_id": "Product-y", "version": 2, "reason": "changed",
-                         "detail": failure()["detail"]}
+    superuser.execute(
+        "UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
+        ['{"product_id": "tamper", "quantity": 2000}', saved["position"]],
+    )
+    assert failure() == {"stream_id": "Product-y", "version": 2, "reason": "changed", "detail": failure()["detail"]}
     assert verify("--stream", "Product-y")[1]["first_failure"]["version"] == 2
     assert verify("--stream", "Product-z")[0] == 0
-    superuser.execute("UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
-                      [saved["data"], saved["position"]])
+    superuser.execute(
+        "UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s", [saved["data"], saved["position"]]
+    )
     assert verify()[0] == 0
 
 
@@ -154,7 +176,8 @@ def test_an_event_inserted_with_a_forged_hash_is_named(log: None, superuser: psy
     superuser.execute(
         "INSERT INTO eventstore_event (event_id, stream_id, stream_type, version, event_type, schema_version,"
         " data, metadata, recorded_at, hash) VALUES (%s, 'Product-y', 'Product', 4, 'StockReceived', 1,"
-        " '{\"product_id\": \"tamper\", \"quantity\": 9}', '{}', now(), %s)", [uuid.uuid4(), "f" * 64],
+        ' \'{"product_id": "tamper", "quantity": 9}\', \'{}\', now(), %s)',
+        [uuid.uuid4(), "f" * 64],
     )
     found = failure()
     assert (found["stream_id"], found["version"], found["reason"]) == ("Product-y", 4, "changed")
@@ -165,27 +188,33 @@ def test_an_event_inserted_with_a_forged_hash_is_named(log: None, superuser: psy
 def test_two_events_with_their_data_swapped_are_named(log: None, superuser: psycopg.Connection) -> None:
     one, two = row(superuser, "Product-x", 1), row(superuser, "Product-x", 3)
     for target, source in ((one, two), (two, one)):
-        superuser.execute("UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
-                          [source["data"], target["position"]])
+        superuser.execute(
+            "UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s", [source["data"], target["position"]]
+        )
     found = failure()
     assert (found["stream_id"], found["version"], found["reason"]) == ("Product-x", 1, "changed")
     for saved in (one, two):
-        superuser.execute("UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
-                          [saved["data"], saved["position"]])
+        superuser.execute(
+            "UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s", [saved["data"], saved["position"]]
+        )
     assert verify()[0] == 0
 
 
 def test_an_edit_rechained_to_the_streams_end_is_caught_by_the_seal(log: None, superuser: psycopg.Connection) -> None:
     """Whoever recomputes every hash after the edit keeps the chain whole; the seal still remembers the old head."""
     saved = [row(superuser, "Product-z", v) for v in (1, 2, 3)]
-    superuser.execute("UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
-                      ['{"product_id": "tamper", "quantity": 1000}', saved[0]["position"]])
+    superuser.execute(
+        "UPDATE eventstore_event SET data = %s::jsonb WHERE position = %s",
+        ['{"product_id": "tamper", "quantity": 1000}', saved[0]["position"]],
+    )
     rechain(superuser, "Product-z")
     found = failure()
     assert (found["stream_id"], found["version"], found["reason"]) == ("Product-z", 3, "changed")
     for original in saved:
-        superuser.execute("UPDATE eventstore_event SET data = %s::jsonb, hash = %s WHERE position = %s",
-                          [original["data"], original["hash"], original["position"]])
+        superuser.execute(
+            "UPDATE eventstore_event SET data = %s::jsonb, hash = %s WHERE position = %s",
+            [original["data"], original["hash"], original["position"]],
+        )
     assert verify()[0] == 0
 
 
@@ -197,7 +226,8 @@ def test_an_event_slipped_into_a_sealed_range_with_a_valid_hash_is_named(
     superuser.execute(
         "INSERT INTO eventstore_event (event_id, stream_id, stream_type, version, event_type, schema_version,"
         " data, metadata, recorded_at, transaction_id) VALUES (%s, 'Product-y', 'Product', 4, 'StockReceived', 1,"
-        " '{\"product_id\": \"tamper\", \"quantity\": 9}', '{}', now(), %s::xid8)", [uuid.uuid4(), old["txid"]],
+        ' \'{"product_id": "tamper", "quantity": 9}\', \'{}\', now(), %s::xid8)',
+        [uuid.uuid4(), old["txid"]],
     )
     rechain(superuser, "Product-y")
     found = failure()
@@ -211,7 +241,8 @@ def rechain(db: psycopg.Connection, stream_id: str) -> None:
     parent = ""
     for position, version, event_type, schema, data, metadata, recorded_at in db.execute(
         "SELECT position, version, event_type, schema_version, data::text, metadata::text, recorded_at"
-        " FROM eventstore_event WHERE stream_id = %s ORDER BY version", [stream_id],
+        " FROM eventstore_event WHERE stream_id = %s ORDER BY version",
+        [stream_id],
     ).fetchall():
         parent = event_hash(parent, stream_id, version, event_type, schema, data, metadata, recorded_at)
         db.execute("UPDATE eventstore_event SET hash = %s WHERE position = %s", [parent, position])
@@ -222,12 +253,16 @@ def test_a_deleted_seal_breaks_the_seal_chain(log: None, superuser: psycopg.Conn
     assert second is not None
     append(StreamWrite("Product-y", 3, [received(5)]))
     assert seal() is not None and verify()[0] == 0
-    saved = superuser.execute("SELECT id, checkpoint_txid, checkpoint_position, sealed_at, events_count, digest,"
-                              " previous_digest, heads FROM eventstore_seal WHERE id = %s", [second.id]).fetchone()
+    saved = superuser.execute(
+        "SELECT id, checkpoint_txid, checkpoint_position, sealed_at, events_count, digest,"
+        " previous_digest, heads FROM eventstore_seal WHERE id = %s",
+        [second.id],
+    ).fetchone()
     superuser.execute("DELETE FROM eventstore_seal WHERE id = %s", [second.id])
     assert failure()["reason"] == "seal"
-    superuser.execute("INSERT INTO eventstore_seal VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                      [*saved[:-1], json.dumps(saved[-1])])
+    superuser.execute(
+        "INSERT INTO eventstore_seal VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", [*saved[:-1], json.dumps(saved[-1])]
+    )
     assert verify()[0] == 0
 
 
@@ -267,8 +302,16 @@ def test_writers_racing_on_one_stream_leave_one_valid_chain() -> None:
     assert [e.version for e in read_stream(stream)] == list(range(1, WRITERS * EVENTS_PER_WRITER + 1))
     assert assert_every_hash_recomputes() == WRITERS * EVENTS_PER_WRITER
     assert seal() is not None
-    assert verify() == (0, {"ok": True, "events_checked": WRITERS * EVENTS_PER_WRITER, "streams_checked": 1,
-                            "seals_checked": 1, "first_failure": None})
+    assert verify() == (
+        0,
+        {
+            "ok": True,
+            "events_checked": WRITERS * EVENTS_PER_WRITER,
+            "streams_checked": 1,
+            "seals_checked": 1,
+            "first_failure": None,
+        },
+    )
 
 
 def test_a_stream_read_out_of_version_order_still_verifies(superuser: psycopg.Connection) -> None:
@@ -277,11 +320,15 @@ def test_a_stream_read_out_of_version_order_still_verifies(superuser: psycopg.Co
     append(StreamWrite("Product-early", NO_STREAM, [received(1)]))
     append(StreamWrite("Product-ooo", NO_STREAM, [received(1), received(2)]))
     early = row(superuser, "Product-early", 1)
-    superuser.execute("UPDATE eventstore_event SET transaction_id = %s::xid8"
-                      " WHERE stream_id = 'Product-ooo' AND version = 2", [early["txid"]])
+    superuser.execute(
+        "UPDATE eventstore_event SET transaction_id = %s::xid8 WHERE stream_id = 'Product-ooo' AND version = 2",
+        [early["txid"]],
+    )
     assert seal() is not None
-    assert verify() == (0, {"ok": True, "events_checked": 3, "streams_checked": 2, "seals_checked": 1,
-                            "first_failure": None})
+    assert verify() == (
+        0,
+        {"ok": True, "events_checked": 3, "streams_checked": 2, "seals_checked": 1, "first_failure": None},
+    )
     superuser.execute("DELETE FROM eventstore_event WHERE stream_id = 'Product-ooo' AND version = 1")
     found = failure()
     assert (found["stream_id"], found["version"], found["reason"]) == ("Product-ooo", 1, "removed")

@@ -80,8 +80,9 @@ def test_a_statement_running_when_its_backend_is_terminated_raises_a_transient_a
     thread = threading.Thread(target=sleep)
     thread.start()
     try:
-        while not raw.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event = 'PgSleep'",
-                              [pid_of(victim)]).fetchone():
+        while not raw.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event = 'PgSleep'", [pid_of(victim)]
+        ).fetchone():
             time.sleep(0.005)  # until the statement is running
         raw.execute("SELECT pg_terminate_backend(%s, 5000)", [pid_of(victim)])
         thread.join(10)

@@ -131,9 +131,15 @@ def test_the_projections_own_error_on_an_event_still_fails_it_there_even_between
     counting_projection: Projection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_products(2)
-    poison = append(StreamWrite("Product-bad", NO_STREAM, [
-        ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
-    ]))
+    poison = append(
+        StreamWrite(
+            "Product-bad",
+            NO_STREAM,
+            [
+                ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
+            ],
+        )
+    )
     add_products(1, prefix="after")
     faulty(counting_projection, monkeypatch, statement_timeout, times=2)
 

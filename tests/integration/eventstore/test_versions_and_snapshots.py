@@ -28,8 +28,9 @@ def test_a_stored_v1_order_cancelled_is_read_back_as_v2_with_cancelled_by() -> N
     [event] = read_stream(stream)
     assert event.schema_version == OrderCancelled.schema_version == 2
     assert event.data == {**v1_payload, "cancelled_by": "customer"}
-    assert event.to_domain() == OrderCancelled(order_id="0b5a5f2e-v1", reason="changed my mind",
-                                               cancelled_by="customer")
+    assert event.to_domain() == OrderCancelled(
+        order_id="0b5a5f2e-v1", reason="changed my mind", cancelled_by="customer"
+    )
     settle()
     assert [e.data for e in read_all() if e.stream_id == stream] == [event.data]
 

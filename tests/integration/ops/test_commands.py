@@ -38,9 +38,15 @@ def _states() -> "ProjectionState.objects":
 def _fail_projection() -> int:
     """Append a poison event after good ones and let the runner stop on it; returns its position."""
     add_products(2)
-    append(StreamWrite("Product-bad", NO_STREAM, [
-        ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
-    ]))
+    append(
+        StreamWrite(
+            "Product-bad",
+            NO_STREAM,
+            [
+                ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00")),
+            ],
+        )
+    )
     add_products(1, prefix="after")
     catch_up(NAME)
     state = _states().get(name=NAME)

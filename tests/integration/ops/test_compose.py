@@ -37,8 +37,9 @@ def test_services_start_in_order_behind_health_checks(compose) -> None:
     for name in ("web", "worker", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
-        assert all(d["condition"] in ("service_healthy", "service_completed_successfully")
-                   for d in depends.values()), name
+        assert all(d["condition"] in ("service_healthy", "service_completed_successfully") for d in depends.values()), (
+            name
+        )
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
 
@@ -53,8 +54,11 @@ def test_web_and_worker_can_scale_out(compose) -> None:
 
 
 def test_start_scripts_are_strict_executable_and_exec_their_process(compose) -> None:
-    commands = {name: service["command"][0] for name, service in compose["services"].items() if "command" in service
-                and str(service["command"][0]).startswith("/app/")}
+    commands = {
+        name: service["command"][0]
+        for name, service in compose["services"].items()
+        if "command" in service and str(service["command"][0]).startswith("/app/")
+    }
     assert set(APP_SERVICES) <= set(commands)
     for command in commands.values():
         script = ROOT / command.removeprefix("/app/")

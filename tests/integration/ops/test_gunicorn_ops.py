@@ -31,12 +31,21 @@ def web(tmp_path) -> Iterator[str]:
     port = free_port()
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    env = subprocess_env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", DJANGO_DEBUG="0",
-                         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), DJANGO_SETTINGS_MODULE="config.settings.test")
+    env = subprocess_env(
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="2",
+        DJANGO_DEBUG="0",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+    )
     log = (tmp_path / "gunicorn.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "--config",
-                                str(ROOT / "compose/web/gunicorn.conf.py")],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", str(ROOT / "compose/web/gunicorn.conf.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -71,8 +80,11 @@ def test_ops_endpoints_answer_under_gunicorn_and_metrics_add_up_over_worker_proc
 
     status, body = _get(f"{web}/metrics")
     assert status == 200
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
     healthz = (("method", "GET"), ("route", "healthz"), ("status", "200"))
     assert samples[("http_requests_total", healthz)] >= 21  # every worker's count, summed at scrape time
     assert ("eventstore_events_appended_total", ()) in samples

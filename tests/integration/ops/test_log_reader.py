@@ -11,21 +11,50 @@ from tests.integration.ops.counting import wait_until_readable
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.postgres]
 
-FIELDS = ("position", "txid", "stream_id", "stream_type", "version", "event_type", "schema_version", "data",
-          "recorded_at", "checkpoint")
+FIELDS = (
+    "position",
+    "txid",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "schema_version",
+    "data",
+    "recorded_at",
+    "checkpoint",
+)
 TYPES = ["OrderCreated", "OrderCancelled"]
 
 
 def _orders(count: int) -> None:
     for i in range(count):
         order_id = str(uuid.uuid4())
-        append(StreamWrite(f"Order-{order_id}", NO_STREAM, [
-            NewEvent("OrderCreated", {"order_id": order_id, "customer_id": f"c{i}", "shipping_address": {}},
-                     metadata={"user": "u"}),
-            NewEvent("OrderItemAdded", {"order_id": order_id, "product_id": "p", "name": "tab\there", "quantity": 1,
-                                        "unit_price": "1.00"}),
-            NewEvent("OrderCancelled", {"order_id": order_id, "reason": "é \\N"}, schema_version=1),  # upcast to v2
-        ]))
+        append(
+            StreamWrite(
+                f"Order-{order_id}",
+                NO_STREAM,
+                [
+                    NewEvent(
+                        "OrderCreated",
+                        {"order_id": order_id, "customer_id": f"c{i}", "shipping_address": {}},
+                        metadata={"user": "u"},
+                    ),
+                    NewEvent(
+                        "OrderItemAdded",
+                        {
+                            "order_id": order_id,
+                            "product_id": "p",
+                            "name": "tab\there",
+                            "quantity": 1,
+                            "unit_price": "1.00",
+                        },
+                    ),
+                    NewEvent(
+                        "OrderCancelled", {"order_id": order_id, "reason": "é \\N"}, schema_version=1
+                    ),  # upcast to v2
+                ],
+            )
+        )
     wait_until_readable()
 
 

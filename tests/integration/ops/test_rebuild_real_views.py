@@ -24,7 +24,9 @@ def _shape(table: str) -> tuple[list[tuple], list[tuple]]:
         cursor.execute(
             "SELECT attname, attgenerated, pg_get_expr(adbin, adrelid) FROM pg_attribute"
             " LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum"
-            " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum", [table])
+            " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [table],
+        )
         columns = cursor.fetchall()
         cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
         indexes = cursor.fetchall()
@@ -48,10 +50,17 @@ def clean_views(django_db_blocker) -> None:
 
 
 def test_two_swaps_keep_columns_indexes_and_full_text_search_of_the_real_views() -> None:
-    dispatch(RegisterProduct(metadata=STAFF, sku="lamp-1", name="Brass desk lamp", price=Decimal("30.00"),
-                             initial_stock=5))
-    dispatch(CreateOrder(metadata=STAFF, customer_id="alice", items=(OrderLine(product_id="lamp-1", quantity=2),),
-                         shipping_address={"city": "Oslo"}))
+    dispatch(
+        RegisterProduct(metadata=STAFF, sku="lamp-1", name="Brass desk lamp", price=Decimal("30.00"), initial_stock=5)
+    )
+    dispatch(
+        CreateOrder(
+            metadata=STAFF,
+            customer_id="alice",
+            items=(OrderLine(product_id="lamp-1", quantity=2),),
+            shipping_address={"city": "Oslo"},
+        )
+    )
     wait_until_readable()
     names = ("catalogue", "order_summary", "daily_sales")
     for name in names:
@@ -71,6 +80,8 @@ def test_two_swaps_keep_columns_indexes_and_full_text_search_of_the_real_views()
         assert cursor.fetchall() == [("lamp-1",)]
         cursor.execute("SELECT customer_id, item_count FROM orders_read_order_summary")
         assert cursor.fetchall() == [("alice", 2)]
-        cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
-                       " AND relname LIKE %s", ["%\\_\\_shadow%"])  # projections' TEMP staging tables aside
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname LIKE %s",
+            ["%\\_\\_shadow%"],
+        )  # projections' TEMP staging tables aside
         assert cursor.fetchall() == []

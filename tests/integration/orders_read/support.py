@@ -112,11 +112,13 @@ class LogWriter:
         self.names: dict[str, str] = {}
         self.lines: dict[str, list[tuple[str, int]]] = {}
 
-    def product(self, sku: str, *, name: str | None = None, price: str = "10.00", stock: int = 0,
-                description: str = "") -> AppendResult:
+    def product(
+        self, sku: str, *, name: str | None = None, price: str = "10.00", stock: int = 0, description: str = ""
+    ) -> AppendResult:
         self.prices[sku], self.names[sku] = Decimal(price), name or f"Product {sku}"
-        events: list[Any] = [ProductRegistered(product_id=sku, name=self.names[sku], description=description,
-                                               price=Decimal(price))]
+        events: list[Any] = [
+            ProductRegistered(product_id=sku, name=self.names[sku], description=description, price=Decimal(price))
+        ]
         if stock:
             events.append(StockReceived(product_id=sku, quantity=stock))
         return append(StreamWrite(f"Product-{sku}", ANY, events))
@@ -126,27 +128,43 @@ class LogWriter:
 
     def reprice(self, sku: str, price: str) -> AppendResult:
         old, self.prices[sku] = self.prices[sku], Decimal(price)
-        return append(StreamWrite(f"Product-{sku}", ANY, [
-            PriceChanged(product_id=sku, old_price=old, new_price=Decimal(price))]))
+        return append(
+            StreamWrite(f"Product-{sku}", ANY, [PriceChanged(product_id=sku, old_price=old, new_price=Decimal(price))])
+        )
 
-    def order(self, customer: str, lines: list[tuple[str, int]], *, order_id: str | None = None,
-              address: dict[str, str] | None = None) -> tuple[str, AppendResult]:
+    def order(
+        self,
+        customer: str,
+        lines: list[tuple[str, int]],
+        *,
+        order_id: str | None = None,
+        address: dict[str, str] | None = None,
+    ) -> tuple[str, AppendResult]:
         order_id = order_id or str(uuid.uuid4())
         self.lines[order_id] = list(lines)
-        events: list[Any] = [OrderCreated(order_id=order_id, customer_id=customer,
-                                          shipping_address=address or {"city": "Lyon"})]
+        events: list[Any] = [
+            OrderCreated(order_id=order_id, customer_id=customer, shipping_address=address or {"city": "Lyon"})
+        ]
         products: dict[str, list[Any]] = {}
         for sku, quantity in lines:
-            events.append(OrderItemAdded(order_id=order_id, product_id=sku, name=self.names[sku], quantity=quantity,
-                                         unit_price=self.prices[sku]))
+            events.append(
+                OrderItemAdded(
+                    order_id=order_id,
+                    product_id=sku,
+                    name=self.names[sku],
+                    quantity=quantity,
+                    unit_price=self.prices[sku],
+                )
+            )
             products.setdefault(sku, []).append(StockReserved(product_id=sku, order_id=order_id, quantity=quantity))
         writes = [StreamWrite(f"Order-{order_id}", ANY, events)]
         writes += [StreamWrite(f"Product-{sku}", ANY, evs) for sku, evs in products.items()]
         return order_id, append(*writes)
 
     def cancel(self, order_id: str, reason: str = "changed my mind", by: str = "customer") -> AppendResult:
-        writes = [StreamWrite(f"Order-{order_id}", ANY, [OrderCancelled(order_id=order_id, reason=reason,
-                                                                        cancelled_by=by)])]
+        writes = [
+            StreamWrite(f"Order-{order_id}", ANY, [OrderCancelled(order_id=order_id, reason=reason, cancelled_by=by)])
+        ]
         writes += self._product_writes(order_id, StockReleased)
         return append(*writes)
 
@@ -159,5 +177,7 @@ class LogWriter:
         per_sku: dict[str, int] = {}
         for sku, quantity in self.lines[order_id]:
             per_sku[sku] = per_sku.get(sku, 0) + quantity
-        return [StreamWrite(f"Product-{sku}", ANY, [event(product_id=sku, order_id=order_id, quantity=q)])
-                for sku, q in per_sku.items()]
+        return [
+            StreamWrite(f"Product-{sku}", ANY, [event(product_id=sku, order_id=order_id, quantity=q)])
+            for sku, q in per_sku.items()
+        ]

@@ -48,21 +48,26 @@ STEPPED = ("order_summary", "catalogue")
 quantities = st.integers(min_value=1, max_value=4)
 products = st.integers(min_value=0, max_value=2)
 orders = st.integers(min_value=0, max_value=4)
-commands = st.lists(st.one_of(
-    st.tuples(st.just("receive"), products, quantities),
-    st.tuples(st.just("price"), products, st.integers(min_value=1, max_value=99999)),
-    st.tuples(st.just("create"), st.lists(st.tuples(products, quantities), min_size=1, max_size=4)),
-    st.tuples(st.just("add"), orders, products, quantities),
-    st.tuples(st.just("cancel"), orders, st.sampled_from(["", "late", "tab\there, comma"])),
-    st.tuples(st.just("ship"), orders),
-), min_size=1, max_size=20)
+commands = st.lists(
+    st.one_of(
+        st.tuples(st.just("receive"), products, quantities),
+        st.tuples(st.just("price"), products, st.integers(min_value=1, max_value=99999)),
+        st.tuples(st.just("create"), st.lists(st.tuples(products, quantities), min_size=1, max_size=4)),
+        st.tuples(st.just("add"), orders, products, quantities),
+        st.tuples(st.just("cancel"), orders, st.sampled_from(["", "late", "tab\there, comma"])),
+        st.tuples(st.just("ship"), orders),
+    ),
+    min_size=1,
+    max_size=20,
+)
 
 
 def run(program: list[tuple], stock: list[int]) -> None:
     skus = [f"F{uuid.uuid4().hex[:10]}" for _ in stock]
     for sku, initial in zip(skus, stock, strict=True):
-        dispatch(RegisterProduct(metadata=STAFF, sku=sku, name=f"Name {sku}", price=Decimal("1.25"),
-                                 initial_stock=initial))
+        dispatch(
+            RegisterProduct(metadata=STAFF, sku=sku, name=f"Name {sku}", price=Decimal("1.25"), initial_stock=initial)
+        )
     placed: list[str] = []
     for step in program:
         try:
@@ -72,8 +77,12 @@ def run(program: list[tuple], stock: list[int]) -> None:
                 case ("price", p, cents):
                     dispatch(ChangePrice(metadata=STAFF, sku=skus[p], price=Decimal(cents) / 100))
                 case ("create", lines):
-                    command = CreateOrder(metadata=STAFF, customer_id="Cust", items=tuple(
-                        OrderLine(product_id=skus[p], quantity=q) for p, q in lines), shipping_address={"z": "1"})
+                    command = CreateOrder(
+                        metadata=STAFF,
+                        customer_id="Cust",
+                        items=tuple(OrderLine(product_id=skus[p], quantity=q) for p, q in lines),
+                        shipping_address={"z": "1"},
+                    )
                     dispatch(command)
                     placed.append(command.order_id)
                 case ("add", o, p, quantity) if o < len(placed):
@@ -101,8 +110,9 @@ def live_row(event: Any) -> dict[str, Any] | None:
 def as_of(event: Any) -> dict[str, Any]:
     staff = Viewer("staff", is_staff=True)
     if event.stream_type == "Order":
-        return columns(ask(GetOrderAsOf(order_id=uuid.UUID(event.data["order_id"]), version=event.version),
-                           viewer=staff).result)
+        return columns(
+            ask(GetOrderAsOf(order_id=uuid.UUID(event.data["order_id"]), version=event.version), viewer=staff).result
+        )
     return columns(ask(GetProductAsOf(sku=event.data["product_id"], version=event.version), viewer=staff).result)
 
 
@@ -125,12 +135,10 @@ def step_and_record() -> dict[tuple[str, int], tuple[Any, dict[str, Any]]]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(program=commands, stock=st.lists(st.integers(0, 8), min_size=3, max_size=3))
-def test_every_version_as_of_equals_the_live_row_right_after_that_event(program: list[tuple],
-                                                                        stock: list[int]) -> None:
+def test_every_version_as_of_equals_the_live_row_right_after_that_event(program: list[tuple], stock: list[int]) -> None:
     catch_up_all()
     run(program, stock)
     recorded = step_and_record()
     assert recorded
     for event, row in recorded.values():
         assert as_of(event) == row, (event.stream_id, event.version)
-

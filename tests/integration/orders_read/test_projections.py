@@ -63,8 +63,17 @@ def test_shipped_order_and_lines_added_in_a_later_batch() -> None:
     catch_up_all()
     from orders_write.events import OrderItemAdded
 
-    append(StreamWrite(f"Order-{order_id}", ANY, [
-        OrderItemAdded(order_id=order_id, product_id="A", name="Product A", quantity=2, unit_price=Decimal("3.00"))]))
+    append(
+        StreamWrite(
+            f"Order-{order_id}",
+            ANY,
+            [
+                OrderItemAdded(
+                    order_id=order_id, product_id="A", name="Product A", quantity=2, unit_price=Decimal("3.00")
+                )
+            ],
+        )
+    )
     log.lines[order_id].append(("A", 2))
     log.ship(order_id)
     catch_up_all(batch_size=1)
@@ -77,8 +86,13 @@ def test_old_cancellations_are_upcast_before_projection() -> None:
     log = LogWriter()
     log.product("A", stock=5)
     order_id, _ = log.order("dave", [("A", 1)])
-    append(StreamWrite(f"Order-{order_id}", ANY, [
-        NewEvent("OrderCancelled", {"order_id": order_id, "reason": "v1 era"}, schema_version=1)]))
+    append(
+        StreamWrite(
+            f"Order-{order_id}",
+            ANY,
+            [NewEvent("OrderCancelled", {"order_id": order_id, "reason": "v1 era"}, schema_version=1)],
+        )
+    )
     catch_up_all()
     order = OrderSummary.objects.get(pk=order_id)
     assert (order.status, order.cancel_reason, order.cancelled_by) == ("cancelled", "v1 era", "customer")
@@ -113,8 +127,12 @@ def test_views_and_checkpoints_live_together_on_the_read_database() -> None:
     from eventstore.routers import read_db_alias
 
     read_tables = set(connections[read_db_alias()].introspection.table_names())
-    assert {"orders_read_order_summary", "orders_read_product", "orders_read_daily_sales",
-            "eventstore_projection_state"} <= read_tables
+    assert {
+        "orders_read_order_summary",
+        "orders_read_product",
+        "orders_read_daily_sales",
+        "eventstore_projection_state",
+    } <= read_tables
     if "read" not in settings.DATABASES:
         pytest.skip("no separate read database (READ_DATABASE_URL) in this run")
     default_tables = set(connections["default"].introspection.table_names())

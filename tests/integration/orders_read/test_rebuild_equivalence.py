@@ -40,20 +40,38 @@ def random_workload(rng: random.Random, commands: int) -> None:
     skus = [f"SKU-{i}" for i in range(6)]
     for sku in skus:
         price = Decimal(rng.randint(100, 999)) / 100
-        dispatch(RegisterProduct(metadata=STAFF, sku=sku, name=f"Thing\t{sku} \\N \\\n", price=price,
-                                 initial_stock=rng.randint(0, 20)))
+        dispatch(
+            RegisterProduct(
+                metadata=STAFF, sku=sku, name=f"Thing\t{sku} \\N \\\n", price=price, initial_stock=rng.randint(0, 20)
+            )
+        )
     orders: list[str] = []
     for step in range(commands):
         kind = rng.random()
         try:
             if kind < 0.35 or not orders:
-                lines = tuple(OrderLine(product_id=rng.choice(skus), quantity=rng.randint(1, 4))
-                              for _ in range(rng.randint(1, 3)))
-                orders.append(dispatch(CreateOrder(metadata=STAFF, customer_id=f"cust{rng.randint(1, 4)}",
-                                                   items=lines, shipping_address={"n": str(step)})).id)
+                lines = tuple(
+                    OrderLine(product_id=rng.choice(skus), quantity=rng.randint(1, 4)) for _ in range(rng.randint(1, 3))
+                )
+                orders.append(
+                    dispatch(
+                        CreateOrder(
+                            metadata=STAFF,
+                            customer_id=f"cust{rng.randint(1, 4)}",
+                            items=lines,
+                            shipping_address={"n": str(step)},
+                        )
+                    ).id
+                )
             elif kind < 0.5:
-                dispatch(AddOrderItem(metadata=STAFF, order_id=rng.choice(orders), product_id=rng.choice(skus),
-                                      quantity=rng.randint(1, 3)))
+                dispatch(
+                    AddOrderItem(
+                        metadata=STAFF,
+                        order_id=rng.choice(orders),
+                        product_id=rng.choice(skus),
+                        quantity=rng.randint(1, 3),
+                    )
+                )
             elif kind < 0.62:
                 reason = f"r{step}\tcomma, quote' tab\\t"  # COPY's text format must escape these
                 dispatch(CancelOrder(metadata=STAFF, order_id=rng.choice(orders), reason=reason))

@@ -110,9 +110,21 @@ def test_poison_event_fails_one_projection_others_go_on_and_status_shows_it(monk
 
 def test_skipping_a_poison_event_is_explicit_and_recorded() -> None:
     log = small_shop()
-    stray = append(StreamWrite("Order-00000000-0000-4000-8000-000000000001", ANY, [OrderItemAdded(
-        order_id="00000000-0000-4000-8000-000000000001", product_id="A", name="x", quantity=1,
-        unit_price=Decimal("1.00"))]))  # a line for an order that was never created
+    stray = append(
+        StreamWrite(
+            "Order-00000000-0000-4000-8000-000000000001",
+            ANY,
+            [
+                OrderItemAdded(
+                    order_id="00000000-0000-4000-8000-000000000001",
+                    product_id="A",
+                    name="x",
+                    quantity=1,
+                    unit_price=Decimal("1.00"),
+                )
+            ],
+        )
+    )  # a line for an order that was never created
     later, _ = log.order("carol", [("B", 1)])
     catch_up_all()
     assert state("order_summary").status == "failed"

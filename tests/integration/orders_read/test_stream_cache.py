@@ -48,8 +48,10 @@ def test_a_stream_that_is_not_the_cached_one_any_more_is_read_again() -> None:
     log.receive("A", 1)
     assert on_hand("A", 3) == 6
     cached = STREAMS.events("Product-A")
-    forged = [*cached[:-1], dataclasses.replace(cached[-1], event_id=uuid.uuid4(), data={**cached[-1].data,
-                                                                                          "quantity": 100})]
+    forged = [
+        *cached[:-1],
+        dataclasses.replace(cached[-1], event_id=uuid.uuid4(), data={**cached[-1].data, "quantity": 100}),
+    ]
     STREAMS._streams["Product-A"] = forged
     assert on_hand("A", 3) == 6  # not 105
     assert STREAMS.events("Product-A") == read_stream("Product-A")

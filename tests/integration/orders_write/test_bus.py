@@ -23,8 +23,9 @@ STAFF = Metadata(user="staff", user_id=1, is_staff=True)
 BODY = {"items": [{"product_id": "mug", "quantity": 1}], "shipping_address": ADDRESS}
 
 
-def interfere(monkeypatch: pytest.MonkeyPatch, victim: type, make_command: Callable[[], object],
-              times: int) -> list[int]:
+def interfere(
+    monkeypatch: pytest.MonkeyPatch, victim: type, make_command: Callable[[], object], times: int
+) -> list[int]:
     """Before the first `times` appends of a `victim` command, commit `make_command()` elsewhere."""
     real_save = Repository.save
     interferences: list[int] = []
@@ -33,6 +34,7 @@ def interfere(monkeypatch: pytest.MonkeyPatch, victim: type, make_command: Calla
     def save_after_interference(self: Repository, *args: object, **kwargs: object) -> object:
         disturb = threading.current_thread() is test_thread and len(interferences) < times
         if isinstance(self.command, victim) and disturb:
+
             def run() -> None:
                 try:
                     bus.dispatch(make_command())
@@ -81,15 +83,21 @@ def test_a_lost_race_is_reloaded_and_retried_until_it_wins(customer_client, mug,
 def test_under_if_match_a_lost_race_on_the_target_is_412_without_retry(staff_client, mug, monkeypatch) -> None:
     order_id = staff_client.post("/api/orders/", BODY, format="json").json()["id"]  # order at version 2
     interferences = interfere(
-        monkeypatch, AddOrderItem, times=99,
+        monkeypatch,
+        AddOrderItem,
+        times=99,
         make_command=lambda: AddOrderItem(metadata=STAFF, order_id=order_id, product_id="mug", quantity=1),
     )
     before = event_count()
-    response = staff_client.post(f"/api/orders/{order_id}/items/", {"product_id": "mug", "quantity": 1},
-                                 format="json", HTTP_IF_MATCH='"2"')
+    response = staff_client.post(
+        f"/api/orders/{order_id}/items/", {"product_id": "mug", "quantity": 1}, format="json", HTTP_IF_MATCH='"2"'
+    )
     assert response.status_code == 412
     assert (response.json()["code"], response.json()["expected"], response.json()["actual"]) == (
-        "version_mismatch", 2, 3)
+        "version_mismatch",
+        2,
+        3,
+    )
     assert len(interferences) == 1
     assert event_count() == before + 2  # only the interfering command's line and reservation
     assert order(order_id).quantities() == {"mug": 2}

@@ -15,8 +15,15 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def _record(key: str, age: timedelta, user_id: int = 1) -> IdempotencyRecord:
-    return IdempotencyRecord.objects.create(key=key, user_id=user_id, fingerprint="f" * 64, status_code=201,
-                                            body="{}", headers="{}", created_at=timezone.now() - age)
+    return IdempotencyRecord.objects.create(
+        key=key,
+        user_id=user_id,
+        fingerprint="f" * 64,
+        status_code=201,
+        body="{}",
+        headers="{}",
+        created_at=timezone.now() - age,
+    )
 
 
 def test_the_ttl_defaults_to_a_day_and_beat_runs_the_purge() -> None:
@@ -55,8 +62,12 @@ def test_the_beat_task_uses_the_configured_ttl(settings) -> None:
 
 def test_an_expired_key_is_evaluated_afresh(staff_client) -> None:
     def register(name: str):
-        return staff_client.post("/api/products/", {"sku": "ttl-lamp", "name": name, "price": "3.00"},
-                                 format="json", HTTP_IDEMPOTENCY_KEY="ttl-key")
+        return staff_client.post(
+            "/api/products/",
+            {"sku": "ttl-lamp", "name": name, "price": "3.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="ttl-key",
+        )
 
     assert register("Lamp").status_code == 201
     assert register("Other lamp").status_code == 422  # the key is remembered: reused for another request

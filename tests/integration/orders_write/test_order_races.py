@@ -54,13 +54,20 @@ def _commit_between_the_loads(monkeypatch: pytest.MonkeyPatch, victim: type, oth
 @pytest.fixture
 def pending_order() -> str:
     bus.dispatch(RegisterProduct(metadata=STAFF, sku="mug", name="Mug", price=Decimal("2.00"), initial_stock=5))
-    result = bus.dispatch(CreateOrder(metadata=STAFF, customer_id="staff", shipping_address=ADDRESS,
-                                      items=(OrderLine(product_id="mug", quantity=2),)))
+    result = bus.dispatch(
+        CreateOrder(
+            metadata=STAFF,
+            customer_id="staff",
+            shipping_address=ADDRESS,
+            items=(OrderLine(product_id="mug", quantity=2),),
+        )
+    )
     return result.id
 
 
-@pytest.mark.parametrize(("victim", "other_kind"), [(CancelOrder, "cancel"), (ShipOrder, "cancel"),
-                                                    (CancelOrder, "ship")])
+@pytest.mark.parametrize(
+    ("victim", "other_kind"), [(CancelOrder, "cancel"), (ShipOrder, "cancel"), (CancelOrder, "ship")]
+)
 def test_an_order_read_before_another_command_committed_is_reloaded_not_a_crash(
     pending_order: str, monkeypatch: pytest.MonkeyPatch, victim: type, other_kind: str
 ) -> None:
@@ -70,8 +77,11 @@ def test_an_order_read_before_another_command_committed_is_reloaded_not_a_crash(
         return ShipOrder(metadata=STAFF, order_id=pending_order)
 
     _commit_between_the_loads(monkeypatch, victim, other)
-    command = (CancelOrder(metadata=STAFF, order_id=pending_order, reason="second") if victim is CancelOrder
-               else ShipOrder(metadata=STAFF, order_id=pending_order))
+    command = (
+        CancelOrder(metadata=STAFF, order_id=pending_order, reason="second")
+        if victim is CancelOrder
+        else ShipOrder(metadata=STAFF, order_id=pending_order)
+    )
     before = event_count()
     with pytest.raises(OrderNotPending):
         bus.dispatch(command)
@@ -115,15 +125,15 @@ def test_a_hundred_rounds_of_two_commands_on_one_order(staff_client, staff_user,
     customer = client_for(customer_user)
 
     def cancel(order_id: str) -> Callable[[], Any]:
-        return lambda: client_for(customer_user).post(f"/api/orders/{order_id}/cancel/", {"reason": "r"},
-                                                      format="json")
+        return lambda: client_for(customer_user).post(f"/api/orders/{order_id}/cancel/", {"reason": "r"}, format="json")
 
     def ship(order_id: str) -> Callable[[], Any]:
         return lambda: client_for(staff_user).post(f"/api/orders/{order_id}/ship/", {}, format="json")
 
     def add(order_id: str) -> Callable[[], Any]:
-        return lambda: client_for(customer_user).post(f"/api/orders/{order_id}/items/",
-                                                      {"product_id": "mug", "quantity": 1}, format="json")
+        return lambda: client_for(customer_user).post(
+            f"/api/orders/{order_id}/items/", {"product_id": "mug", "quantity": 1}, format="json"
+        )
 
     outcomes: Counter[tuple[Any, ...]] = Counter()
     shipped_units = 0

@@ -72,12 +72,16 @@ def test_six_concurrent_duplicates_place_one_order(staff_client, customer_user) 
 def test_concurrent_commands_on_one_order_are_retried_not_lost(staff_client, customer_user) -> None:
     register(staff_client, "mug", stock=100)
     customer = client_for(customer_user)
-    order_id = customer.post("/api/orders/", {"items": [{"product_id": "mug", "quantity": 1}],
-                                              "shipping_address": ADDRESS}, format="json").json()["id"]
+    order_id = customer.post(
+        "/api/orders/", {"items": [{"product_id": "mug", "quantity": 1}], "shipping_address": ADDRESS}, format="json"
+    ).json()["id"]
 
     def add(_: int) -> int:
-        return client_for(customer_user).post(f"/api/orders/{order_id}/items/", {"product_id": "mug", "quantity": 1},
-                                              format="json").status_code
+        return (
+            client_for(customer_user)
+            .post(f"/api/orders/{order_id}/items/", {"product_id": "mug", "quantity": 1}, format="json")
+            .status_code
+        )
 
     assert run_together(8, add) == [200] * 8
     assert [e.version for e in read_stream(f"Order-{order_id}")] == list(range(1, 11))
@@ -88,8 +92,11 @@ def test_stale_if_match_under_a_race_is_412_for_the_loser(staff_client, staff_us
     register(staff_client, "mug", stock=1)  # version 2
 
     def receive(_: int) -> int:
-        return client_for(staff_user).post("/api/products/mug/stock/", {"quantity": 1}, format="json",
-                                           HTTP_IF_MATCH='"2"').status_code
+        return (
+            client_for(staff_user)
+            .post("/api/products/mug/stock/", {"quantity": 1}, format="json", HTTP_IF_MATCH='"2"')
+            .status_code
+        )
 
     assert sorted(run_together(4, receive)) == [200, 412, 412, 412]
     assert product("mug").on_hand == 2

@@ -44,8 +44,14 @@ def test_a_refused_line_leaves_every_stream_untouched() -> None:
     dispatch(RegisterProduct(metadata=STAFF, sku="b", name="B", price=Decimal("1.00"), initial_stock=1))
     before = event_count()
     with pytest.raises(InsufficientStock):
-        dispatch(CreateOrder(metadata=STAFF, customer_id="alice", shipping_address={},
-                             items=(OrderLine(product_id="a", quantity=2), OrderLine(product_id="b", quantity=2))))
+        dispatch(
+            CreateOrder(
+                metadata=STAFF,
+                customer_id="alice",
+                shipping_address={},
+                items=(OrderLine(product_id="a", quantity=2), OrderLine(product_id="b", quantity=2)),
+            )
+        )
     assert event_count() == before
     assert load(Product, "a").reserved == 0
 
@@ -56,8 +62,14 @@ def test_loading_several_products_at_once_equals_loading_each() -> None:
         dispatch(RegisterProduct(metadata=STAFF, sku=sku, name=sku, price=Decimal("1.00"), initial_stock=stock))
     for _ in range(4):
         dispatch(ReceiveStock(metadata=STAFF, sku="a", quantity=2))  # "a" gets a snapshot and a tail
-    dispatch(CreateOrder(metadata=STAFF, customer_id="alice", shipping_address={},
-                         items=(OrderLine(product_id="a", quantity=3), OrderLine(product_id="a", quantity=1))))
+    dispatch(
+        CreateOrder(
+            metadata=STAFF,
+            customer_id="alice",
+            shipping_address={},
+            items=(OrderLine(product_id="a", quantity=3), OrderLine(product_id="a", quantity=1)),
+        )
+    )
     many = load_many(Product, ["a", "b", "ghost"])
     for sku in ("a", "b", "ghost"):
         assert vars(many[sku]) == vars(load(Product, sku))

@@ -59,7 +59,8 @@ def test_create_order_taking_the_last_units_is_replayed_not_refused(staff_client
     register(staff_client, "mug", stock=2)
     body = {"items": [{"product_id": "mug", "quantity": 2}], "shipping_address": ADDRESS}
     _retry_replays_the_committed_first_try(
-        monkeypatch, lambda: customer_client.post("/api/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1"),
+        monkeypatch,
+        lambda: customer_client.post("/api/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1"),
         "insufficient_stock",
     )
     assert (product("mug").reserved, product("mug").available) == (2, 0)
@@ -70,8 +71,12 @@ def test_add_item_taking_the_last_unit_is_replayed_not_refused(staff_client, cus
     order_id = place(customer_client, ("mug", 1)).json()["id"]
     _retry_replays_the_committed_first_try(
         monkeypatch,
-        lambda: customer_client.post(f"/api/orders/{order_id}/items/", {"product_id": "mug", "quantity": 1},
-                                     format="json", HTTP_IDEMPOTENCY_KEY="k2"),
+        lambda: customer_client.post(
+            f"/api/orders/{order_id}/items/",
+            {"product_id": "mug", "quantity": 1},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k2",
+        ),
         "insufficient_stock",
     )
     assert product("mug").reserved == 2
@@ -93,8 +98,9 @@ def test_cancel_is_replayed_not_refused_as_not_pending(staff_client, customer_cl
     order_id = place(customer_client, ("mug", 1)).json()["id"]
     _retry_replays_the_committed_first_try(
         monkeypatch,
-        lambda: customer_client.post(f"/api/orders/{order_id}/cancel/", {"reason": "changed my mind"},
-                                     format="json", HTTP_IDEMPOTENCY_KEY="k4"),
+        lambda: customer_client.post(
+            f"/api/orders/{order_id}/cancel/", {"reason": "changed my mind"}, format="json", HTTP_IDEMPOTENCY_KEY="k4"
+        ),
         "order_not_pending",
     )
     assert product("mug").reserved == 0
@@ -115,14 +121,20 @@ def test_a_refusal_is_not_stored_and_a_retry_is_decided_afresh(staff_client, cus
 def test_a_refusal_for_another_body_under_a_committed_key_is_key_reused(staff_client, customer_client, monkeypatch):
     """Settling the key also finds a first try of a *different* request: 422 idempotency_key_reused."""
     register(staff_client, "mug", stock=1)
-    first = customer_client.post("/api/orders/", {"items": [{"product_id": "mug", "quantity": 1}],
-                                                  "shipping_address": ADDRESS}, format="json",
-                                 HTTP_IDEMPOTENCY_KEY="k6")
+    first = customer_client.post(
+        "/api/orders/",
+        {"items": [{"product_id": "mug", "quantity": 1}], "shipping_address": ADDRESS},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k6",
+    )
     assert first.status_code == 201
     look_before_the_commit(monkeypatch)
-    other = customer_client.post("/api/orders/", {"items": [{"product_id": "mug", "quantity": 3}],
-                                                  "shipping_address": ADDRESS}, format="json",
-                                 HTTP_IDEMPOTENCY_KEY="k6")
+    other = customer_client.post(
+        "/api/orders/",
+        {"items": [{"product_id": "mug", "quantity": 3}], "shipping_address": ADDRESS},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k6",
+    )
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
 
 
@@ -158,8 +170,9 @@ def test_a_retry_that_looked_while_the_first_try_was_in_flight_replays_it(staff_
 
     def send(name: str) -> None:
         try:
-            answers[name] = client_for(customer_user).post("/api/orders/", body, format="json",
-                                                           HTTP_IDEMPOTENCY_KEY="in-flight")
+            answers[name] = client_for(customer_user).post(
+                "/api/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="in-flight"
+            )
         finally:
             connection.close()
 

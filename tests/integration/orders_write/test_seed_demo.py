@@ -57,7 +57,13 @@ def test_seed_demo_runs_with_debug_on() -> None:
 def test_manage_py_seed_demo_exits_non_zero_without_debug() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    done = subprocess.run([sys.executable, "manage.py", "seed_demo", "--products", "0", "--orders", "0"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "--products", "0", "--orders", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert "DJANGO_DEBUG" in done.stderr and "--demo-logins" in done.stderr

@@ -11,16 +11,26 @@ VALIDATORS = "django.contrib.auth.password_validation."
 
 def test_all_four_of_djangos_validators_are_on() -> None:
     names = {v["NAME"] for v in settings.AUTH_PASSWORD_VALIDATORS}
-    assert names == {VALIDATORS + n for n in ("UserAttributeSimilarityValidator", "MinimumLengthValidator",
-                                               "CommonPasswordValidator", "NumericPasswordValidator")}
+    assert names == {
+        VALIDATORS + n
+        for n in (
+            "UserAttributeSimilarityValidator",
+            "MinimumLengthValidator",
+            "CommonPasswordValidator",
+            "NumericPasswordValidator",
+        )
+    }
 
 
-@pytest.mark.parametrize(("password", "code"), [
-    ("margaret-h", "password_too_similar"),  # the username, nearly
-    ("k9#x", "password_too_short"),
-    ("password123", "password_too_common"),
-    ("5019283746", "password_entirely_numeric"),
-])
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("margaret-h", "password_too_similar"),  # the username, nearly
+        ("k9#x", "password_too_short"),
+        ("password123", "password_too_common"),
+        ("5019283746", "password_entirely_numeric"),
+    ],
+)
 def test_weak_passwords_are_refused(password: str, code: str) -> None:
     user = get_user_model()(username="margaret-h", email="margaret@example.com")
     with pytest.raises(ValidationError) as refused:

@@ -16,10 +16,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 VARIABLES = (
-    "DATABASE_URL", "READ_DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY",
-    "DJANGO_ALLOWED_HOSTS", "DJANGO_LOG_LEVEL", "DJANGO_CONN_MAX_AGE", "EVENTSTORE_SNAPSHOT_EVERY",
-    "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_HSTS_SECONDS", "DJANGO_SESSION_COOKIE_SECURE",
-    "DJANGO_CSRF_COOKIE_SECURE", "DJANGO_CSRF_TRUSTED_ORIGINS", "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "DATABASE_URL",
+    "READ_DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "REDIS_URL",
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_LOG_LEVEL",
+    "DJANGO_CONN_MAX_AGE",
+    "EVENTSTORE_SNAPSHOT_EVERY",
+    "DJANGO_SECURE_SSL_REDIRECT",
+    "DJANGO_SECURE_HSTS_SECONDS",
+    "DJANGO_SESSION_COOKIE_SECURE",
+    "DJANGO_CSRF_COOKIE_SECURE",
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
     "DJANGO_SECURE_HSTS_PRELOAD",
 )
 PRINT_SETTINGS = """
@@ -75,7 +87,12 @@ def test_database_url_selects_postgresql_with_timeouts_and_no_read_alias() -> No
     assert list(s["databases"]) == ["default"]
     default = s["databases"]["default"]
     assert (default["ENGINE"], default["NAME"], default["HOST"], default["PORT"], default["USER"]) == (
-        "django.db.backends.postgresql", "orders", "db.internal", 5433, "writer")
+        "django.db.backends.postgresql",
+        "orders",
+        "db.internal",
+        5433,
+        "writer",
+    )
     options = default["OPTIONS"]["options"]
     assert "statement_timeout=" in options and "idle_in_transaction_session_timeout=" in options
     assert "allow_purge" not in options  # only the test settings open the purge hatch
@@ -99,8 +116,13 @@ def test_a_broker_url_turns_eager_tasks_off_and_caches_in_redis() -> None:
 
 
 def test_debug_hosts_secret_and_log_level_come_from_the_environment() -> None:
-    s = settings_with(DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="shop.example,api.example",
-                      DJANGO_SECRET_KEY="k" * 50, DJANGO_LOG_LEVEL="WARNING", EVENTSTORE_SNAPSHOT_EVERY="25")
+    s = settings_with(
+        DJANGO_DEBUG="1",
+        DJANGO_ALLOWED_HOSTS="shop.example,api.example",
+        DJANGO_SECRET_KEY="k" * 50,
+        DJANGO_LOG_LEVEL="WARNING",
+        EVENTSTORE_SNAPSHOT_EVERY="25",
+    )
     assert s["debug"] is True
     assert s["hosts"] == ["shop.example", "api.example"]
     assert s["secret"] == "k" * 50
@@ -123,8 +145,9 @@ def test_a_rabbitmq_broker_caches_in_the_redis_of_redis_url_and_refuses_to_start
     assert (s["eager"], s["cache"].endswith("RedisCache")) == (False, True)
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.base", CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
-    done = subprocess.run([sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0 and "needs REDIS_URL" in done.stderr
 
 
@@ -144,9 +167,13 @@ def test_debug_as_make_run_sets_it_neither_redirects_nor_sends_hsts() -> None:
 
 
 def test_https_settings_come_from_cookiecutter_djangos_variables() -> None:
-    s = settings_with(DJANGO_SECURE_SSL_REDIRECT="false", DJANGO_SECURE_HSTS_SECONDS="31536000",
-                      DJANGO_SESSION_COOKIE_SECURE="0", DJANGO_CSRF_COOKIE_SECURE="0",
-                      DJANGO_CSRF_TRUSTED_ORIGINS="https://shop.example,https://admin.shop.example")
+    s = settings_with(
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_HSTS_SECONDS="31536000",
+        DJANGO_SESSION_COOKIE_SECURE="0",
+        DJANGO_CSRF_COOKIE_SECURE="0",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://shop.example,https://admin.shop.example",
+    )
     assert (s["ssl_redirect"], s["hsts"], s["session_secure"], s["csrf_secure"]) == (False, 31536000, False, False)
     assert s["csrf_origins"] == ["https://shop.example", "https://admin.shop.example"]
 

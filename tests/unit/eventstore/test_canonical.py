@@ -40,8 +40,9 @@ def test_stored_text_canonicalizes_the_same_whichever_way_it_was_written(value: 
     assert canonical_json_text(json.dumps(value, ensure_ascii=False, indent=2)) == expected
 
 
-@given(st.recursive(floats | scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner,
-                                                                                              max_size=3)))
+@given(
+    st.recursive(floats | scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3))
+)
 def test_numbers_are_written_as_postgresql_prints_them_from_any_stored_spelling(value: Any) -> None:
     """The orjson fast path must never run on a number it would read inexactly."""
     reference = canonical_json(value)
@@ -49,14 +50,17 @@ def test_numbers_are_written_as_postgresql_prints_them_from_any_stored_spelling(
     assert canonical_json_text(json.dumps(value)) == reference
 
 
-@pytest.mark.parametrize(("stored", "canonical"), [
-    ('{"a": 1.50}', '{"a":1.50}'),
-    ('[1e3, 1E+2, 1.5e-7, -0, -0.0, 0.000]', "[1000,100,0.00000015,0,0.0,0.000]"),
-    ("[123456789012345678901234567890]", "[123456789012345678901234567890]"),
-    ('{"b": "1.5", "a": "x: 1.5"}', '{"a":"x: 1.5","b":"1.5"}'),
-    ('{"é": 1, "z": 2, "\U0001f600": 3, "Z": 4}', '{"Z":4,"z":2,"é":1,"\U0001f600":3}'),
-    ('"\\u0001\\n\\"\\\\/\\u007f\\u00e9"', '"\\u0001\\n\\"\\\\/\x7fé"'),
-])
+@pytest.mark.parametrize(
+    ("stored", "canonical"),
+    [
+        ('{"a": 1.50}', '{"a":1.50}'),
+        ("[1e3, 1E+2, 1.5e-7, -0, -0.0, 0.000]", "[1000,100,0.00000015,0,0.0,0.000]"),
+        ("[123456789012345678901234567890]", "[123456789012345678901234567890]"),
+        ('{"b": "1.5", "a": "x: 1.5"}', '{"a":"x: 1.5","b":"1.5"}'),
+        ('{"é": 1, "z": 2, "\U0001f600": 3, "Z": 4}', '{"Z":4,"z":2,"é":1,"\U0001f600":3}'),
+        ('"\\u0001\\n\\"\\\\/\\u007f\\u00e9"', '"\\u0001\\n\\"\\\\/\x7fé"'),
+    ],
+)
 def test_examples_of_the_documented_form(stored: str, canonical: str) -> None:
     assert canonical_json_text(stored) == canonical
 
@@ -75,14 +79,25 @@ def test_the_hash_is_sha256_of_the_documented_preimage() -> None:
         '\n"Order-7"\n1\n"OrderCreated"\n1\n{"customer_id":"alice","total":"19.99"}\n{"user":"ann"}\n'
         "2026-01-02T03:04:05.000012Z"
     )
-    first = event_hash("", "Order-7", 1, "OrderCreated", 1, '{"total": "19.99", "customer_id": "alice"}',
-                       '{"user": "ann"}', "2026-01-02 03:04:05.000012")
+    first = event_hash(
+        "",
+        "Order-7",
+        1,
+        "OrderCreated",
+        1,
+        '{"total": "19.99", "customer_id": "alice"}',
+        '{"user": "ann"}',
+        "2026-01-02 03:04:05.000012",
+    )
     assert first == hashlib.sha256(preimage.encode()).hexdigest()
     assert first == "02eb3a76f7fd80060471f13011af12b7304a5dc324c66fcdf2e987eb87f04649"
     second = event_hash(first, "Order-7", 2, "OrderShipped", 1, "{}", "{}", datetime(2026, 1, 2, 4, tzinfo=UTC))
-    assert second == hashlib.sha256(
-        f'{first}\n"Order-7"\n2\n"OrderShipped"\n1\n{{}}\n{{}}\n2026-01-02T04:00:00.000000Z'.encode()
-    ).hexdigest()
+    assert (
+        second
+        == hashlib.sha256(
+            f'{first}\n"Order-7"\n2\n"OrderShipped"\n1\n{{}}\n{{}}\n2026-01-02T04:00:00.000000Z'.encode()
+        ).hexdigest()
+    )
 
 
 def test_a_decimal_value_is_exact_and_minus_zero_is_zero() -> None:

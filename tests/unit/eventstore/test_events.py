@@ -36,7 +36,9 @@ def test_two_classes_cannot_claim_one_event_type() -> None:
 
 def test_a_v1_order_cancelled_is_upcast_to_v2_and_v2_is_left_alone() -> None:
     assert upcast("OrderCancelled", 1, {"order_id": "o", "reason": "r"}) == (
-        2, {"order_id": "o", "reason": "r", "cancelled_by": "customer"})
+        2,
+        {"order_id": "o", "reason": "r", "cancelled_by": "customer"},
+    )
     v2 = {"order_id": "o", "reason": "r", "cancelled_by": "staff"}
     assert upcast("OrderCancelled", OrderCancelled.schema_version, v2) == (2, v2)
 

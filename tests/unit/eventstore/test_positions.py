@@ -26,5 +26,8 @@ def test_checkpoints_order_by_transaction_then_position_as_numbers() -> None:
     assert Checkpoint(10, 1) > Checkpoint(9, 500)
     assert Checkpoint(100, 7) > Checkpoint(99, 8) > Checkpoint(99, 7)
     assert sorted([Checkpoint(1000, 1), Checkpoint(11, 2), Checkpoint(9, 3)]) == [
-        Checkpoint(9, 3), Checkpoint(11, 2), Checkpoint(1000, 1)]
+        Checkpoint(9, 3),
+        Checkpoint(11, 2),
+        Checkpoint(1000, 1),
+    ]
     assert Checkpoint(0, 1) > ORIGIN

@@ -15,13 +15,28 @@ SECOND = timedelta(seconds=1)
 
 
 def recorded(version: int, at: datetime, event_type: str = "StockReceived", **data: Any) -> RecordedEvent:
-    return RecordedEvent(version, 0, uuid.uuid4(), "Product-A", "Product", version, event_type, 1,
-                         {"product_id": "A", "quantity": 1, **data}, {}, at)
+    return RecordedEvent(
+        version,
+        0,
+        uuid.uuid4(),
+        "Product-A",
+        "Product",
+        version,
+        event_type,
+        1,
+        {"product_id": "A", "quantity": 1, **data},
+        {},
+        at,
+    )
 
 
 # v1 and v2 share a time (one command), v3 a second later, v4 two seconds later.
-STREAM = [recorded(1, T0, "ProductRegistered", name="A", description="", price="1.00"), recorded(2, T0),
-          recorded(3, T0 + SECOND), recorded(4, T0 + 2 * SECOND)]
+STREAM = [
+    recorded(1, T0, "ProductRegistered", name="A", description="", price="1.00"),
+    recorded(2, T0),
+    recorded(3, T0 + SECOND),
+    recorded(4, T0 + 2 * SECOND),
+]
 
 
 @pytest.mark.parametrize(("version", "seen"), [(1, 1), (3, 3), (4, 4)])
@@ -37,14 +52,17 @@ def test_no_version_below_1_or_beyond_the_stream(version: int) -> None:
         as_of.cut([], version=1)
 
 
-@pytest.mark.parametrize(("at", "seen"), [
-    (T0, 2),  # both events of the command recorded at T0
-    (T0 + SECOND / 2, 2),
-    (T0 + SECOND, 3),
-    (T0 + 2 * SECOND - timedelta(microseconds=1), 3),
-    (T0 + 2 * SECOND, 4),
-    (datetime(9999, 12, 31, tzinfo=UTC), 4),
-])
+@pytest.mark.parametrize(
+    ("at", "seen"),
+    [
+        (T0, 2),  # both events of the command recorded at T0
+        (T0 + SECOND / 2, 2),
+        (T0 + SECOND, 3),
+        (T0 + 2 * SECOND - timedelta(microseconds=1), 3),
+        (T0 + 2 * SECOND, 4),
+        (datetime(9999, 12, 31, tzinfo=UTC), 4),
+    ],
+)
 def test_a_time_is_the_state_after_the_last_event_recorded_by_then(at: datetime, seen: int) -> None:
     assert as_of.cut(STREAM, at=at) == seen
 
@@ -74,6 +92,9 @@ def test_the_fold_is_the_projections_and_skips_what_it_does_not_handle() -> None
     rows: dict[str, dict[str, Any]] = {}
     for event in STREAM[:2]:
         catalogue._evolve(rows, event)
-    assert state == rows["A"] == {"name": "A", "description": "", "price": "1.00", "on_hand": 1, "reserved": 0,
-                                  "version": 2}
+    assert (
+        state
+        == rows["A"]
+        == {"name": "A", "description": "", "price": "1.00", "on_hand": 1, "reserved": 0, "version": 2}
+    )
     assert as_of.fold([], as_of.PRODUCT_EVENTS, catalogue.evolve_product) is None

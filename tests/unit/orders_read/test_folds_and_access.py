@@ -32,8 +32,14 @@ def test_catalogue_fold_follows_the_stock_rules() -> None:
         recorded("PriceChanged", 6, {"product_id": "A", "old_price": "1.00", "new_price": "1.50"}),
     ]:
         catalogue._evolve(products, event)
-    assert products["A"] == {"name": "Apple", "description": "", "price": "1.50", "on_hand": 7, "reserved": 0,
-                             "version": 6}
+    assert products["A"] == {
+        "name": "Apple",
+        "description": "",
+        "price": "1.50",
+        "on_hand": 7,
+        "reserved": 0,
+        "version": 6,
+    }
 
 
 def test_catalogue_refuses_stock_for_an_unregistered_product() -> None:
@@ -43,20 +49,35 @@ def test_catalogue_refuses_stock_for_an_unregistered_product() -> None:
 
 def test_order_fold_refuses_lines_before_creation() -> None:
     with pytest.raises(order_summary.OrderBeforeCreation, match="position 7"):
-        order_summary._evolve({}, recorded("OrderItemAdded", 2, {
-            "order_id": str(uuid.uuid4()), "product_id": "A", "name": "a", "quantity": 1, "unit_price": "1"},
-            position=7), lambda at: at)
+        order_summary._evolve(
+            {},
+            recorded(
+                "OrderItemAdded",
+                2,
+                {"order_id": str(uuid.uuid4()), "product_id": "A", "name": "a", "quantity": 1, "unit_price": "1"},
+                position=7,
+            ),
+            lambda at: at,
+        )
 
 
 def test_order_fold_keeps_each_line_and_its_price() -> None:
     order_id = str(uuid.uuid4())
     orders: dict[str, dict[str, Any]] = {}
     target = lambda at: at  # noqa: E731  keep times as they are
-    order_summary._evolve(orders, recorded("OrderCreated", 1, {
-        "order_id": order_id, "customer_id": "Al", "shipping_address": {}}), target)
+    order_summary._evolve(
+        orders, recorded("OrderCreated", 1, {"order_id": order_id, "customer_id": "Al", "shipping_address": {}}), target
+    )
     for version, price in ((2, "2"), (3, "2.5")):
-        order_summary._evolve(orders, recorded("OrderItemAdded", version, {
-            "order_id": order_id, "product_id": "A", "name": "Apple", "quantity": 2, "unit_price": price}), target)
+        order_summary._evolve(
+            orders,
+            recorded(
+                "OrderItemAdded",
+                version,
+                {"order_id": order_id, "product_id": "A", "name": "Apple", "quantity": 2, "unit_price": price},
+            ),
+            target,
+        )
     row = order_summary._row(order_id, orders[order_id], native_uuid=True)
     columns = dict(zip(order_summary.COLUMNS, row, strict=True))
     assert (columns["item_count"], str(columns["total_amount"]), columns["version"]) == (4, "9.00", 3)

@@ -38,8 +38,16 @@ class Shop:
         self.orders: list[Order] = []
         self.log: dict[int, list[DomainEvent]] = {}
         for sku in SKUS:
-            self.commit([(self.products[sku], self.products[sku].register(
-                name=sku.upper(), description="", price=Decimal("2.50"), initial_stock=8))])
+            self.commit(
+                [
+                    (
+                        self.products[sku],
+                        self.products[sku].register(
+                            name=sku.upper(), description="", price=Decimal("2.50"), initial_stock=8
+                        ),
+                    )
+                ]
+            )
 
     def commit(self, changes: list[tuple[Any, list[DomainEvent]]]) -> None:
         for aggregate, events in changes:
@@ -63,10 +71,13 @@ class Shop:
                 wanted: dict[str, int] = {}
                 for sku, quantity in lines:
                     wanted[sku] = wanted.get(sku, 0) + quantity
-                stock = [(self.products[s], self.products[s].reserve(order_id=order.id, quantity=q))
-                         for s, q in wanted.items()]
-                created = order.create(customer_id="alice", shipping_address={},
-                                       items=[self.item(s, q) for s, q in lines])
+                stock = [
+                    (self.products[s], self.products[s].reserve(order_id=order.id, quantity=q))
+                    for s, q in wanted.items()
+                ]
+                created = order.create(
+                    customer_id="alice", shipping_address={}, items=[self.item(s, q) for s, q in lines]
+                )
                 self.commit([(order, created), *stock])
                 self.orders.append(order)
             case ("add", index, sku, quantity) if index < len(self.orders):

@@ -23,9 +23,10 @@ def created_order() -> Order:
 def test_create_emits_the_order_then_one_event_per_line() -> None:
     events = Order.blank("o1").create(customer_id="alice", shipping_address={"city": "Oslo"}, items=[MUG, MUG])
     assert events[0] == OrderCreated(order_id="o1", customer_id="alice", shipping_address={"city": "Oslo"})
-    assert events[1:] == [
-        OrderItemAdded(order_id="o1", product_id="mug", name="Mug", quantity=2, unit_price=Decimal("9.99"))
-    ] * 2
+    assert (
+        events[1:]
+        == [OrderItemAdded(order_id="o1", product_id="mug", name="Mug", quantity=2, unit_price=Decimal("9.99"))] * 2
+    )
 
 
 def test_total_and_quantities_sum_the_lines() -> None:
@@ -42,15 +43,21 @@ def test_cancel_records_who_and_why() -> None:
     ]
 
 
-@pytest.mark.parametrize("final_event", [
-    OrderShipped(order_id="o1", shipped_by="staff"),
-    OrderCancelled(order_id="o1", reason="", cancelled_by="alice"),
-])
+@pytest.mark.parametrize(
+    "final_event",
+    [
+        OrderShipped(order_id="o1", shipped_by="staff"),
+        OrderCancelled(order_id="o1", reason="", cancelled_by="alice"),
+    ],
+)
 def test_a_shipped_or_cancelled_order_refuses_every_change(final_event: object) -> None:
     order = created_order()
     order.apply(final_event)
-    for decide in (lambda: order.cancel(reason="x", by="alice"), lambda: order.ship(by="staff"),
-                   lambda: order.add_item(MUG)):
+    for decide in (
+        lambda: order.cancel(reason="x", by="alice"),
+        lambda: order.ship(by="staff"),
+        lambda: order.add_item(MUG),
+    ):
         with pytest.raises(OrderNotPending):
             decide()
 

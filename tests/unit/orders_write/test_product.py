@@ -51,8 +51,11 @@ def test_price_change_records_old_and_new_price() -> None:
 
 
 def test_reserve_refuses_more_than_available() -> None:
-    product = product_with(REGISTERED, StockReceived(product_id="mug", quantity=5),
-                           StockReserved(product_id="mug", order_id="o1", quantity=3))
+    product = product_with(
+        REGISTERED,
+        StockReceived(product_id="mug", quantity=5),
+        StockReserved(product_id="mug", order_id="o1", quantity=3),
+    )
     assert product.available == 2
     with pytest.raises(InsufficientStock) as refused:
         product.reserve(order_id="o2", quantity=3)
@@ -66,16 +69,22 @@ def test_reserve_on_an_unregistered_product_is_unknown_product() -> None:
 
 
 def test_shipping_takes_units_out_of_on_hand_and_reserved_keeping_available() -> None:
-    product = product_with(REGISTERED, StockReceived(product_id="mug", quantity=5),
-                           StockReserved(product_id="mug", order_id="o1", quantity=3))
+    product = product_with(
+        REGISTERED,
+        StockReceived(product_id="mug", quantity=5),
+        StockReserved(product_id="mug", order_id="o1", quantity=3),
+    )
     for event in product.ship(order_id="o1", quantity=3):
         product.apply(event)
     assert (product.on_hand, product.reserved, product.available) == (2, 0, 2)
 
 
 def test_release_gives_reserved_units_back() -> None:
-    product = product_with(REGISTERED, StockReceived(product_id="mug", quantity=5),
-                           StockReserved(product_id="mug", order_id="o1", quantity=3))
+    product = product_with(
+        REGISTERED,
+        StockReceived(product_id="mug", quantity=5),
+        StockReserved(product_id="mug", order_id="o1", quantity=3),
+    )
     [released] = product.release(order_id="o1", quantity=3)
     assert released == StockReleased(product_id="mug", order_id="o1", quantity=3)
     product.apply(released)
@@ -85,8 +94,11 @@ def test_release_gives_reserved_units_back() -> None:
 
 
 def test_snapshot_round_trip_keeps_the_state() -> None:
-    product = product_with(REGISTERED, StockReceived(product_id="mug", quantity=5),
-                           StockReserved(product_id="mug", order_id="o1", quantity=2))
+    product = product_with(
+        REGISTERED,
+        StockReceived(product_id="mug", quantity=5),
+        StockReserved(product_id="mug", order_id="o1", quantity=2),
+    )
     restored = Product.from_snapshot("mug", product.snapshot_state(), 3)
     assert vars(restored) | {"version": 0} == vars(product) | {"version": 0}
     assert restored.version == 3
