@@ -7,6 +7,6 @@
 - `verify`: recompute every chain and seal in one pass over the log.
 
 On PostgreSQL a BEFORE INSERT trigger computes the hash inside the append's own
-statement (migration 0003), so no writer can chain to a parent another writer also
+statement (migrations 0003 and 0005), so no writer can chain to a parent another writer also
 chained to: the (stream_id, version) uniqueness already decides who wins.
 """

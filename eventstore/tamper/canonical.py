@@ -12,18 +12,19 @@ fields joined by a line feed ("\\n"), with nothing before the first or after the
     7. metadata, as canonical JSON
     8. recorded_at in UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ (always six fraction digits)
 
-Canonical JSON is what Python's `json.dumps(value, sort_keys=True, separators=(",",
-":"), ensure_ascii=False)` writes: object keys sorted by code point, no whitespace,
-non-ASCII characters as themselves (UTF-8); in strings `"` and `\\` are escaped with a
-backslash, U+0008/0009/000A/000C/000D as \\b \\t \\n \\f \\r, every other character
-below U+0020 as \\u00XX (lowercase hex), and nothing else is escaped. Numbers are
-written as PostgreSQL prints a jsonb number: plain decimal notation, never an exponent,
-the digits after the point kept as stored (1.50 stays 1.50, 1e3 is 1000, 1.5e-7 is
-0.00000015), minus zero as 0. Strings and objects are never changed otherwise.
+Canonical JSON is the text PostgreSQL prints for a `jsonb` value (`data::text`):
+object keys ordered by the length of their UTF-8 bytes, then by those bytes; ", "
+between items and ": " between a key and its value, no other whitespace; in strings `"`
+and `\\` escaped with a backslash, U+0008/0009/000A/000C/000D as \\b \\t \\n \\f \\r,
+every other character below U+0020 as \\u00XX (lowercase hex), nothing else escaped
+(non-ASCII as itself); numbers in plain decimal notation, never an exponent, the digits
+after the point kept as stored (1.50 stays 1.50, 1e3 is 1000, 1.5e-7 is 0.00000015),
+minus zero as 0.
 
-JSON-quoting the two free-text fields keeps the preimage unambiguous: no field can
-contain a raw line feed. The canonical JSON is computed from the stored JSON text,
-so both databases hash the same event to the same value (tests/integration/tamper).
+Why PostgreSQL's own text: the database computes every hash inside the INSERT, and
+printing a jsonb value costs it microseconds, where re-serializing it in PL/pgSQL cost
+a hundred; a verifier on PostgreSQL hashes `data::text` as it comes. This module is the
+same form for SQLite and for anyone checking a log elsewhere (docs/tamper-evidence.md).
 """
 
 import hashlib
@@ -34,18 +35,23 @@ from typing import Any
 
 import orjson
 
-SORTED = _SORTED = orjson.OPT_SORT_KEYS
-_NESTED = (dict, list)
-_loads, _dumps = orjson.loads, orjson.dumps
+_ITEM, _KEY = ", ", ": "
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(_ITEM, _KEY), allow_nan=False)
+
+
+def jsonb_key_order(key: str) -> tuple[int, bytes]:
+    """How jsonb orders an object's keys: shorter UTF-8 first, then bytewise."""
+    raw = key.encode()
+    return len(raw), raw
 
 
 def canonical_json(value: Any) -> str:
     """The reference serializer: the canonical JSON of a decoded value (floats and Decimals exact)."""
     if isinstance(value, dict):
-        items = sorted(value.items())
-        return "{" + ",".join(f"{_string(k)}:{canonical_json(v)}" for k, v in items) + "}"
+        keys = sorted(value, key=_checked_key_order)
+        return "{" + _ITEM.join(f"{_string(k)}{_KEY}{canonical_json(value[k])}" for k in keys) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+        return "[" + _ITEM.join(canonical_json(v) for v in value) + "]"
     if isinstance(value, str):
         return _string(value)
     if value is True:
@@ -66,21 +72,25 @@ def canonical_json(value: Any) -> str:
 
 
 def canonical_json_text(text: str | bytes) -> str:
-    """The canonical JSON of stored JSON text."""
-    return canonical_json_bytes(text).decode()
+    """The canonical JSON of stored JSON text (SQLite's column, or any JSON a verifier holds).
 
-
-def canonical_json_bytes(text: str | bytes) -> bytes:
-    """The canonical JSON of stored JSON text, UTF-8 encoded (what the hash reads).
-
-    orjson does the common case (no floats: this app's payloads carry money as strings)
-    several times faster than the reference. orjson reads every number with a fraction
-    or an exponent, and every integer beyond 64 bits, as a float, and would print it its
-    own way; when the decoded value holds a float, the text is parsed again exactly
-    (numbers as Decimal) and written by the reference.
+    The common case (no number with a fraction or an exponent: this app writes money as
+    strings) reorders the keys and lets the C encoder write; a value holding a float is
+    parsed again exactly (numbers as Decimal) and written by the reference.
     """
-    value = _loads(text)
-    return exact_canonical_json_bytes(text) if has_float(value) else _dumps(value, option=_SORTED)
+    value = orjson.loads(text)
+    if has_float(value):
+        return canonical_json(json.loads(text, parse_float=Decimal))
+    return _encoder.encode(_in_jsonb_order(value))
+
+
+def _in_jsonb_order(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {k: _in_jsonb_order(value[k]) for k in sorted(value, key=jsonb_key_order)}
+    if kind is list:
+        return [_in_jsonb_order(v) for v in value]
+    return value
 
 
 def has_float(value: Any) -> bool:
@@ -95,12 +105,7 @@ def has_float(value: Any) -> bool:
     kinds = set(map(type, items))
     if float in kinds:
         return True
-    return (dict in kinds or list in kinds) and any(type(item) in _NESTED and has_float(item) for item in items)
-
-
-def exact_canonical_json_bytes(text: str | bytes) -> bytes:
-    """The reference path: numbers parsed as Decimal, written by `canonical_json`."""
-    return canonical_json(json.loads(text, parse_float=Decimal)).encode()
+    return (dict in kinds or list in kinds) and any(type(item) in (dict, list) and has_float(item) for item in items)
 
 
 def json_string(value: str) -> str:
@@ -108,9 +113,13 @@ def json_string(value: str) -> str:
     return orjson.dumps(value).decode()
 
 
+def _checked_key_order(key: Any) -> tuple[int, bytes]:
+    if not isinstance(key, str):
+        raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+    return jsonb_key_order(key)
+
+
 def _string(value: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"object keys must be strings, not {type(value).__name__}")
     return orjson.dumps(value).decode()
 
 
@@ -123,7 +132,7 @@ def utc_timestamp(value: datetime | str) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def preimage(
+def chained_hash(
     previous: str,
     stream_id: str,
     version: int,
@@ -133,8 +142,9 @@ def preimage(
     metadata: str,
     recorded_at: str,
 ) -> str:
-    """The text that is hashed, from fields already in canonical form."""
-    return f"{previous}\n{stream_id}\n{version}\n{event_type}\n{schema_version}\n{data}\n{metadata}\n{recorded_at}"
+    """The hash of one event from fields already in canonical form (data and metadata canonical JSON)."""
+    text = f"{previous}\n{json_string(stream_id)}\n{version}\n{json_string(event_type)}\n{schema_version}\n"
+    return hashlib.sha256(f"{text}{data}\n{metadata}\n{recorded_at}".encode()).hexdigest()
 
 
 def event_hash(
@@ -147,15 +157,14 @@ def event_hash(
     metadata: str | bytes,
     recorded_at: datetime | str,
 ) -> str:
-    """The hash of one event from its stored columns (data and metadata as stored JSON text)."""
-    text = preimage(
+    """The hash of one event from its stored columns (data and metadata as any stored JSON text)."""
+    return chained_hash(
         previous,
-        json_string(stream_id),
+        stream_id,
         version,
-        json_string(event_type),
+        event_type,
         schema_version,
         canonical_json_text(data),
         canonical_json_text(metadata),
         utc_timestamp(recorded_at),
     )
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,8 +1,9 @@
 """The log in batches, as stored: what the hashes and seals are computed over, nothing more.
 
-Unlike `eventstore.reading` nothing is upcast or decoded: a hash covers the stored
-bytes, so `data` and `metadata` come as the database's JSON text and `recorded_at` as
-the canonical UTC text. The whole log is never held in memory. On PostgreSQL the
+Unlike `eventstore.reading` nothing is upcast or decoded: a hash covers what was
+stored, so `data` and `metadata` come as canonical JSON text (on PostgreSQL that is
+`data::text` as it comes; SQLite's stored text is put in canonical form here) and
+`recorded_at` as the canonical UTC text. The whole log is never held in memory. On PostgreSQL the
 batches are read in autocommit on a binary cursor (as `eventstore.log_reader` does for
 rebuilds): the reader holds no transaction id, so it holds back no projection reader,
 and `(transaction_id, position)` bounds are row comparisons the tail index enters at.
@@ -15,7 +16,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventstore.positions import Checkpoint
-from eventstore.tamper.canonical import utc_timestamp
+from eventstore.tamper.canonical import canonical_json_text, utc_timestamp
 
 BATCH_SIZE = 10_000
 
@@ -23,7 +24,7 @@ BATCH_SIZE = 10_000
 StoredEvent = tuple[int, int, str, int, str, int, str, str, str, str]
 """One event as the hash covers it and where it stands in the log: (txid, position, stream_id,
 version, event_type, schema_version, data, metadata, recorded_at, hash), data and metadata as
-stored JSON text, recorded_at as the canonical UTC text. A plain tuple: the verifier unpacks
+canonical JSON text, recorded_at as the canonical UTC text. A plain tuple: the verifier unpacks
 millions of them, and building a named tuple per row cost as much as hashing it."""
 
 
@@ -113,7 +114,8 @@ def _fetch(using: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
 def _sqlite_event(row: tuple[Any, ...]) -> StoredEvent:
     txid, position, stream_id, version, event_type, schema, data, metadata, recorded_at, digest = row
-    return (txid, position, stream_id, version, event_type, schema, data, metadata, utc_timestamp(recorded_at), digest)
+    data, metadata, recorded_at = canonical_json_text(data), canonical_json_text(metadata), utc_timestamp(recorded_at)
+    return (txid, position, stream_id, version, event_type, schema, data, metadata, recorded_at, digest)
 
 
 def stream_hashes(stream_id: str, *, using: str = DEFAULT_DB_ALIAS) -> dict[int, str]:

@@ -1,11 +1,12 @@
 """Verifying the log: every stream's hash chain and every seal, recomputed in one pass in log order.
 
-Each event is hashed from its stored columns and its predecessor's stored hash
-(`eventstore.tamper.canonical`), so a changed event is named itself rather than
-every event after it. Seals are checked as the pass crosses their checkpoints
-(`eventstore.tamper.seals`): the digest, the count, the chain of seal digests, and
-each stream's last version and hash in the sealed range, which names a stream that
-lost its tail below a seal or gained an event inside a sealed range.
+Each event is hashed from its canonical columns (`eventstore.tamper.reader` gives them,
+`eventstore.tamper.canonical` defines them) and its predecessor's stored hash, so a
+changed event is named itself rather than every event after it. Seals are checked as
+the pass crosses their checkpoints (`eventstore.tamper.seals`): the digest, the count,
+the chain of seal digests, and each stream's last version and hash in the sealed
+range, which names a stream that lost its tail below a seal or gained an event inside
+a sealed range.
 
 What a chain in the same database cannot show: events appended after the last seal
 and then removed, or a log and seals rewritten together by the database's owner.
@@ -23,13 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.reading import head
-from eventstore.tamper.canonical import (
-    SORTED,
-    canonical_json_bytes,
-    exact_canonical_json_bytes,
-    has_float,
-    json_string,
-)
+from eventstore.tamper.canonical import json_string
 from eventstore.tamper.reader import StoredEvent, log_events, stream_events
 from eventstore.tamper.seals import SealDigest
 
@@ -44,7 +39,7 @@ def _place(event: StoredEvent) -> tuple[int, int]:
     return event[0], event[1]
 
 
-_sha256, _dumps, _loads = hashlib.sha256, orjson.dumps, orjson.loads
+_sha256, _dumps = hashlib.sha256, orjson.dumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +103,7 @@ class ChainCheck:
         per-event calls and attribute lookups cost as much as the hashing
         (bench/verify.py). Anything out of the ordinary goes through `feed`.
         """
-        streams, types, loads, dumps, sha256 = self.streams, self.types, _loads, _dumps, _sha256
+        streams, types, dumps, sha256 = self.streams, self.types, _dumps, _sha256
         for event in batch:
             at += 1
             _, _, stream_id, version, event_type, schema, data, metadata, recorded_at, stored = event
@@ -116,11 +111,6 @@ class ChainCheck:
             if self.waiting or (version != 1 if last is None else version != last[0] + 1):
                 self.feed(at, event)
                 continue
-            data_value, metadata_value = loads(data), loads(metadata)
-            if has_float(data_value) or has_float(metadata_value):
-                data_json, metadata_json = exact_canonical_json_bytes(data), exact_canonical_json_bytes(metadata)
-            else:
-                data_json, metadata_json = dumps(data_value, option=SORTED), dumps(metadata_value, option=SORTED)
             quoted_type = types.get(event_type)
             if quoted_type is None:
                 quoted_type = types[event_type] = json_string(event_type).encode()
@@ -131,8 +121,8 @@ class ChainCheck:
                     b"%d" % version,
                     quoted_type,
                     b"%d" % schema,
-                    data_json,
-                    metadata_json,
+                    data.encode(),
+                    metadata.encode(),
                     recorded_at.encode(),
                 )
             )
@@ -188,8 +178,8 @@ class ChainCheck:
                 b"%d" % version,
                 quoted_type,
                 b"%d" % schema,
-                canonical_json_bytes(data),
-                canonical_json_bytes(metadata),
+                data.encode(),
+                metadata.encode(),
                 recorded_at.encode(),
             )
         )

@@ -1,4 +1,8 @@
-"""The canonical form (docs/tamper-evidence.md): Python's json.dumps rules, exact numbers, one pinned hash."""
+"""The canonical form (docs/tamper-evidence.md): jsonb's text (key order, spacing), exact numbers, one pinned hash.
+
+PostgreSQL itself is the oracle in tests/integration/eventstore/test_tamper_postgres.py; here the
+rules are checked as written, with json.dumps as an independent writer of the spacing and escapes.
+"""
 
 import hashlib
 import json
@@ -23,12 +27,23 @@ floats = st.floats(allow_nan=False, allow_infinity=False)
 
 
 def python_canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The documented rules with json.dumps: keys by UTF-8 length then bytes, ", " and ": "."""
+
+    def ordered(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: ordered(v[k]) for k in sorted(v, key=lambda k: (len(k.encode()), k.encode()))}
+        return [ordered(i) for i in v] if isinstance(v, list) else v
+
+    return json.dumps(ordered(value), separators=(", ", ": "), ensure_ascii=False)
 
 
 @given(payloads)
 def test_the_reference_writes_what_json_dumps_writes(value: Any) -> None:
     assert canonical_json(value) == python_canonical(value)
+
+
+def test_keys_are_ordered_by_utf8_length_before_their_bytes() -> None:
+    assert canonical_json({"bb": 1, "a": 2, "é": 3, "ab": 4}) == '{"a": 2, "ab": 4, "bb": 1, "é": 3}'
 
 
 @given(payloads)
@@ -53,11 +68,11 @@ def test_numbers_are_written_as_postgresql_prints_them_from_any_stored_spelling(
 @pytest.mark.parametrize(
     ("stored", "canonical"),
     [
-        ('{"a": 1.50}', '{"a":1.50}'),
-        ("[1e3, 1E+2, 1.5e-7, -0, -0.0, 0.000]", "[1000,100,0.00000015,0,0.0,0.000]"),
+        ('{"a":1.50}', '{"a": 1.50}'),
+        ("[1e3, 1E+2, 1.5e-7, -0, -0.0, 0.000]", "[1000, 100, 0.00000015, 0, 0.0, 0.000]"),
         ("[123456789012345678901234567890]", "[123456789012345678901234567890]"),
-        ('{"b": "1.5", "a": "x: 1.5"}', '{"a":"x: 1.5","b":"1.5"}'),
-        ('{"é": 1, "z": 2, "\U0001f600": 3, "Z": 4}', '{"Z":4,"z":2,"é":1,"\U0001f600":3}'),
+        ('{"b": "1.5", "a": "x: 1.5"}', '{"a": "x: 1.5", "b": "1.5"}'),
+        ('{"é": 1, "z": 2, "\U0001f600": 3, "Z": 4}', '{"Z": 4, "z": 2, "é": 1, "\U0001f600": 3}'),
         ('"\\u0001\\n\\"\\\\/\\u007f\\u00e9"', '"\\u0001\\n\\"\\\\/\x7fé"'),
     ],
 )
@@ -76,7 +91,7 @@ def test_recorded_at_is_utc_with_six_fraction_digits_from_any_spelling() -> None
 def test_the_hash_is_sha256_of_the_documented_preimage() -> None:
     """A worked example, as docs/tamper-evidence.md gives it: a verifier's own script must match it."""
     preimage = (
-        '\n"Order-7"\n1\n"OrderCreated"\n1\n{"customer_id":"alice","total":"19.99"}\n{"user":"ann"}\n'
+        '\n"Order-7"\n1\n"OrderCreated"\n1\n{"total": "19.99", "customer_id": "alice"}\n{"user": "ann"}\n'
         "2026-01-02T03:04:05.000012Z"
     )
     first = event_hash(
@@ -90,7 +105,7 @@ def test_the_hash_is_sha256_of_the_documented_preimage() -> None:
         "2026-01-02 03:04:05.000012",
     )
     assert first == hashlib.sha256(preimage.encode()).hexdigest()
-    assert first == "02eb3a76f7fd80060471f13011af12b7304a5dc324c66fcdf2e987eb87f04649"
+    assert first == "5df12417a8eda315403a1b2b6016b284586232eb453d0ee413d4b1c60835780a"
     second = event_hash(first, "Order-7", 2, "OrderShipped", 1, "{}", "{}", datetime(2026, 1, 2, 4, tzinfo=UTC))
     assert (
         second
@@ -102,4 +117,4 @@ def test_the_hash_is_sha256_of_the_documented_preimage() -> None:
 
 def test_a_decimal_value_is_exact_and_minus_zero_is_zero() -> None:
     value = {"a": Decimal("1.10"), "b": Decimal("-0.00"), "c": 1e-7}
-    assert canonical_json(value) == '{"a":1.10,"b":0.00,"c":0.0000001}'
+    assert canonical_json(value) == '{"a": 1.10, "b": 0.00, "c": 0.0000001}'
