@@ -9,11 +9,18 @@ Every stored hash is recomputed in the new form, stream by stream in version ord
 batch at a time with a progress line, and the seals (digests over those hashes) are
 cleared: the next `seal_log` or beat seal covers the whole log again. This migration,
 run by the database's owner, lifts the append-only triggers for its own transaction
-only, by disabling them (PostgreSQL) or dropping and re-creating them (SQLite). It
-cannot be reversed: the old form's hashes are not kept.
+only, by disabling them (PostgreSQL) or dropping and re-creating them (SQLite).
+
+Reversing it restores 0003's hash function and recomputes every hash in 0003's form
+(`sorted_compact_json`: keys by code point, no whitespace), so code at 0004 verifies
+the log it finds.
 """
 
+import importlib
+import json
 import sys
+from collections.abc import Callable
+from decimal import Decimal
 
 from django.db import migrations
 
@@ -38,8 +45,27 @@ _PG_LIFTED = [("eventstore_event", "eventstore_event_append_only"), ("eventstore
 _SQLITE_LIFTED = ["eventstore_event_no_update", "eventstore_seal_no_delete"]
 
 
-def rehash_log(connection, out=sys.stdout) -> int:
-    """Recompute every event's hash in the current canonical form and clear the seals; returns the events hashed."""
+def sorted_compact_json(text: str) -> str:
+    """0003's canonical JSON: keys by code point, no whitespace, numbers as jsonb prints them."""
+
+    def write(value) -> str:
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{write(value[k])}" for k in sorted(value)) + "}"
+        if isinstance(value, list):
+            return "[" + ",".join(write(v) for v in value) + "]"
+        if isinstance(value, Decimal):
+            return format(abs(value) if value.is_zero() else value, "f")
+        return json.dumps(value, ensure_ascii=False)
+
+    return write(json.loads(text, parse_float=Decimal))
+
+
+def rehash_log(connection, out=sys.stdout, canonical: Callable[[str], str] | None = None) -> int:
+    """Recompute every event's hash and clear the seals; returns the events hashed.
+
+    `canonical` turns stored JSON text into the form hashed; by default the current one
+    (on PostgreSQL `data::text` already is it).
+    """
     from eventstore.tamper.canonical import canonical_json_text, chained_hash, utc_timestamp
 
     postgres = connection.vendor == "postgresql"
@@ -62,8 +88,11 @@ def rehash_log(connection, out=sys.stdout) -> int:
             updates = []
             for position, stream_id, number, event_type, schema_version, data, metadata, recorded_at in rows:
                 previous = parent if (stream_id == stream and number == version + 1) else ""
-                if not postgres:
+                if canonical is not None:
+                    data, metadata = canonical(data), canonical(metadata)
+                elif not postgres:
                     data, metadata = canonical_json_text(data), canonical_json_text(metadata)
+                if not postgres:
                     recorded_at = utc_timestamp(recorded_at)
                 parent = chained_hash(
                     previous, stream_id, number, event_type, schema_version, data, metadata, recorded_at
@@ -102,7 +131,16 @@ def forward(apps, schema_editor) -> None:
         rehash_log(connection)
 
 
+def backward(apps, schema_editor) -> None:
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        previous = importlib.import_module("eventstore.migrations.0003_event_hash")
+        schema_editor.execute(previous.PG_FUNCTIONS, params=None)
+    if connection.vendor in ("postgresql", "sqlite"):
+        rehash_log(connection, canonical=sorted_compact_json)
+
+
 class Migration(migrations.Migration):
     dependencies = [("eventstore", "0004_seal")]
 
-    operations = [migrations.RunPython(forward, hints={"target_db": "default"})]
+    operations = [migrations.RunPython(forward, backward, hints={"target_db": "default"})]
