@@ -25,12 +25,12 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from eventstore import runner
+from eventstore.log.append import count_after
+from eventstore.log.positions import Checkpoint
 from eventstore.models import Event, ProjectionState
-from eventstore.positions import Checkpoint
-from eventstore.projections import get_projection
-from eventstore.rebuild import rebuild_progress
-from eventstore.store import count_after
+from eventstore.projections import runner
+from eventstore.projections.base import get_projection
+from eventstore.rebuild.orchestration import rebuild_progress
 
 OPERATE_PROJECTIONS = "orders_write.operate_projections"  # see orders_write.models.ProjectionOperations
 

@@ -10,8 +10,8 @@ class EventstoreConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from eventstore import checks  # noqa: F401 - registers the projection version check
+        from eventstore.backends.sqlite.functions import install_functions
         from eventstore.signals import events_committed
-        from eventstore.sqlite import install_functions
         from eventstore.tamper.sqlite import install_functions as install_hash_function
         from eventstore.tasks import request_catch_up
 

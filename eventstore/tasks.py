@@ -14,9 +14,9 @@ from celery import shared_task
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 
-from eventstore import runner
 from eventstore.post_commit import best_effort, record_failure
-from eventstore.projections import all_projections
+from eventstore.projections import runner
+from eventstore.projections.base import all_projections
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _publish(names: list[str]) -> None:
 @shared_task(ignore_result=True)
 def rebuild_projections(names: list[str], in_place: bool = False) -> None:
     """Rebuild each named projection (blue/green unless in_place); progress goes to the cache."""
-    from eventstore.rebuild import rebuild_projection
+    from eventstore.rebuild.orchestration import rebuild_projection
 
     for name in names:
         rebuild_projection(name, in_place=in_place)
@@ -127,7 +127,7 @@ def queue_rebuild(names: list[str], *, in_place: bool = False) -> None:
     """Mark the rebuilds as queued (the admin shows it before a worker picks the task up), then queue it."""
     from django.utils import timezone
 
-    from eventstore.rebuild import PROGRESS_TTL_SECONDS, progress_key
+    from eventstore.rebuild.orchestration import PROGRESS_TTL_SECONDS, progress_key
 
     now = timezone.now().isoformat()
     for name in names:

@@ -17,11 +17,11 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from eventstore.log.append import RecordedEvent, count_after, read_all, read_stream
 from eventstore.models import ProjectionState
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
+from eventstore.projections.runner import ensure_state
 from eventstore.routers import read_db_alias
-from eventstore.runner import ensure_state
-from eventstore.store import RecordedEvent, count_after, read_all, read_stream
 from eventstore.tamper.reader import stream_hashes
 from orders_read import as_of
 from orders_read.models import DailySales, OrderSummary, ProductView

@@ -1,9 +1,9 @@
 """The log in batches, as stored: what the hashes and seals are computed over, nothing more.
 
-Unlike `eventstore.reading` nothing is upcast or decoded: a hash covers the stored
+Unlike `eventstore.log.read` nothing is upcast or decoded: a hash covers the stored
 bytes, so `data` and `metadata` come as the database's JSON text and `recorded_at` as
 the canonical UTC text. The whole log is never held in memory. On PostgreSQL the
-batches are read in autocommit on a binary cursor (as `eventstore.log_reader` does for
+batches are read in autocommit on a binary cursor (as `eventstore.rebuild.log_reader` does for
 rebuilds): the reader holds no transaction id, so it holds back no projection reader,
 and `(transaction_id, position)` bounds are row comparisons the tail index enters at.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from eventstore.positions import Checkpoint
+from eventstore.log.positions import Checkpoint
 from eventstore.tamper.canonical import utc_timestamp
 
 BATCH_SIZE = 10_000

@@ -2,7 +2,7 @@
 
 A seal covers the events in (previous seal's checkpoint, its checkpoint] in log order:
 (transaction_id, position) on PostgreSQL, position on SQLite, taking only events every
-reader can already see (`eventstore.reading.head`), so the set a seal covers can never
+reader can already see (`eventstore.log.read.head`), so the set a seal covers can never
 grow afterwards. Its digest is the hex SHA-256 of the UTF-8 text
 
     previous_digest "\\n" checkpoint_txid "\\n" checkpoint_position ("\\n" hash)*
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import head
 from eventstore.models import Seal
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.reading import head
 from eventstore.tamper.reader import EventHash, StoredEvent, log_hashes
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.reading import head
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import head
 from eventstore.tamper.canonical import (
     SORTED,
     canonical_json_bytes,

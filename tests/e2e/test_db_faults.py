@@ -25,7 +25,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from eventstore.models import ProjectionState
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
 from eventstore.tasks import _pending_key, catch_up_all_projections
 from tests.api.orders_read.helpers import place, register

@@ -19,7 +19,7 @@ import requests
 from django.core.cache import cache
 
 from eventstore.models import Event
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.tasks import _pending_key
 from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, new_key

@@ -7,7 +7,7 @@ connection was down, or a dropped connection, delays the views by one interval a
 most, never stalls them. On SQLite there is no LISTEN, so it only polls.
 
 It outlives the database's faults without a restart: the runner retries transient
-errors on its own connections (`eventstore.runner`), and a lost LISTEN connection is
+errors on its own connections (`eventstore.projections.runner`), and a lost LISTEN connection is
 opened again with exponential backoff, followed by a pass over every projection, since
 the NOTIFYs sent while it was down are gone.
 """
@@ -22,8 +22,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
-from eventstore import runner
-from eventstore.projections import all_projections
+from eventstore.projections import runner
+from eventstore.projections.base import all_projections
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 if not self.stop.is_set():
                     self.catch_up_all()
                 if notified and not self.stop.is_set():
-                    # Appenders fold the NOTIFYs of a burst into one (eventstore.store._notify):
+                    # Appenders fold the NOTIFYs of a burst into one (eventstore.log.append._notify):
                     # look again once their window has passed, for the appends that sent none.
                     self.stop.wait(settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000)
                     self.catch_up_all()

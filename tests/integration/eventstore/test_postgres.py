@@ -10,9 +10,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-import eventstore.store as store_module
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.store import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
+import eventstore.log.append as store_module
+from eventstore.log.append import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
+from eventstore.log.positions import ORIGIN, Checkpoint
 from orders_write.events import StockReceived
 from tests.conftest import database_url
 from tests.integration.eventstore.helpers import settle
@@ -201,7 +201,7 @@ def _prepared_statements() -> list[str]:
 
 
 def test_the_hot_path_statements_are_prepared_once_per_connection_and_shape() -> None:
-    from eventstore.snapshots import load_many
+    from eventstore.aggregates.snapshots import load_many
     from orders_write.aggregates import Product
 
     connection.close()  # a new connection: nothing prepared by earlier tests
@@ -220,7 +220,7 @@ def test_the_hot_path_statements_are_prepared_once_per_connection_and_shape() ->
 
 
 def test_a_prepared_load_inside_a_command_transaction_sees_its_own_appends() -> None:
-    from eventstore.snapshots import load_many
+    from eventstore.aggregates.snapshots import load_many
     from orders_write.aggregates import Product
 
     with command_transaction():

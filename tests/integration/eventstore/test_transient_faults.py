@@ -13,12 +13,12 @@ import psycopg
 import pytest
 from django.db import connections
 
-from eventstore import runner
+from eventstore.log.append import NO_STREAM, RecordedEvent, StreamWrite, append, head
+from eventstore.log.positions import ORIGIN
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN
-from eventstore.projections import Projection, Target
+from eventstore.projections import runner
+from eventstore.projections.base import Projection, Target
 from eventstore.routers import read_db_alias
-from eventstore.store import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from orders_write.events import ProductRegistered
 from tests.conftest import database_url
 from tests.integration.ops.counting import (

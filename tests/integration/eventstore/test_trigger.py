@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 from redis.connection import AbstractConnection
 
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.tasks import PENDING_TTL_SECONDS, _pending_key, redis_cache, request_catch_up
 from tests.conftest import has_redis_cache
 

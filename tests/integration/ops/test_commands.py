@@ -13,12 +13,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-import eventstore.store as store_module
+import eventstore.log.append as store_module
+from eventstore.log.append import NO_STREAM, StreamWrite, append, head, read_all
 from eventstore.management.commands.run_projector import Command as RunProjector
 from eventstore.models import ProjectionState
+from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import NO_STREAM, StreamWrite, append, head, read_all
 from orders_write.events import ProductRegistered
 from tests.integration.ops.counting import NAME, POISON, add_products, expected_rows, view_rows
 

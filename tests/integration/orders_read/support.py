@@ -12,11 +12,11 @@ from django.core.cache import cache
 from django.db import connections
 
 from config.celery_app import app as celery_app
-from eventstore import runner
-from eventstore.projections import all_projections
+from eventstore.log.append import ANY, AppendResult, StreamWrite, append, count_after, head
+from eventstore.projections import runner
+from eventstore.projections.base import all_projections
+from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import ANY, AppendResult, StreamWrite, append, count_after, head
 from eventstore.tasks import _pending_key
 from orders_read.models import VIEW_MODELS
 from orders_write.events import (

@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from eventstore import fresh_fill
 from eventstore.models import ProjectionState
-from eventstore.rebuild import rebuild_projection
+from eventstore.projections import sql
+from eventstore.projections.keyed import KeyedFill
+from eventstore.rebuild import fresh_fill
+from eventstore.rebuild.orchestration import rebuild_projection
 from eventstore.routers import read_db_alias
 from orders_read.models import VIEW_MODELS
-from orders_read.projections import sql
-from orders_read.projections.keyed import KeyedFill
 from orders_write.bus import dispatch
 from orders_write.commands import (
     AddOrderItem,

@@ -16,8 +16,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
 
 from eventstore.domain import DomainEvent, event_class
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.upcasting import upcast
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.upcasting import upcast
 
 _COLUMNS = (
     "position, transaction_id, event_id, stream_id, stream_type, version, "

@@ -21,9 +21,9 @@ import orjson
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from eventstore.positions import Checkpoint
-from eventstore.store import RecordedEvent, read_all
-from eventstore.upcasting import upcast
+from eventstore.log.append import RecordedEvent, read_all
+from eventstore.log.positions import Checkpoint
+from eventstore.log.upcasting import upcast
 
 NO_EVENT_ID = uuid.UUID(int=0)
 """The event id of a lean event (its real id was not read)."""

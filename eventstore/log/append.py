@@ -1,4 +1,4 @@
-"""The event store: append to streams atomically (reads live in `eventstore.reading`, re-exported here).
+"""The event store: append to streams atomically (reads live in `eventstore.log.read`, re-exported here).
 
 Raw SQL on purpose: this is the hot path of every command, and the ORM costs several
 times the SQL it sends. On PostgreSQL an append is one prepared statement that checks
@@ -23,12 +23,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from psycopg import IsolationLevel
 
+from eventstore.backends.postgres.prepared import execute_alone, prepared_cursor
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
-from eventstore.positions import Checkpoint
+from eventstore.log.positions import Checkpoint
+from eventstore.log.read import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.post_commit import best_effort
-from eventstore.prepared import execute_alone, prepared_cursor
-from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.signals import events_committed
 
 __all__ = [

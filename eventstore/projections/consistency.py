@@ -17,8 +17,8 @@ from typing import Final
 
 from django.conf import settings
 
-from eventstore.positions import Checkpoint
-from eventstore.runner import passed
+from eventstore.log.positions import Checkpoint
+from eventstore.projections.runner import passed
 
 DEFAULT_TIMEOUT: Final = 2.0
 MAX_TIMEOUT: Final = 10.0

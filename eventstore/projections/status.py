@@ -13,11 +13,11 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from eventstore.log.append import count_after
+from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
-from eventstore.store import count_after
 
 
 @dataclass(frozen=True, slots=True)

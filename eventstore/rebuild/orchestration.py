@@ -11,8 +11,8 @@ interrupted rebuild leaves only a stale shadow, which the next run drops first.
 Speed (bench/projections.py, against a set-based INSERT ... SELECT ... GROUP BY): the
 shadows are filled without their secondary indexes, which are built once before the
 swap (shadow_tables); projections that offer a `fresh_fill` fold the whole log in
-memory and COPY the rows (eventstore.fresh_fill); the log is read one batch ahead,
-leanly where the projection allows it (eventstore.log_reader).
+memory and COPY the rows (eventstore.rebuild.fresh_fill); the log is read one batch ahead,
+leanly where the projection allows it (eventstore.rebuild.log_reader).
 """
 
 import gc
@@ -27,18 +27,18 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 
-from eventstore import shadow_tables
 from eventstore.errors import EventStoreError
-from eventstore.fresh_fill import fill_in_memory, fresh_fill, lean_reads
-from eventstore.log_reader import log_batches
+from eventstore.log.append import count_after, head
+from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.projections import Projection, Target, all_projections, get_projection
-from eventstore.rebuild_progress import PROGRESS_TTL_SECONDS, Progress, Reporter, progress_key, rebuild_progress
+from eventstore.projections.base import Projection, Target, all_projections, get_projection
+from eventstore.projections.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
+from eventstore.projections.runner import advance, ensure_state
+from eventstore.rebuild import shadow_tables
+from eventstore.rebuild.fresh_fill import fill_in_memory, fresh_fill, lean_reads
+from eventstore.rebuild.log_reader import log_batches
+from eventstore.rebuild.progress import PROGRESS_TTL_SECONDS, Progress, Reporter, progress_key, rebuild_progress
 from eventstore.routers import read_db_alias
-from eventstore.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
-from eventstore.runner import advance, ensure_state
-from eventstore.store import count_after, head
 
 logger = logging.getLogger(__name__)
 

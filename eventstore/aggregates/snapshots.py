@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
+from eventstore.backends.postgres.prepared import prepared_cursor
 from eventstore.domain import DomainEvent
-from eventstore.prepared import prepared_cursor
-from eventstore.reading import _COLUMNS, _SELECT, _decode
+from eventstore.log.read import _COLUMNS, _SELECT, _decode
 
 
 class Aggregate(Protocol):

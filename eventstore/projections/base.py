@@ -15,7 +15,7 @@ from django.db import models
 
 from eventstore.domain import DomainEvent
 from eventstore.errors import ProjectionNotFound
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from django.db import connections, models, transaction
 
-from eventstore.projections import Target
+from eventstore.projections.base import Target
 
 _MAX_PARAMS = 30000  # below SQLite's 32766 and psycopg's 65535 bind parameters
 _COPY_FROM_ROWS = 500  # smaller (live) batches: one VALUES statement beats temp-table DDL

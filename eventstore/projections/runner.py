@@ -27,11 +27,11 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from eventstore.log.append import RecordedEvent, count_after, read_all
+from eventstore.log.positions import Checkpoint
 from eventstore.models import ProjectionState
-from eventstore.positions import Checkpoint
-from eventstore.projections import Projection, Target, get_projection
+from eventstore.projections.base import Projection, Target, get_projection
 from eventstore.routers import read_db_alias
-from eventstore.store import RecordedEvent, count_after, read_all
 from eventstore.transient import is_transient, sqlstates
 
 logger = logging.getLogger(__name__)
