@@ -66,7 +66,8 @@ def prepare(env: dict[str, str], products: int, long_events: int) -> tuple[str, 
     from rest_framework.authtoken.models import Token
 
     from bench.plainshop.models import PlainProduct
-    from eventstore.aggregates.snapshots import load, save_snapshot
+    from eventstore.aggregates.loading import load
+    from eventstore.aggregates.snapshots import save_snapshot
     from eventstore.log.append import ANY, StreamWrite, append
     from orders_write.aggregates import Product
     from orders_write.bus import dispatch

@@ -14,7 +14,8 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 
-from eventstore.aggregates.snapshots import Aggregate, load, load_many, save_snapshot, stream_id_for
+from eventstore.aggregates.loading import Aggregate, load, load_many, stream_id_for
+from eventstore.aggregates.snapshots import save_snapshot
 from eventstore.domain import DomainEvent
 from eventstore.log.append import StreamWrite, append, command_transaction
 from eventstore.post_commit import best_effort

@@ -1,7 +1,7 @@
 """Reading the log: one stream in version order, and the global tail in commit-safe order.
 
-Raw SQL for the same reasons as the store's writes, and one of them is correctness:
-see `read_all`. Payloads are upcast here, so no reader ever sees an old shape.
+The recorder (`eventstore.backends`) selects the rows; here they become
+RecordedEvents, payloads upcast, so no reader ever sees an old shape.
 """
 
 import time
@@ -12,18 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 from django.utils.dateparse import parse_datetime
 
+from eventstore.backends import recorder_for
 from eventstore.domain import DomainEvent, event_class
 from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.upcasting import upcast
-
-_COLUMNS = (
-    "position, transaction_id, event_id, stream_id, stream_type, version, "
-    "event_type, schema_version, data, metadata, recorded_at"
-)
-_SELECT = _COLUMNS.replace("transaction_id", "transaction_id::text AS txid", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +48,7 @@ class RecordedEvent:
 
 def read_stream(stream_id: str, after_version: int = 0, *, using: str = DEFAULT_DB_ALIAS) -> list[RecordedEvent]:
     """The events of one stream with version > after_version, in version order."""
-    sql = f"SELECT {_select(using)} FROM eventstore_event WHERE stream_id = %s AND version > %s ORDER BY version"
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, [stream_id, after_version])
-        return [_decode(row) for row in cursor.fetchall()]
+    return [decode(row) for row in recorder_for(using).select_stream(stream_id, after_version, using=using)]
 
 
 def read_all(
@@ -69,66 +61,26 @@ def read_all(
     """The next events of the whole log after `after`, in an order no reader can get wrong.
 
     Positions come from a sequence at insert time but transactions commit in another
-    order, so `position > checkpoint` skips events under concurrent writers. On
-    PostgreSQL only events of transactions older than every running one are taken
-    (`transaction_id < pg_snapshot_xmin(...)`), ordered by (transaction_id, position):
-    nothing can still commit before the checkpoint. The row comparison is written as
-    one, not as `a > x OR (a = x AND b > y)`, so the index is entered at the checkpoint
-    instead of scanned from its start (DESIGN.md's measured traps).
+    order, so `position > checkpoint` would skip events under concurrent writers: the
+    recorder returns only the readable tail, events no transaction can still commit
+    before (`Recorder.select_tail`).
     """
-    connection = connections[using]
-    params: list[Any]
-    if connection.vendor == "postgresql":
-        where = (
-            "(transaction_id, position) > (%s::xid8, %s) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-        )
-        params = [str(after.txid), after.position]
-        order = "transaction_id, position"
-    else:
-        where, params, order = "position > %s", [after.position], "position"
-    if event_types is not None:
-        where += f" AND event_type IN ({', '.join(['%s'] * len(event_types))})"
-        params.extend(event_types)
-    sql = f"SELECT {_select(using)} FROM eventstore_event WHERE {where} ORDER BY {order} LIMIT %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        return [_decode(row) for row in cursor.fetchall()]
+    rows = recorder_for(using).select_tail(after, limit, event_types, using=using)
+    return [decode(row) for row in rows]
 
 
 def head(*, using: str = DEFAULT_DB_ALIAS) -> Checkpoint:
     """The checkpoint of the last event a reader can take now (ORIGIN for an empty log)."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT transaction_id::text AS txid, position FROM eventstore_event"
-                " WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-                " ORDER BY transaction_id DESC, position DESC LIMIT 1"
-            )
-        else:
-            cursor.execute("SELECT 0, position FROM eventstore_event ORDER BY position DESC LIMIT 1")
-        row = cursor.fetchone()
-    return Checkpoint(int(row[0]), int(row[1])) if row else ORIGIN
+    return recorder_for(using).head(using=using) or ORIGIN
 
 
 def is_recorded(checkpoint: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """True when `checkpoint` is where an appended event stands: a token some command was given.
 
-    One primary-key lookup. On PostgreSQL the event's transaction id must match too, so
-    a token made up from a real position and another transaction id is refused as well.
+    One primary-key lookup; a token made up from a real position and another
+    transaction id is refused as well.
     """
-    if checkpoint == ORIGIN:
-        return True
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT transaction_id::text AS txid FROM eventstore_event WHERE position = %s", [checkpoint.position]
-            )
-            row = cursor.fetchone()
-            return row is not None and int(row[0]) == checkpoint.txid
-        cursor.execute("SELECT 1 FROM eventstore_event WHERE position = %s", [checkpoint.position])
-        return cursor.fetchone() is not None and checkpoint.txid == 0
+    return checkpoint == ORIGIN or recorder_for(using).is_recorded(checkpoint, using=using)
 
 
 def wait_until_readable(checkpoint: Checkpoint, *, timeout: float = 5.0, using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -139,39 +91,32 @@ def wait_until_readable(checkpoint: Checkpoint, *, timeout: float = 5.0, using: 
     views, another test run). Code that appends and then reads the tail at once (a
     test, a rebuild's final catch-up) waits here instead of seeing nothing.
     """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return True
+    recorder = recorder_for(using)
     deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute("SELECT %s::xid8 < pg_snapshot_xmin(pg_current_snapshot())", [str(checkpoint.txid)])
-            if cursor.fetchone()[0]:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.002)
+    while not recorder.is_readable(checkpoint, using=using):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+    return True
 
 
 def count_after(after: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> int:
-    """How many readable events lie beyond `after`: a projection's lag in events."""
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT count(*) FROM eventstore_event WHERE (transaction_id, position) > (%s::xid8, %s)",
-                [str(after.txid), after.position],
-            )
-        else:
-            cursor.execute("SELECT count(*) FROM eventstore_event WHERE position > %s", [after.position])
-        return int(cursor.fetchone()[0])
+    """How many events lie beyond `after`: a projection's lag in events."""
+    return recorder_for(using).count_after(after, using=using)
 
 
-def _select(using: str) -> str:
-    return _SELECT if connections[using].vendor == "postgresql" else _COLUMNS
+def first_recorded_after(after: Checkpoint, *, using: str = DEFAULT_DB_ALIAS) -> datetime | None:
+    """When the first event past `after` was recorded: how long a reader there has been behind."""
+    return recorder_for(using).first_recorded_after(after, using=using)
 
 
-def _decode(row: Sequence[Any]) -> RecordedEvent:
+def count_of_types(event_types: Collection[str], *, using: str = DEFAULT_DB_ALIAS) -> int:
+    """How many events of these types the log holds (what a rebuild of a projection handling them reads)."""
+    return recorder_for(using).count_of_types(event_types, using=using) if event_types else 0
+
+
+def decode(row: Sequence[Any]) -> RecordedEvent:
+    """A row in `EVENT_COLUMNS` order as a RecordedEvent (data and metadata: dicts or JSON text)."""
     position, txid, event_id, stream_id, stream_type, version, event_type, schema_version, data, metadata, at = row
     if not isinstance(data, dict):
         data = orjson.loads(data)

@@ -15,7 +15,7 @@ from django.db import models
 
 from eventstore.domain import DomainEvent
 from eventstore.errors import ProjectionNotFound
-from eventstore.log.append import RecordedEvent
+from eventstore.log.read import RecordedEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from django.db import models, transaction
 
-from eventstore.log.append import RecordedEvent
+from eventstore.log.read import RecordedEvent
 from eventstore.projections.base import Projection, Target
 from eventstore.projections.sql import insert_fresh, upsert
 from eventstore.rebuild.fresh_fill import FreshFill

@@ -23,14 +23,15 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from eventstore.log.append import RecordedEvent, count_after, read_all
+from eventstore.backends import recorder_for
 from eventstore.log.positions import Checkpoint
+from eventstore.log.read import RecordedEvent, count_after, read_all
 from eventstore.models import ProjectionState
 from eventstore.projections.base import Projection, Target, get_projection
+from eventstore.projections.wakeups import leave_look_again_note, take_look_again_note
 from eventstore.routers import read_db_alias
 from eventstore.transient import is_transient, sqlstates
 
@@ -50,8 +51,8 @@ _STATEMENT_TIMEOUT = "57014"
 T = TypeVar("T")
 
 
-class _Busy(Exception):
-    """Another worker holds this projection's checkpoint row."""
+class ProjectionBusy(Exception):
+    """Another worker holds this projection's checkpoint row (it moves the same checkpoint)."""
 
 
 class _DatabaseUnavailable(Exception):
@@ -80,7 +81,7 @@ class _TransientRetry:
         while True:
             try:
                 result = fn()
-            except _Busy:
+            except ProjectionBusy:
                 raise
             except Exception as exc:
                 if not is_transient(exc):
@@ -162,10 +163,10 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
         while max_batches is None or batches < max_batches:
             try:
                 done = _advance_with_retries(projection, size, retry)
-            except _Busy:
+            except ProjectionBusy:
                 if tried_again:
                     return total
-                cache.set(_look_again_key(name), 1, timeout=60)
+                leave_look_again_note(name)
                 tried_again = True
                 continue
             tried_again = False
@@ -174,7 +175,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
                 batches += 1
                 sleep = 0.002
                 continue
-            if cache.delete(_look_again_key(name)):
+            if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
             if not retry.call(lambda: _committed_but_unreadable(name)):
                 return total
@@ -186,10 +187,6 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
     except _DatabaseUnavailable as exc:
         logger.warning("projection %s: %s; stopping this round, the projection stays active", name, exc)
     return total
-
-
-def _look_again_key(name: str) -> str:
-    return f"eventstore:catch-up-look-again:{name}"
 
 
 def _committed_but_unreadable(name: str) -> bool:
@@ -215,7 +212,7 @@ def _advance_with_retries(projection: Projection, size: int, retry: _TransientRe
     while True:
         try:
             done = advance(projection, size)
-        except _Busy:
+        except ProjectionBusy:
             raise
         except Exception as exc:
             if is_transient(exc):
@@ -242,7 +239,7 @@ def advance(projection: Projection, size: int) -> int:
             ProjectionState.objects.using(db).select_for_update(skip_locked=True).filter(name=projection.name).first()
         )
         if state is None:
-            raise _Busy
+            raise ProjectionBusy
         if state.status != Status.ACTIVE:
             return 0
         batch = read_all(state.checkpoint, size)
@@ -260,10 +257,7 @@ def _skip_commit_flush(db: str) -> None:
     rows and checkpoint are in the same transaction they are lost together; the next run
     re-applies them from the older checkpoint. It takes the fsync out of the lag.
     """
-    connection = connections[db]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    recorder_for(db).commit_without_flush(using=db)
 
 
 def _apply(projection: Projection, state: ProjectionState, batch: Sequence[RecordedEvent], target: Target) -> None:
@@ -293,7 +287,7 @@ def _isolate_failure(projection: Projection, retry: _TransientRetry) -> int:
     while True:
         try:
             done = retry.call(lambda: advance(projection, 1))
-        except _Busy:
+        except ProjectionBusy:
             return applied
         except _DatabaseUnavailable:
             raise

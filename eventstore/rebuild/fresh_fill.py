@@ -16,8 +16,8 @@ loop the rebuild runs over the whole log with it.
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from eventstore.log.append import RecordedEvent
 from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import RecordedEvent
 from eventstore.projections.base import Projection, Target
 from eventstore.rebuild.log_reader import log_batches
 from eventstore.rebuild.progress import Reporter

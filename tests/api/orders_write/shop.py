@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
-from eventstore.aggregates.snapshots import load
+from eventstore.aggregates.loading import load
 from eventstore.models import Event
 from orders_write.aggregates import Order, Product
 

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from eventstore.aggregates.snapshots import load
+from eventstore.aggregates.loading import load
 from eventstore.models import Event
 from orders_write.aggregates import Product
 
