@@ -5,6 +5,7 @@ through the protocols of `eventstore.backends.recorder`.
 """
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventstore.backends.postgres.backend import PostgresBackend
 from eventstore.backends.recorder import Backend
@@ -15,7 +16,12 @@ _BACKENDS: dict[str, Backend] = {"postgresql": PostgresBackend(), "sqlite": Sqli
 
 def recorder_for(using: str) -> Backend:
     """The backend of the database behind the alias `using`."""
-    vendor = connections[using].vendor
+    return backend_of(connections[using])
+
+
+def backend_of(connection: BaseDatabaseWrapper) -> Backend:
+    """The backend of a connection (a model field compiles for one, not for an alias)."""
+    vendor = connection.vendor
     try:
         return _BACKENDS[vendor]
     except KeyError:

@@ -86,6 +86,11 @@ class Listener(Protocol):
 class Recorder(Protocol):
     """The log, aggregates' loads, the command transaction and commit notifications, in rows."""
 
+    transaction_id_type: str | None
+    """The column type of `transaction_id` (`eventstore.fields.Xid8Field`), None for Django's BigIntegerField's."""
+    transaction_id_as_text: bool
+    """Transaction ids are sent as text (xid8 takes no integer parameter)."""
+
     single_statement_append: bool
     """An append alone can run as one statement in autocommit: its own transaction, one round trip."""
     listens: bool
@@ -143,6 +148,13 @@ class Recorder(Protocol):
         self, stream_id: str, version: int, schema: int, state: str, taken_at: datetime, *, using: str
     ) -> None:
         """Store a snapshot unless a newer one of the same schema is there."""
+
+    def estimated_count(self, *, using: str) -> int | None:
+        """The event table's size from the planner's statistics (None where there are none): `count(*)`
+        reads every row of millions."""
+
+    def distinct_values(self, column: str, *, using: str) -> list[Any]:
+        """The distinct values of an indexed event column, sorted, without reading the whole index where possible."""
 
     def notify(self, channel: str, *, using: str) -> None:
         """Tell listeners that events were committed (outside the appending transaction)."""
@@ -205,5 +217,27 @@ class RebuildTables(Protocol):
         """`select_tail`'s rows without event ids and metadata, payloads as JSON text (where `prefetches`)."""
 
 
-class Backend(Recorder, ViewWriter, RebuildTables, Protocol):
+class TamperRecords(Protocol):
+    """The log as stored, for hashing (`eventstore.tamper`): JSON as text, times as canonical UTC text."""
+
+    def select_stored_range(
+        self, after: Checkpoint, upto: Checkpoint, limit: int, *, full: bool, using: str
+    ) -> list[Row]:
+        """Events in (after, upto] in log order: `StoredEvent` rows when `full`, else `EventHash` rows."""
+
+    def select_stored_stream(self, stream_id: str, after_version: int, limit: int, *, using: str) -> list[Row]:
+        """One stream's `StoredEvent` rows past a version, in version order."""
+
+    def select_seals(self, after_id: int, limit: int, *, using: str) -> list[Row]:
+        """Seals past an id, their heads as JSON text."""
+
+    def select_sealed_heads(self, stream_id: str, *, using: str) -> list[Row]:
+        """(seal id, checkpoint txid, checkpoint position, the stream's head entry as JSON text) of every seal
+        that names the stream."""
+
+    def lock_seals(self, *, using: str) -> None:
+        """Make concurrent sealers take turns, until the transaction ends."""
+
+
+class Backend(Recorder, ViewWriter, RebuildTables, TamperRecords, Protocol):
     """Everything one database offers the event store."""

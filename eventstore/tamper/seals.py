@@ -17,9 +17,10 @@ by stream and version, not only detected. Cost is proportional to what is new.
 import hashlib
 from collections.abc import Sequence
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
+from eventstore.backends import recorder_for
 from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.read import head
 from eventstore.models import Seal
@@ -59,11 +60,8 @@ def seal_log(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
     second finds nothing new), and the transaction only gets an id at the INSERT, its
     last statement, so reading the new events holds back no projection reader.
     """
-    connection = connections[using]
     with transaction.atomic(using=using):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE eventstore_seal IN SHARE ROW EXCLUSIVE MODE")
+        recorder_for(using).lock_seals(using=using)
         previous = last_seal(using=using)
         start = previous.checkpoint if previous else ORIGIN
         upto = head(using=using)

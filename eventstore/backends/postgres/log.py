@@ -48,6 +48,8 @@ def xid(checkpoint: Checkpoint) -> list[Any]:
 class PostgresLog:
     single_statement_append = True
     listens = True
+    transaction_id_type = "xid8"
+    transaction_id_as_text = True
 
     # Writing ---------------------------------------------------------------------------
 
@@ -212,6 +214,25 @@ class PostgresLog:
     ) -> None:
         with connections[using].cursor() as cursor:
             cursor.execute(SNAPSHOT_SQL.format(state="%s::jsonb"), [stream_id, version, schema, state, taken_at])
+
+    def estimated_count(self, *, using: str) -> int | None:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'eventstore_event'::regclass")
+            row = cursor.fetchone()
+        return int(row[0]) if row and row[0] > 0 else None  # -1 or 0: never analysed
+
+    def distinct_values(self, column: str, *, using: str) -> list[Any]:
+        """A loose index scan: the recursive query jumps from one value to the next, one index probe each."""
+        connection = connections[using]
+        column = connection.ops.quote_name(column)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH RECURSIVE v(value) AS ((SELECT {column} FROM eventstore_event ORDER BY 1 LIMIT 1)"
+                f" UNION ALL SELECT (SELECT {column} FROM eventstore_event WHERE {column} > v.value"
+                " ORDER BY 1 LIMIT 1) FROM v WHERE v.value IS NOT NULL)"
+                " SELECT value FROM v WHERE value IS NOT NULL"
+            )
+            return [value for (value,) in cursor.fetchall()]
 
     # Wake-ups --------------------------------------------------------------------------
 

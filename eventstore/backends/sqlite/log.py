@@ -26,6 +26,8 @@ _UNIQUE_STREAM_VERSION = "eventstore_event.stream_id, eventstore_event.version"
 class SqliteLog:
     single_statement_append = False
     listens = False
+    transaction_id_type = None
+    transaction_id_as_text = False
 
     def insert_events(self, streams: Sequence[StreamRows], *, using: str, alone: bool = False) -> Inserted:
         """Read the versions, then insert: the IMMEDIATE transaction keeps them true in between."""
@@ -134,6 +136,13 @@ class SqliteLog:
         taken = connection.ops.adapt_datetimefield_value(taken_at)
         with connection.cursor() as cursor:
             cursor.execute(SNAPSHOT_SQL.format(state="%s"), [stream_id, version, schema, state, taken])
+
+    def estimated_count(self, *, using: str) -> int | None:
+        return None  # no statistics: development logs are small enough to count
+
+    def distinct_values(self, column: str, *, using: str) -> list[Any]:
+        column = connections[using].ops.quote_name(column)
+        return [value for (value,) in _fetch(using, f"SELECT DISTINCT {column} FROM eventstore_event ORDER BY 1", [])]
 
     def notify(self, channel: str, *, using: str) -> None:
         """No LISTEN on SQLite: readers poll, so there is nobody to tell."""
