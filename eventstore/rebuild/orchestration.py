@@ -28,12 +28,12 @@ from django.conf import settings
 from django.db import OperationalError, connections, transaction
 
 from eventstore.backends import recorder_for
-from eventstore.errors import EventStoreError
+from eventstore.errors import EventStoreError, ProjectionBusy
 from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.read import count_after, count_of_types, head
 from eventstore.models import ProjectionState
 from eventstore.projections.base import Projection, Target, all_projections, get_projection
-from eventstore.projections.runner import ProjectionBusy, advance, ensure_state
+from eventstore.projections.runner import advance, ensure_state
 from eventstore.rebuild import shadow_tables
 from eventstore.rebuild.fresh_fill import fill_in_memory, fresh_fill, lean_reads
 from eventstore.rebuild.log_reader import log_batches

@@ -10,6 +10,10 @@ lost its tail below a seal or gained an event inside a sealed range.
 What a chain in the same database cannot show: events appended after the last seal
 and then removed, or a log and seals rewritten together by the database's owner.
 Copying the seals elsewhere (docs/tamper-evidence.md) closes that.
+
+Longer than most modules on purpose: the chain check, the seal check and the
+single pass that drives both share one findings record and one order of the log,
+and reading them apart would hide how a finding in one explains the other.
 """
 
 import bisect

@@ -27,7 +27,9 @@ from eventstore.backends.recorder import EVENT_COLUMNS, Inserted, Row, StreamRow
 from eventstore.backends.standard_sql import SNAPSHOT_SQL
 from eventstore.log.positions import Checkpoint
 
-READABLE: Final = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+OLDEST_RUNNING: Final = "pg_snapshot_xmin(pg_current_snapshot())"
+"""The oldest transaction still running in the cluster: nothing older can commit any more."""
+READABLE: Final = f"transaction_id < {OLDEST_RUNNING}"
 """The readable tail: events of transactions older than every running one, so none can still commit before them."""
 AFTER: Final = "(transaction_id, position) > (%s::xid8, %s)"
 """Past a checkpoint, written as one row comparison so the index is entered at the checkpoint, not scanned
@@ -177,7 +179,7 @@ class PostgresLog:
 
     def is_readable(self, checkpoint: Checkpoint, *, using: str) -> bool:
         with connections[using].cursor() as cursor:
-            cursor.execute("SELECT %s::xid8 < pg_snapshot_xmin(pg_current_snapshot())", [str(checkpoint.txid)])
+            cursor.execute(f"SELECT %s::xid8 < {OLDEST_RUNNING}", [str(checkpoint.txid)])
             return bool(cursor.fetchone()[0])
 
     def count_after(self, after: Checkpoint, *, using: str) -> int:

@@ -70,7 +70,7 @@ def eager_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     The runner's wait for events hidden by another transaction is stretched, so a
     command's projection is never cut short by unrelated work on the shared cluster.
     """
-    monkeypatch.setattr(runner, "_IN_FLIGHT_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(runner, "IN_FLIGHT_WAIT_SECONDS", 60.0)
     before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     cache.delete_many([pending_key(p.name) for p in all_projections()])
