@@ -64,6 +64,11 @@ def register(cls: P) -> P:
     return cls
 
 
+def unregister(name: str) -> None:
+    """Forget a projection (one registered for a while, as a test's); its tables and state stay."""
+    _REGISTRY.pop(name, None)
+
+
 def get_projection(name: str) -> Projection:
     try:
         return _REGISTRY[name]

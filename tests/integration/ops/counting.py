@@ -140,7 +140,7 @@ def counting_projection(transactional_db: None) -> Iterator[StockCountProjection
     try:
         yield projections.get_projection(NAME)
     finally:
-        projections._REGISTRY.pop(NAME, None)
+        projections.unregister(NAME)
         cache.delete(progress_key(NAME))
         for leftover in (table, shadow_tables.shadow_name(table), table + shadow_tables.OLD_SUFFIX):
             shadow_tables.drop_table(connection, leftover)
