@@ -53,7 +53,7 @@ Work = Callable[[float], int]
 
 def store_writer(writer: int) -> Work:
     """Single-event transactions through the store, each at the stream's expected version."""
-    from eventstore.store import NewEvent, StreamWrite, append
+    from eventstore.log.append import NewEvent, StreamWrite, append
 
     run = uuid.uuid4().hex[:8]
 

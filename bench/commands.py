@@ -66,8 +66,9 @@ def prepare(env: dict[str, str], products: int, long_events: int) -> tuple[str, 
     from rest_framework.authtoken.models import Token
 
     from bench.plainshop.models import PlainProduct
-    from eventstore.snapshots import load, save_snapshot
-    from eventstore.store import ANY, StreamWrite, append
+    from eventstore.aggregates.loading import load
+    from eventstore.aggregates.snapshots import save_snapshot
+    from eventstore.log.append import ANY, StreamWrite, append
     from orders_write.aggregates import Product
     from orders_write.bus import dispatch
     from orders_write.commands import Metadata, RegisterProduct

@@ -324,7 +324,7 @@ def set_sql_seconds() -> float:
 
 
 def rebuild_seconds() -> tuple[float, dict[str, float]]:
-    from eventstore.rebuild import rebuild_projection
+    from eventstore.rebuild.orchestration import rebuild_projection
 
     per: dict[str, float] = {}
     for name in ("catalogue", "daily_sales", "order_summary"):
@@ -420,7 +420,7 @@ def _write_orders(
     from decimal import Decimal
 
     from eventstore.errors import ConcurrencyError
-    from eventstore.store import ANY, StreamWrite, append
+    from eventstore.log.append import ANY, StreamWrite, append
     from orders_write.events import OrderCreated, OrderItemAdded, StockReserved
 
     rng, sent = random.Random(index), 0
@@ -562,7 +562,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from eventstore.runner import catch_up
+    from eventstore.projections.runner import catch_up
 
     try:
         call_command("migrate", verbosity=0)

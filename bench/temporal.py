@@ -269,7 +269,7 @@ def main() -> None:
         copy_rows(rows)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        from eventstore.runner import catch_up
+        from eventstore.projections.runner import catch_up
 
         catch_up("catalogue", batch_size=20_000)  # for the current view, beside
         print(f"log: {len(rows)} events; streams {[(label, s[2]) for label, s in streams.items()]}")

@@ -117,8 +117,8 @@ def write_log(events: int) -> int:
 
 def read_all() -> int:
     """The plain read: every event through the verifier's reader, touched and dropped."""
-    from eventstore.positions import ORIGIN
-    from eventstore.reading import head
+    from eventstore.log.positions import ORIGIN
+    from eventstore.log.read import head
     from eventstore.tamper.reader import log_events
 
     count = 0

@@ -94,8 +94,8 @@ class EventStoreCollector:
     """Scrape-time figures from the databases: the log head and every projection's position and lag."""
 
     def collect(self) -> Iterator[Metric]:
-        from eventstore.status import projection_statuses
-        from eventstore.store import head
+        from eventstore.log.append import head
+        from eventstore.projections.status import projection_statuses
 
         appended = CounterMetricFamily("eventstore_events_appended", "Events appended to the log (head position)")
         appended.add_metric([], head().position)

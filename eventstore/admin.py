@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
@@ -25,12 +24,13 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from eventstore import runner
+from eventstore.backends import recorder_for
+from eventstore.log.append import count_after
+from eventstore.log.positions import Checkpoint
 from eventstore.models import Event, ProjectionState
-from eventstore.positions import Checkpoint
-from eventstore.projections import get_projection
-from eventstore.rebuild import rebuild_progress
-from eventstore.store import count_after
+from eventstore.projections import runner
+from eventstore.projections.base import get_projection
+from eventstore.rebuild.orchestration import rebuild_progress
 
 OPERATE_PROJECTIONS = "orders_write.operate_projections"  # see orders_write.models.ProjectionOperations
 
@@ -54,13 +54,11 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         query = getattr(self.object_list, "query", None)
-        connection = connections[getattr(self.object_list, "db", "default")]
-        if query is not None and not query.where and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'eventstore_event'::regclass")
-                row = cursor.fetchone()
-            if row and row[0] > 0:  # -1 or 0: never analysed, fall back to counting
-                return int(row[0])
+        if query is not None and not query.where:
+            db = getattr(self.object_list, "db", "default")
+            estimate = recorder_for(db).estimated_count(using=db)
+            if estimate is not None:  # no statistics: fall back to counting
+                return estimate
         return super().count
 
 
@@ -74,19 +72,7 @@ class DistinctValueFilter(admin.SimpleListFilter):
     column: str
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        connection = connections["default"]
-        column = connection.ops.quote_name(self.column)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    f"WITH RECURSIVE v(value) AS ((SELECT {column} FROM eventstore_event ORDER BY 1 LIMIT 1)"
-                    f" UNION ALL SELECT (SELECT {column} FROM eventstore_event WHERE {column} > v.value"
-                    " ORDER BY 1 LIMIT 1) FROM v WHERE v.value IS NOT NULL)"
-                    " SELECT value FROM v WHERE value IS NOT NULL"
-                )
-            else:
-                cursor.execute(f"SELECT DISTINCT {column} FROM eventstore_event ORDER BY 1")
-            return [(value, value) for (value,) in cursor.fetchall()]
+        return [(value, value) for value in recorder_for("default").distinct_values(self.column, using="default")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()

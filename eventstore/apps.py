@@ -10,13 +10,11 @@ class EventstoreConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from eventstore import checks  # noqa: F401 - registers the projection version check
+        from eventstore.backends.sqlite.functions import install_functions
+        from eventstore.projections.wakeups import request_catch_up
         from eventstore.signals import events_committed
-        from eventstore.sqlite import install_functions
-        from eventstore.tamper.sqlite import install_functions as install_hash_function
-        from eventstore.tasks import request_catch_up
 
         # Before any connection exists: SQLite's triggers (the append-only rule, the hash
         # chain) call these functions on every connection, the migrating one included.
         connection_created.connect(install_functions, dispatch_uid="eventstore.sqlite_functions")
-        connection_created.connect(install_hash_function, dispatch_uid="eventstore.tamper.sqlite_functions")
         events_committed.connect(request_catch_up, dispatch_uid="eventstore.request_catch_up")

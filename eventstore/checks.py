@@ -16,8 +16,8 @@ NEEDS_REBUILD = "eventstore.W001"
 @register("eventstore")
 def projection_versions_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """One warning per projection whose stored version is not its code version."""
-    from eventstore.projections import all_projections
-    from eventstore.rebuild import stale_projections
+    from eventstore.projections.base import all_projections
+    from eventstore.rebuild.orchestration import stale_projections
 
     try:
         stale = set(stale_projections())

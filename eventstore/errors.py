@@ -33,3 +33,7 @@ class InvalidCheckpoint(EventStoreError, ValueError):
 
 class ProjectionNotFound(EventStoreError, LookupError):
     """No projection is registered under that name."""
+
+
+class ProjectionBusy(EventStoreError):
+    """Another worker holds this projection's checkpoint row (it moves the same checkpoint)."""

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import models
 
+from eventstore.backends import backend_of
+
 
 class CurrentTransactionId(models.Func):
     """`pg_current_xact_id()` on PostgreSQL, `0` elsewhere; used as a db_default."""
@@ -32,15 +34,13 @@ class Xid8Field(models.BigIntegerField):
 
     description = "64-bit transaction id"
 
-    def db_type(self, connection: Any) -> str:
-        if connection.vendor == "postgresql":
-            return "xid8"
-        return super().db_type(connection)
+    def db_type(self, connection: Any) -> str | None:
+        return backend_of(connection).transaction_id_type or super().db_type(connection)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> int | None:
         return None if value is None else int(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if value is None or connection.vendor != "postgresql":
+        if value is None or not backend_of(connection).transaction_id_as_text:
             return super().get_db_prep_value(value, connection, prepared)
         return str(int(value))

@@ -10,7 +10,7 @@ from django.db import models
 
 from eventstore.errors import AppendOnlyViolation
 from eventstore.fields import CurrentTransactionId, Xid8Field
-from eventstore.positions import Checkpoint
+from eventstore.log.positions import Checkpoint
 
 
 class EventQuerySet(models.QuerySet):

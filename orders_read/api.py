@@ -21,9 +21,9 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from eventstore.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
+from eventstore.log.positions import Checkpoint
 from eventstore.models import ProjectionState
-from eventstore.positions import Checkpoint
+from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from orders_read import filters, serializers
 from orders_read.bus import Answer, Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView

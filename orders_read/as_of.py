@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any, Final
 from uuid import UUID
 
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
 from orders_read.models import OrderSummary, ProductView
 from orders_read.projections.catalogue import CatalogueProjection, evolve_product, product_fields
 from orders_read.projections.order_summary import OrderSummaryProjection, evolve_order, order_fields

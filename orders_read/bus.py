@@ -12,10 +12,10 @@ from typing import Any, Final, Literal
 from django.db.models import QuerySet
 from prometheus_client import Histogram
 
-from eventstore.consistency import DEFAULT_TIMEOUT, wait_until_passed
 from eventstore.errors import InvalidCheckpoint
-from eventstore.positions import Checkpoint
-from eventstore.reading import is_recorded
+from eventstore.log.positions import Checkpoint
+from eventstore.log.read import is_recorded
+from eventstore.projections.consistency import DEFAULT_TIMEOUT, wait_until_passed
 from orders_read.queries import (
     HANDLERS,
     GetCustomerOrders,

@@ -12,16 +12,16 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from eventstore.backends import recorder_for
+from eventstore.log.append import RecordedEvent, count_after, read_all, read_stream
 from eventstore.models import ProjectionState
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
+from eventstore.projections.runner import ensure_state
 from eventstore.routers import read_db_alias
-from eventstore.runner import ensure_state
-from eventstore.store import RecordedEvent, count_after, read_all, read_stream
 from eventstore.tamper.reader import stream_hashes
 from orders_read import as_of
 from orders_read.models import DailySales, OrderSummary, ProductView
@@ -188,7 +188,7 @@ def search_products(query: SearchProducts) -> QuerySet[ProductView]:
     words = search_words(query.search)
     if not words:
         return products.none()
-    if connections[read_db_alias()].vendor == "postgresql":
+    if recorder_for(read_db_alias()).full_text_search:
         # Ordering by rank (not an indexed column) also keeps the plan on the GIN index:
         # ordered by product_id, PostgreSQL walks the primary key and filters row by row
         # until a page is full, which grows with the catalogue. An explicit `ordering`

@@ -21,7 +21,7 @@ from typing import Final
 
 from django.conf import settings
 
-from eventstore.store import RecordedEvent, read_stream
+from eventstore.log.append import RecordedEvent, read_stream
 
 DEFAULT_FROM: Final = 500
 DEFAULT_EVENTS: Final = 20_000

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from eventstore.domain import DomainEvent, event_type
-from eventstore.upcasting import upcaster
+from eventstore.log.upcasting import upcaster
 
 # Product stream ------------------------------------------------------------------
 

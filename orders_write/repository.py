@@ -2,7 +2,7 @@
 
 Aggregates are loaded through snapshots (outside any transaction, so the command's
 transaction stays a few statements long). `save` appends to every stream the command
-touched in one `eventstore.store.append`, each at the version it was loaded at (or
+touched in one `eventstore.log.append.append`, each at the version it was loaded at (or
 the client's If-Match version), together with the idempotency record, in one
 `command_transaction`. Snapshots are written after the commit, never inside it.
 """
@@ -14,10 +14,11 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 
+from eventstore.aggregates.loading import Aggregate, load, load_many, stream_id_for
+from eventstore.aggregates.snapshots import save_snapshot
 from eventstore.domain import DomainEvent
+from eventstore.log.append import StreamWrite, append, command_transaction
 from eventstore.post_commit import best_effort
-from eventstore.snapshots import Aggregate, load, load_many, save_snapshot, stream_id_for
-from eventstore.store import StreamWrite, append, command_transaction
 from orders_write import idempotency
 from orders_write.commands import Command
 from orders_write.errors import VersionMismatch

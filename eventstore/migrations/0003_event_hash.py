@@ -10,7 +10,7 @@ chains the same way, and two writers can never both chain to one parent: the uni
   version - 1) and sets NEW.hash. A row-level BEFORE trigger sees the rows inserted
   earlier by the same statement, so a multi-event append chains in order.
 - SQLite: an AFTER INSERT trigger sets the hash with a Python function registered on
-  each connection (eventstore/tamper/sqlite.py). The append-only UPDATE trigger now
+  each connection (eventstore/backends/sqlite/functions.py). The append-only UPDATE trigger now
   lets only a row whose hash is still empty change: that is the row being inserted.
   Adding a NOT NULL column rebuilds the SQLite table, which drops its triggers, so
   they are created again here (and the first operation restores 0002's when reversed).

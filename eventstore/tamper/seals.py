@@ -2,7 +2,7 @@
 
 A seal covers the events in (previous seal's checkpoint, its checkpoint] in log order:
 (transaction_id, position) on PostgreSQL, position on SQLite, taking only events every
-reader can already see (`eventstore.reading.head`), so the set a seal covers can never
+reader can already see (`eventstore.log.read.head`), so the set a seal covers can never
 grow afterwards. Its digest is the hex SHA-256 of the UTF-8 text
 
     previous_digest "\\n" checkpoint_txid "\\n" checkpoint_position ("\\n" hash)*
@@ -17,12 +17,13 @@ by stream and version, not only detected. Cost is proportional to what is new.
 import hashlib
 from collections.abc import Sequence
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
+from eventstore.backends import recorder_for
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import head
 from eventstore.models import Seal
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.reading import head
 from eventstore.tamper.reader import EventHash, StoredEvent, log_hashes
 
 
@@ -59,11 +60,8 @@ def seal_log(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
     second finds nothing new), and the transaction only gets an id at the INSERT, its
     last statement, so reading the new events holds back no projection reader.
     """
-    connection = connections[using]
     with transaction.atomic(using=using):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE eventstore_seal IN SHARE ROW EXCLUSIVE MODE")
+        recorder_for(using).lock_seals(using=using)
         previous = last_seal(using=using)
         start = previous.checkpoint if previous else ORIGIN
         upto = head(using=using)

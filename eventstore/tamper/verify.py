@@ -11,6 +11,10 @@ a sealed range.
 What a chain in the same database cannot show: events appended after the last seal
 and then removed, or a log and seals rewritten together by the database's owner.
 Copying the seals elsewhere (docs/tamper-evidence.md) closes that.
+
+Longer than most modules on purpose: the chain check, the seal check and the
+single pass that drives both share one findings record and one order of the log,
+and reading them apart would hide how a finding in one explains the other.
 """
 
 import bisect
@@ -22,8 +26,9 @@ from typing import Any
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.reading import head
+from eventstore.backends import recorder_for
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import head
 from eventstore.tamper.canonical import json_string
 from eventstore.tamper.reader import StoredEvent, log_events, stream_events
 from eventstore.tamper.seals import SealDigest
@@ -369,16 +374,10 @@ def _verify_stream(stream_id: str, using: str, progress: Progress | None) -> Rep
 
 def _seals(using: str, batch_size: int = 100) -> Iterator[_SealRow]:
     """Every seal in order, a batch at a time (a seal's heads can be large)."""
-    heads = "heads::text" if connections[using].vendor == "postgresql" else "heads"
+    recorder = recorder_for(using)
     after = 0
     while True:
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                "SELECT id, checkpoint_txid, checkpoint_position, events_count, digest, previous_digest,"
-                f" {heads} FROM eventstore_seal WHERE id > %s ORDER BY id LIMIT %s",
-                [after, batch_size],
-            )
-            rows = cursor.fetchall()
+        rows = recorder.select_seals(after, batch_size, using=using)
         if not rows:
             return
         for seal_id, txid, position, count, digest, previous, seal_heads in rows:
@@ -396,23 +395,8 @@ def _last_checkpoint(using: str) -> Checkpoint:
 
 
 def _sealed_heads(stream_id: str, using: str) -> dict[int, list[tuple[int, Checkpoint, str]]]:
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        sql = (
-            "SELECT id, checkpoint_txid, checkpoint_position, (heads -> %s)::text FROM eventstore_seal"
-            " WHERE heads ? %s ORDER BY id"
-        )
-        params = [stream_id, stream_id]
-    else:
-        sql = (
-            "SELECT s.id, s.checkpoint_txid, s.checkpoint_position, j.value FROM eventstore_seal s,"
-            " json_each(s.heads) j WHERE j.key = %s ORDER BY s.id"
-        )
-        params = [stream_id]
     sealed: dict[int, list[tuple[int, Checkpoint, str]]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for seal_id, txid, position, entry in cursor.fetchall():
-            version, sealed_hash = orjson.loads(entry)
-            sealed.setdefault(version, []).append((seal_id, Checkpoint(int(txid), int(position)), sealed_hash))
+    for seal_id, txid, position, entry in recorder_for(using).select_sealed_heads(stream_id, using=using):
+        version, sealed_hash = orjson.loads(entry)
+        sealed.setdefault(version, []).append((seal_id, Checkpoint(int(txid), int(position)), sealed_hash))
     return sealed

@@ -3,11 +3,11 @@
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventstore.projections import Target, register
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
+from eventstore.projections.base import Target, register
+from eventstore.projections.keyed import KeyedProjection
+from eventstore.projections.sql import fetch, money
 from orders_read.models import ProductView
-from orders_read.projections.keyed import KeyedProjection
-from orders_read.projections.sql import fetch, money
 from orders_write.events import (
     PriceChanged,
     ProductRegistered,

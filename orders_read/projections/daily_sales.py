@@ -8,11 +8,11 @@ from typing import ClassVar
 
 from django.db import transaction
 
-from eventstore.fresh_fill import FreshFill
-from eventstore.projections import Projection, Target, register
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
+from eventstore.projections.base import Projection, Target, register
+from eventstore.projections.sql import db_date, money, upsert
+from eventstore.rebuild.fresh_fill import FreshFill
 from orders_read.models import DailySales
-from orders_read.projections.sql import db_date, money, upsert
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded
 
 COLUMNS = ("date", "orders", "units", "revenue", "cancelled")

@@ -7,11 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from eventstore.projections import Target, register
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
+from eventstore.projections.base import Target, register
+from eventstore.projections.keyed import KeyedProjection
+from eventstore.projections.sql import db_json, db_uuid, fetch, load_json, money, native_uuids, time_adapter
 from orders_read.models import OrderSummary
-from orders_read.projections.keyed import KeyedProjection
-from orders_read.projections.sql import db_json, db_uuid, fetch, is_postgres, load_json, money, time_adapter
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 
 COLUMNS = (
@@ -92,7 +92,7 @@ class OrderSummaryProjection(KeyedProjection):
             _evolve(rows, event, at)
 
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
-        native_uuid = is_postgres(target)
+        native_uuid = native_uuids(target)
         return [_row(i, o, native_uuid) for i, o in folded.items()]
 
 

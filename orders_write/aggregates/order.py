@@ -69,7 +69,7 @@ class Order:
             held[line.product_id] = held.get(line.product_id, 0) + line.quantity
         return held
 
-    # Loading (eventstore.snapshots.Aggregate) ------------------------------------
+    # Loading (eventstore.aggregates.snapshots.Aggregate) ------------------------------------
 
     @classmethod
     def blank(cls, aggregate_id: str) -> Self:

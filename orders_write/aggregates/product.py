@@ -41,7 +41,7 @@ class Product:
     def available(self) -> int:
         return self.on_hand - self.reserved
 
-    # Loading (eventstore.snapshots.Aggregate) ------------------------------------
+    # Loading (eventstore.aggregates.snapshots.Aggregate) ------------------------------------
 
     @classmethod
     def blank(cls, aggregate_id: str) -> Self:

@@ -15,11 +15,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from config.celery_app import app as celery_app
+from eventstore.log.append import read_stream
 from eventstore.models import Event, ProjectionState
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
+from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import read_stream
 from tests.conftest import client_for
 from tests.integration.ops.counting import wait_until_readable
 

@@ -25,9 +25,10 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from eventstore.models import ProjectionState
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
+from eventstore.projections.wakeups import pending_key
 from eventstore.routers import read_db_alias
-from eventstore.tasks import _pending_key, catch_up_all_projections
+from eventstore.tasks import catch_up_all_projections
 from tests.api.orders_read.helpers import place, register
 from tests.conftest import ROOT, WorkerProcess, subprocess_env
 from tests.integration.orders_read.support import manual_projections
@@ -92,7 +93,7 @@ def fault_mid_catch_up(customer: APIClient, sku: str, runners: int) -> list[int]
 def test_a_worker_survives_every_backend_terminated_mid_catch_up_and_goes_on_without_a_restart(
     running_worker: WorkerProcess, staff_client: APIClient, customer_client: APIClient
 ) -> None:
-    cache.delete_many([_pending_key(p.name) for p in all_projections()])  # no flag left by an earlier fault test
+    cache.delete_many([pending_key(p.name) for p in all_projections()])  # no flag left by an earlier fault test
     run = uuid.uuid4().hex[:8]
     skus = [f"dbf-{run}-{i}" for i in range(2)]
     for sku in skus:

@@ -17,8 +17,8 @@ import requests
 from django.db import connections
 
 from eventstore.models import Event
-from eventstore.projections import all_projections
-from eventstore.rebuild import rebuild_projections
+from eventstore.projections.base import all_projections
+from eventstore.rebuild.orchestration import rebuild_projections
 from eventstore.tasks import catch_up_all_projections
 from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, new_key

@@ -19,8 +19,8 @@ import requests
 from django.core.cache import cache
 
 from eventstore.models import Event
-from eventstore.projections import all_projections
-from eventstore.tasks import _pending_key
+from eventstore.projections.base import all_projections
+from eventstore.projections.wakeups import pending_key
 from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, new_key
 from tests.support.beat import BeatProcess
@@ -253,7 +253,7 @@ def test_terminating_every_database_connection_under_load_answers_2xx_or_503_and
         setup.close()
     finally:
         web.stop()
-        cache.delete_many([_pending_key(projection.name) for projection in all_projections()])
+        cache.delete_many([pending_key(projection.name) for projection in all_projections()])
 
 
 def test_twenty_readers_waiting_on_a_stalled_projection_leave_healthz_instant(

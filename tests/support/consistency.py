@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from django.db import connections
 from django.db.models import Count
 
+from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.models import Event, ProjectionState
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
 from tests.support.api import ApiClient
 
@@ -167,7 +167,7 @@ def handled_events_in_log() -> dict[str, int]:
 def last_committed() -> Checkpoint:
     """The checkpoint of the last event committed so far, visible to readers or not.
 
-    `eventstore.store.head()` is the last event a reader may take *now*, which lags
+    `eventstore.log.append.head()` is the last event a reader may take *now*, which lags
     while any transaction in the cluster is open (other test runs share it). Once every
     command of a test has answered, its events are committed, so this is the point
     every projection must pass.

@@ -15,7 +15,7 @@ import psycopg
 from django.db import connections
 from psycopg import sql
 
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
 from tests.conftest import database_url
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from eventstore.status import ProjectionStatus, projection_statuses
+from eventstore.projections.status import ProjectionStatus, projection_statuses
 
 COLUMNS = ("name", "status", "version", "checkpoint", "lag events", "lag s", "last error")
 

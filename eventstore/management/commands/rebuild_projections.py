@@ -12,8 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from eventstore.errors import ProjectionNotFound
-from eventstore.projections import all_projections, get_projection
-from eventstore.rebuild import RebuildInProgress, RebuildReport, rebuild_projection, stale_projections
+from eventstore.projections.base import all_projections, get_projection
+from eventstore.rebuild.orchestration import RebuildInProgress, RebuildReport, rebuild_projection, stale_projections
 
 PLAIN_EVERY_SECONDS = 5.0
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from eventstore import runner
 from eventstore.errors import ProjectionNotFound
+from eventstore.projections import runner
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ connection was down, or a dropped connection, delays the views by one interval a
 most, never stalls them. On SQLite there is no LISTEN, so it only polls.
 
 It outlives the database's faults without a restart: the runner retries transient
-errors on its own connections (`eventstore.runner`), and a lost LISTEN connection is
+errors on its own connections (`eventstore.projections.runner`), and a lost LISTEN connection is
 opened again with exponential backoff, followed by a pass over every projection, since
 the NOTIFYs sent while it was down are gone.
 """
@@ -22,8 +22,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
-from eventstore import runner
-from eventstore.projections import all_projections
+from eventstore.backends import recorder_for
+from eventstore.backends.recorder import Listener
+from eventstore.projections import runner
+from eventstore.projections.base import all_projections
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class Command(BaseCommand):
         super().__init__(*args, **kwargs)
         self.stop = threading.Event()
         self.passes = 0
-        self._listener: Any = None
+        self._listener: Listener | None = None
         self._listen_lost = False
         self._listen_retry = LISTEN_RETRY_FIRST_SECONDS
 
@@ -63,7 +65,7 @@ class Command(BaseCommand):
                 if not self.stop.is_set():
                     self.catch_up_all()
                 if notified and not self.stop.is_set():
-                    # Appenders fold the NOTIFYs of a burst into one (eventstore.store._notify):
+                    # Appenders fold the NOTIFYs of a burst into one (eventstore.log.append._notify):
                     # look again once their window has passed, for the appends that sent none.
                     self.stop.wait(settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000)
                     self.catch_up_all()
@@ -94,7 +96,7 @@ class Command(BaseCommand):
             if left <= 0:
                 return False
             slice_ = min(left, WAIT_SLICE_SECONDS)
-            if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+            if not recorder_for(DEFAULT_DB_ALIAS).listens:
                 self.stop.wait(slice_)
                 continue
             try:
@@ -108,10 +110,10 @@ class Command(BaseCommand):
     def listener_pid(self) -> int | None:
         """The PostgreSQL backend of the LISTEN connection (None while there is none)."""
         listener = self._listener
-        return None if listener is None or listener.closed else listener.info.backend_pid
+        return None if listener is None else listener.backend_pid
 
     def _start_listening(self) -> None:
-        if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        if not recorder_for(DEFAULT_DB_ALIAS).listens:
             return
         try:
             self._listen()
@@ -126,25 +128,13 @@ class Command(BaseCommand):
             self._listen_lost = False
             self._listen_retry = LISTEN_RETRY_FIRST_SECONDS
             return True  # the NOTIFYs sent while it was down are lost: act as if one came
-        notified = False
-        for _ in listener.notifies(timeout=timeout, stop_after=1):
-            notified = True
-        if notified:  # a burst of commits is one wake-up: drain what is already queued
-            for _ in listener.notifies(timeout=0):
-                pass
-        return notified
+        return listener.wait(timeout)
 
-    def _listen(self) -> Any:
+    def _listen(self) -> Listener:
         if self._listener is None or self._listener.closed:
-            import psycopg
-
-            params = connections[DEFAULT_DB_ALIAS].get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            params.pop("server_side_binding", None)
-            params.pop("prepare_threshold", None)
-            self._listener = psycopg.connect(**params, autocommit=True)
-            self._listener.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
+            self._listener = recorder_for(DEFAULT_DB_ALIAS).listener(
+                settings.EVENTSTORE_NOTIFY_CHANNEL, using=DEFAULT_DB_ALIAS
+            )
         return self._listener
 
     def _listen_failed(self, exc: Exception, max_wait: float) -> None:

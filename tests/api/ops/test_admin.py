@@ -12,11 +12,11 @@ from django.test import Client
 
 from config.celery_app import app as celery_app
 from eventstore.admin import EstimatedCountPaginator
+from eventstore.log.append import NO_STREAM, StreamWrite, append, read_stream
 from eventstore.models import Event, ProjectionState
-from eventstore.rebuild import rebuild_progress
+from eventstore.projections.runner import catch_up
+from eventstore.rebuild.orchestration import rebuild_progress
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import NO_STREAM, StreamWrite, append, read_stream
 from orders_write.events import ProductRegistered
 from tests.integration.ops.counting import (
     NAME,
@@ -192,7 +192,7 @@ def test_a_rebuild_started_in_the_admin_runs_on_a_celery_worker_and_reports_prog
     """The real thing: the action queues a task, a `celery worker` process rebuilds, the list shows it done."""
     from django.core.cache import cache
 
-    from eventstore.rebuild import progress_key
+    from eventstore.rebuild.orchestration import progress_key
 
     cache.delete(progress_key("catalogue"))
     add_products(3)  # events the catalogue handles (its own table: the worker knows only the real projections)

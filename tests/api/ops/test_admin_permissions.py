@@ -8,10 +8,10 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from eventstore.log.append import NO_STREAM, StreamWrite, append
 from eventstore.models import ProjectionState
+from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import NO_STREAM, StreamWrite, append
 from orders_write.events import ProductRegistered
 from tests.integration.ops.counting import NAME, POISON, add_products, wait_until_readable
 

@@ -10,10 +10,10 @@ from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.logging import JsonFormatter, RequestIdFilter, request_id_var
+from eventstore.log.append import head, read_stream
 from eventstore.models import ProjectionState
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
-from eventstore.store import head, read_stream
 from tests.integration.ops.counting import wait_until_readable
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from eventstore.store import read_stream
+from eventstore.log.append import read_stream
 from orders_write.bus import dispatch
 from orders_write.commands import (
     AddOrderItem,

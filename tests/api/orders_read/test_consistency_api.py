@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from eventstore.runner import catch_up
+from eventstore.projections.runner import catch_up
 from tests.api.orders_read.helpers import place, register
 from tests.integration.orders_read.support import LogWriter, wait_readable
 

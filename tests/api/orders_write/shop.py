@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
+from eventstore.aggregates.loading import load
 from eventstore.models import Event
-from eventstore.snapshots import load
 from orders_write.aggregates import Order, Product
 
 ADDRESS = {"name": "Alice", "street": "1 Main St", "city": "Oslo"}

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from django.db import connections
 
+from eventstore.projections.wakeups import request_catch_up
 from eventstore.signals import events_committed
-from eventstore.tasks import request_catch_up
 from tests.conftest import database_url
 
 TRIGGER_UID = "eventstore.request_catch_up"

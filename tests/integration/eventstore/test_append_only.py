@@ -11,8 +11,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from eventstore.errors import AppendOnlyViolation
+from eventstore.log.append import NO_STREAM, StreamWrite, append, read_stream
 from eventstore.models import Event
-from eventstore.store import NO_STREAM, StreamWrite, append, read_stream
 from orders_write.events import StockReceived
 
 pytestmark = pytest.mark.django_db(transaction=True)

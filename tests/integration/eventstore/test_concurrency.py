@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 
 from eventstore.errors import ConcurrencyError
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.store import ANY, NO_STREAM, StreamWrite, append, command_transaction, read_all, read_stream
+from eventstore.log.append import ANY, NO_STREAM, StreamWrite, append, command_transaction, read_all, read_stream
+from eventstore.log.positions import ORIGIN, Checkpoint
 from orders_write.events import StockReceived
 from tests.integration.eventstore.helpers import settle
 

@@ -21,7 +21,7 @@ from django.db import connections
 from tests.conftest import ROOT, database_url
 
 WRITE_LOG = """
-from eventstore.store import NO_STREAM, NewEvent, StreamWrite, append
+from eventstore.log.append import NO_STREAM, NewEvent, StreamWrite, append
 for n in range(12):
     append(StreamWrite(f"Product-{n % 5}", -1, [NewEvent("Probed", {"n": n, "x": [1.5, "é", None]},
                                                          metadata={"user": "ann"})]))

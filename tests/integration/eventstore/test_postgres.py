@@ -10,9 +10,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-import eventstore.store as store_module
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.store import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
+from eventstore.log.append import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.projections import wakeups
 from orders_write.events import StockReceived
 from tests.conftest import database_url
 from tests.integration.eventstore.helpers import settle
@@ -58,7 +58,7 @@ def test_notify_can_be_switched_off_for_celery_only_deployments(raw_pg: psycopg.
 def test_a_burst_of_appends_sends_one_notification_per_window(raw_pg: psycopg.Connection, settings) -> None:
     settings.EVENTSTORE_NOTIFY_COALESCE_MS = 60_000  # the whole burst falls in one window
     raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")
-    store_module._last_notified = float("-inf")
+    wakeups.reset_notify_window()
     for version in range(5):
         append(StreamWrite("Product-burst", version, [received()]))
     assert len(list(raw_pg.notifies(timeout=10, stop_after=1))) == 1
@@ -201,7 +201,7 @@ def _prepared_statements() -> list[str]:
 
 
 def test_the_hot_path_statements_are_prepared_once_per_connection_and_shape() -> None:
-    from eventstore.snapshots import load_many
+    from eventstore.aggregates.loading import load_many
     from orders_write.aggregates import Product
 
     connection.close()  # a new connection: nothing prepared by earlier tests
@@ -220,7 +220,7 @@ def test_the_hot_path_statements_are_prepared_once_per_connection_and_shape() ->
 
 
 def test_a_prepared_load_inside_a_command_transaction_sees_its_own_appends() -> None:
-    from eventstore.snapshots import load_many
+    from eventstore.aggregates.loading import load_many
     from orders_write.aggregates import Product
 
     with command_transaction():

@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from eventstore.models import Seal
-from eventstore.store import NO_STREAM, StreamWrite, append
+from eventstore.log.append import NO_STREAM, StreamWrite, append
 from orders_write.events import StockReceived
 from tests.conftest import database_url
 from tests.integration.eventstore.test_tamper_evidence import assert_every_hash_recomputes, seal, stored_rows, verify

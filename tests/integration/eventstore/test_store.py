@@ -11,9 +11,7 @@ import pytest
 from django.db import transaction
 
 from eventstore.errors import ConcurrencyError, InvalidCheckpoint
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.signals import events_committed
-from eventstore.store import (
+from eventstore.log.append import (
     ANY,
     NO_STREAM,
     NewEvent,
@@ -25,6 +23,8 @@ from eventstore.store import (
     read_all,
     read_stream,
 )
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.signals import events_committed
 from orders_write.events import ProductRegistered, StockReceived
 from tests.integration.eventstore.helpers import settle
 

@@ -15,8 +15,8 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from eventstore.errors import AppendOnlyViolation
+from eventstore.log.append import ANY, NO_STREAM, NewEvent, StreamWrite, append, command_transaction
 from eventstore.models import Event, Seal
-from eventstore.store import ANY, NO_STREAM, NewEvent, StreamWrite, append, command_transaction
 from eventstore.tamper.canonical import event_hash
 from eventstore.tamper.seals import seal_log
 from orders_write.events import StockReceived

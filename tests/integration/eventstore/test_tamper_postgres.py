@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstore.errors import ConcurrencyError
-from eventstore.store import ANY, NO_STREAM, StreamWrite, append, read_stream
+from eventstore.log.append import ANY, NO_STREAM, StreamWrite, append, read_stream
 from eventstore.tamper.canonical import canonical_json, canonical_json_text, event_hash
 from orders_write.events import StockReceived
 from tests.conftest import database_url

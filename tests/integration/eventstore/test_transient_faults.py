@@ -13,12 +13,12 @@ import psycopg
 import pytest
 from django.db import connections
 
-from eventstore import runner
+from eventstore.log.append import NO_STREAM, RecordedEvent, StreamWrite, append, head
+from eventstore.log.positions import ORIGIN
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN
-from eventstore.projections import Projection, Target
+from eventstore.projections import retries, runner
+from eventstore.projections.base import Projection, Target
 from eventstore.routers import read_db_alias
-from eventstore.store import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from orders_write.events import ProductRegistered
 from tests.conftest import database_url
 from tests.integration.ops.counting import (
@@ -104,7 +104,7 @@ def test_transient_faults_in_a_batch_are_retried_not_counted_and_never_fail_the_
 def test_an_outage_longer_than_the_budget_ends_the_round_and_the_next_round_applies_everything(
     counting_projection: Projection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "TRANSIENT_RETRY_SECONDS", 0.3, raising=False)  # raising=False: absent before
+    monkeypatch.setattr(retries, "TRANSIENT_RETRY_SECONDS", 0.3)
     add_products(3)
     database_down = True
 

@@ -11,8 +11,8 @@ import pytest
 from django.core.cache import cache
 from redis.connection import AbstractConnection
 
-from eventstore.projections import all_projections
-from eventstore.tasks import PENDING_TTL_SECONDS, _pending_key, redis_cache, request_catch_up
+from eventstore.projections.base import all_projections
+from eventstore.projections.wakeups import PENDING_TTL_SECONDS, pending_key, redis_cache, request_catch_up
 from tests.conftest import has_redis_cache
 
 pytestmark = pytest.mark.skipif(
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def flags_already_set() -> Iterator[list[str]]:
     """Every projection's pending flag set, as while a catch-up waits: the trigger then queues nothing."""
-    keys = [_pending_key(projection.name) for projection in all_projections()]
+    keys = [pending_key(projection.name) for projection in all_projections()]
     cache.set_many(dict.fromkeys(keys, 1), timeout=PENDING_TTL_SECONDS)
     try:
         yield keys
@@ -34,7 +34,7 @@ def flags_already_set() -> Iterator[list[str]]:
 def test_the_trigger_finds_the_redis_backend_behind_the_cache_proxy() -> None:
     backend = redis_cache()
     assert backend is not None
-    assert backend.get(_pending_key("no-such-projection")) is None  # a live client, not just the class
+    assert backend.get(pending_key("no-such-projection")) is None  # a live client, not just the class
 
 
 def test_a_commit_touches_every_flag_in_one_round_trip(

@@ -6,10 +6,11 @@ from typing import Any, ClassVar, Self
 import pytest
 from django.test import override_settings
 
+from eventstore.aggregates.loading import load
+from eventstore.aggregates.snapshots import save_snapshot, snapshot_due
 from eventstore.domain import DomainEvent
+from eventstore.log.append import ANY, NO_STREAM, NewEvent, StreamWrite, append, read_all, read_stream
 from eventstore.models import Event, Snapshot
-from eventstore.snapshots import load, save_snapshot, snapshot_due
-from eventstore.store import ANY, NO_STREAM, NewEvent, StreamWrite, append, read_all, read_stream
 from orders_write.events import OrderCancelled, StockReceived
 from tests.integration.eventstore.helpers import settle
 

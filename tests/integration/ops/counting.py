@@ -15,11 +15,12 @@ from django.apps.registry import Apps
 from django.core.cache import cache
 from django.db import connections, models
 
-from eventstore import projections, shadow_tables
-from eventstore.projections import Projection, Target
-from eventstore.rebuild import progress_key
+from eventstore.log.append import NO_STREAM, RecordedEvent, StreamWrite, append, head
+from eventstore.projections import base as projections
+from eventstore.projections.base import Projection, Target
+from eventstore.rebuild import shadow_tables
+from eventstore.rebuild.orchestration import progress_key
 from eventstore.routers import read_db_alias
-from eventstore.store import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from orders_write.events import ProductRegistered, StockReceived
 
 NAME = "ops_stock_counts"
@@ -139,7 +140,7 @@ def counting_projection(transactional_db: None) -> Iterator[StockCountProjection
     try:
         yield projections.get_projection(NAME)
     finally:
-        projections._REGISTRY.pop(NAME, None)
+        projections.unregister(NAME)
         cache.delete(progress_key(NAME))
         for leftover in (table, shadow_tables.shadow_name(table), table + shadow_tables.OLD_SUFFIX):
             shadow_tables.drop_table(connection, leftover)

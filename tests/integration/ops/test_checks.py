@@ -8,9 +8,9 @@ from django.core.checks import run_checks
 
 from eventstore.checks import NEEDS_REBUILD
 from eventstore.models import ProjectionState
-from eventstore.rebuild import rebuild_projection
+from eventstore.projections.runner import catch_up
+from eventstore.rebuild.orchestration import rebuild_projection
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
 from tests.conftest import ROOT, subprocess_env
 from tests.integration.ops.counting import NAME, add_products
 

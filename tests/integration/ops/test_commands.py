@@ -13,12 +13,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-import eventstore.store as store_module
+from eventstore.log.append import NO_STREAM, StreamWrite, append, head, read_all
 from eventstore.management.commands.run_projector import Command as RunProjector
 from eventstore.models import ProjectionState
+from eventstore.projections import wakeups
+from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import NO_STREAM, StreamWrite, append, head, read_all
 from orders_write.events import ProductRegistered
 from tests.integration.ops.counting import NAME, POISON, add_products, expected_rows, view_rows
 
@@ -201,7 +201,7 @@ def test_run_projector_looks_again_for_appends_whose_notify_was_folded_into_an_e
     """The second append falls in the first one's NOTIFY window and sends none; only the
     projector's second look, one window after its wake-up, can apply it before the 10-minute poll."""
     settings.EVENTSTORE_NOTIFY_COALESCE_MS = 1500
-    store_module._last_notified = float("-inf")  # no window left open by an earlier test
+    wakeups.reset_notify_window()  # no window left open by an earlier test
     with running_projector():
         add_products(1, prefix="a")  # notified: wakes the projector
         deadline = time.monotonic() + 30

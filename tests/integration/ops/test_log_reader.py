@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
-from eventstore.log_reader import NO_EVENT_ID, log_batches
-from eventstore.positions import ORIGIN
-from eventstore.store import NO_STREAM, NewEvent, StreamWrite, append, read_all
+from eventstore.log.append import NO_STREAM, NewEvent, StreamWrite, append, read_all
+from eventstore.log.positions import ORIGIN
+from eventstore.rebuild.log_reader import NO_EVENT_ID, log_batches
 from tests.integration.ops.counting import wait_until_readable
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.postgres]

@@ -6,9 +6,11 @@ import psycopg
 import pytest
 from django.db import connections
 
-from eventstore import shadow_tables
+from eventstore.log.append import head
 from eventstore.models import ProjectionState
-from eventstore.rebuild import (
+from eventstore.projections.runner import catch_up
+from eventstore.rebuild import shadow_tables
+from eventstore.rebuild.orchestration import (
     RebuildInProgress,
     rebuild_lock_key,
     rebuild_progress,
@@ -16,8 +18,6 @@ from eventstore.rebuild import (
     stale_projections,
 )
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import head
 from tests.conftest import database_url
 from tests.integration.ops.counting import (
     NAME,
@@ -208,7 +208,7 @@ def test_a_second_rebuild_of_the_same_projection_is_refused_while_one_runs(count
 @pytest.mark.postgres
 def test_a_swap_waits_only_briefly_behind_a_long_query_then_retries(counting_projection, settings, monkeypatch) -> None:
     """A query holding the live table makes the swap time out and roll back whole; the next attempt swaps."""
-    from eventstore import rebuild
+    from eventstore.rebuild import orchestration as rebuild
 
     add_products(4)
     catch_up(NAME)
@@ -235,7 +235,7 @@ def test_a_swap_waits_only_briefly_behind_a_long_query_then_retries(counting_pro
 def test_a_swap_that_never_gets_the_table_fails_cleanly(counting_projection, settings, monkeypatch) -> None:
     from django.db import OperationalError
 
-    from eventstore import rebuild
+    from eventstore.rebuild import orchestration as rebuild
 
     add_products(2)
     catch_up(NAME)

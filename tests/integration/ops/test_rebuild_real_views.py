@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 
-from eventstore.rebuild import rebuild_projection
+from eventstore.projections.runner import catch_up
+from eventstore.rebuild.orchestration import rebuild_projection
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
 from orders_read.models import VIEW_MODELS
 from orders_write.bus import dispatch
 from orders_write.commands import CreateOrder, Metadata, OrderLine, RegisterProduct

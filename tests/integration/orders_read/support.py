@@ -12,12 +12,12 @@ from django.core.cache import cache
 from django.db import connections
 
 from config.celery_app import app as celery_app
-from eventstore import runner
-from eventstore.projections import all_projections
+from eventstore.log.append import ANY, AppendResult, StreamWrite, append, count_after, head
+from eventstore.projections import runner
+from eventstore.projections.base import all_projections
+from eventstore.projections.runner import catch_up
+from eventstore.projections.wakeups import pending_key
 from eventstore.routers import read_db_alias
-from eventstore.runner import catch_up
-from eventstore.store import ANY, AppendResult, StreamWrite, append, count_after, head
-from eventstore.tasks import _pending_key
 from orders_read.models import VIEW_MODELS
 from orders_write.events import (
     OrderCancelled,
@@ -70,20 +70,20 @@ def eager_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     The runner's wait for events hidden by another transaction is stretched, so a
     command's projection is never cut short by unrelated work on the shared cluster.
     """
-    monkeypatch.setattr(runner, "_IN_FLIGHT_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(runner, "IN_FLIGHT_WAIT_SECONDS", 60.0)
     before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
-    cache.delete_many([_pending_key(p.name) for p in all_projections()])
+    cache.delete_many([pending_key(p.name) for p in all_projections()])
     yield
     celery_app.conf.task_always_eager = before
-    cache.delete_many([_pending_key(p.name) for p in all_projections()])
+    cache.delete_many([pending_key(p.name) for p in all_projections()])
 
 
 @pytest.fixture
 def manual_projections() -> Iterator[None]:
     """No commit triggers a catch-up (eager or via a worker): the test runs the runner itself."""
+    from eventstore.projections.wakeups import request_catch_up
     from eventstore.signals import events_committed
-    from eventstore.tasks import request_catch_up
 
     events_committed.disconnect(dispatch_uid="eventstore.request_catch_up")
     yield

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventstore import runner
-from eventstore.projections import get_projection
-from eventstore.store import read_all
+from eventstore.log.append import read_all
+from eventstore.projections import runner
+from eventstore.projections.base import get_projection
 from orders_read.bus import Viewer, ask
 from orders_read.models import OrderSummary, ProductView
 from orders_read.queries import GetOrderAsOf, GetProductAsOf

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from eventstore.store import ANY, NewEvent, StreamWrite, append
+from eventstore.log.append import ANY, NewEvent, StreamWrite, append
 from orders_read.models import DailySales, OrderSummary, ProductView, ReadOnlyViewError
 from tests.integration.orders_read.support import LogWriter, catch_up_all
 

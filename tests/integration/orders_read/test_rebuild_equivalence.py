@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from eventstore import fresh_fill
+from eventstore.backends.postgres import tables as postgres_tables
 from eventstore.models import ProjectionState
-from eventstore.rebuild import rebuild_projection
+from eventstore.projections.keyed import KeyedFill
+from eventstore.rebuild import fresh_fill
+from eventstore.rebuild.orchestration import rebuild_projection
 from eventstore.routers import read_db_alias
 from orders_read.models import VIEW_MODELS
-from orders_read.projections import sql
-from orders_read.projections.keyed import KeyedFill
 from orders_write.bus import dispatch
 from orders_write.commands import (
     AddOrderItem,
@@ -99,7 +99,7 @@ def test_incremental_views_equal_views_rebuilt_from_scratch(monkeypatch: pytest.
 
     empty_views()
     ProjectionState.objects.using(read_db_alias()).update(checkpoint_txid=0, checkpoint_position=0)
-    monkeypatch.setattr(sql, "_COPY_FROM_ROWS", 1)  # big-batch path (COPY on PostgreSQL), escapes included
+    monkeypatch.setattr(postgres_tables, "COPY_FROM_ROWS", 1)  # big-batch path (COPY on PostgreSQL), escapes included
     catch_up_all(batch_size=20_000)
     assert snapshot() == incremental
 

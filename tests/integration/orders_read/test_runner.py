@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from eventstore import runner
+from eventstore.log.append import ANY, RecordedEvent, StreamWrite, append, read_all
+from eventstore.log.positions import ORIGIN
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN
-from eventstore.projections import Target, get_projection
+from eventstore.projections import runner
+from eventstore.projections.base import Target, get_projection
 from eventstore.routers import read_db_alias
-from eventstore.store import ANY, RecordedEvent, StreamWrite, append, read_all
 from orders_read.bus import Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.projections import catalogue

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from eventstore.store import read_stream
+from eventstore.log.append import read_stream
 from orders_read.bus import Viewer, ask
 from orders_read.queries import GetProductAsOf
 from orders_read.stream_cache import STREAMS

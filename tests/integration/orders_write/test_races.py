@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from eventstore.store import read_stream
+from eventstore.log.append import read_stream
 from tests.api.orders_write.shop import ADDRESS, event_count, product, register
 from tests.conftest import client_for
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from eventstore.snapshots import load, load_many
+from eventstore.aggregates.loading import load, load_many
 from orders_write.aggregates import Product
 from orders_write.bus import dispatch
 from orders_write.commands import CreateOrder, Metadata, OrderLine, ReceiveStock, RegisterProduct

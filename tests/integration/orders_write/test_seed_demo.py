@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from eventstore.aggregates.loading import load
 from eventstore.models import Event
-from eventstore.snapshots import load
 from orders_write.aggregates import Product
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ import pytest
 
 from eventstore.domain import DomainEvent, event_class, event_type
 from eventstore.errors import UnknownEventType
-from eventstore.upcasting import upcast, upcaster
+from eventstore.log.upcasting import upcast, upcaster
 from orders_write.events import OrderCancelled, OrderItemAdded
 
 

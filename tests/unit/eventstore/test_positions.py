@@ -3,7 +3,7 @@
 import pytest
 
 from eventstore.errors import InvalidCheckpoint
-from eventstore.positions import ORIGIN, Checkpoint
+from eventstore.log.positions import ORIGIN, Checkpoint
 
 
 def test_a_token_round_trips_and_is_compact() -> None:

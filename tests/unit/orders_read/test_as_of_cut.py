@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
 from orders_read import as_of
 from orders_read.projections import catalogue
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from eventstore.consistency import wait_until_passed
-from eventstore.positions import Checkpoint
-from eventstore.store import RecordedEvent
+from eventstore.log.append import RecordedEvent
+from eventstore.log.positions import Checkpoint
+from eventstore.projections.consistency import wait_until_passed
 from orders_read.bus import Viewer, _scoped
 from orders_read.projections import catalogue, order_summary
 from orders_read.queries import GetOrderById, NotFoundError, OrderHistory

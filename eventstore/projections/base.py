@@ -15,7 +15,7 @@ from django.db import models
 
 from eventstore.domain import DomainEvent
 from eventstore.errors import ProjectionNotFound
-from eventstore.store import RecordedEvent
+from eventstore.log.read import RecordedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,11 @@ def register(cls: P) -> P:
         raise ValueError(f"two projections are named {cls.name!r}")
     _REGISTRY[cls.name] = cls()
     return cls
+
+
+def unregister(name: str) -> None:
+    """Forget a projection (one registered for a while, as a test's); its tables and state stay."""
+    _REGISTRY.pop(name, None)
 
 
 def get_projection(name: str) -> Projection:

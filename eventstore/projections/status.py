@@ -6,18 +6,15 @@ and Celery run many processes and any of them may be asked.
 """
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from eventstore.log.positions import ORIGIN
+from eventstore.log.read import count_after, first_recorded_after
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.projections import all_projections
+from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
-from eventstore.store import count_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +48,7 @@ def projection_statuses() -> list[ProjectionStatus]:
         state = states.get(projection.name)
         checkpoint = state.checkpoint if state else ORIGIN
         lag = count_after(checkpoint)
-        oldest = _oldest_unread(checkpoint) if lag else None
+        oldest = first_recorded_after(checkpoint) if lag else None
         result.append(
             ProjectionStatus(
                 name=projection.name,
@@ -68,29 +65,3 @@ def projection_statuses() -> list[ProjectionStatus]:
             )
         )
     return result
-
-
-def _oldest_unread(after: Checkpoint) -> datetime | None:
-    """When the first event past the checkpoint was recorded: how long the view has been behind."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT recorded_at FROM eventstore_event WHERE (transaction_id, position) > (%s::xid8, %s)"
-                " ORDER BY transaction_id, position LIMIT 1",
-                [str(after.txid), after.position],
-            )
-        else:
-            cursor.execute(
-                "SELECT recorded_at FROM eventstore_event WHERE position > %s ORDER BY position LIMIT 1",
-                [after.position],
-            )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    value = row[0]
-    if not isinstance(value, datetime):
-        value = parse_datetime(value)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value

@@ -7,130 +7,38 @@ rows and checkpoint move together, so a crash anywhere leaves both as they were 
 no event is applied twice. An event that keeps failing stops its projection, marked
 `failed` with the event and the error; nothing is skipped unless an operator says so.
 
-A database error that says nothing about the event (`eventstore.transient`: a lost
-connection, a statement or lock timeout, a deadlock, a serialization failure) never
-fails a projection and never counts as one of its retries: the runner drops the broken
-connections, backs off and tries again, and if the database stays unavailable past
-TRANSIENT_RETRY_SECONDS it stops this round with the projection still active, for
-beat or `run_projector` to come back to.
+A database error that says nothing about the event never fails a projection and never
+counts as one of its retries (`eventstore.projections.retries`).
 """
 
 import logging
-import random
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from eventstore.backends import recorder_for
+from eventstore.errors import ProjectionBusy
+from eventstore.log.positions import Checkpoint
+from eventstore.log.read import RecordedEvent, count_after, read_all
 from eventstore.models import ProjectionState
-from eventstore.positions import Checkpoint
-from eventstore.projections import Projection, Target, get_projection
+from eventstore.projections.base import Projection, Target, get_projection
+from eventstore.projections.retries import DatabaseUnavailable, TransientRetry
+from eventstore.projections.wakeups import leave_look_again_note, take_look_again_note
 from eventstore.routers import read_db_alias
-from eventstore.store import RecordedEvent, count_after, read_all
 from eventstore.transient import is_transient, sqlstates
 
 logger = logging.getLogger(__name__)
 
 Status = ProjectionState.Status
-_IN_FLIGHT_WAIT_SECONDS = 1.0
+IN_FLIGHT_WAIT_SECONDS = 1.0
 _IN_FLIGHT_MAX_SLEEP = 0.01  # a hidden event is usually a commit a few ms away: look often, briefly
 
 
-TRANSIENT_RETRY_SECONDS = 5.0
-"""How long one catch-up keeps retrying transient database errors before it leaves the rest for later."""
-_TRANSIENT_FIRST_DELAY = 0.05
-_TRANSIENT_MAX_DELAY = 1.0
 _STATEMENT_TIMEOUT = "57014"
-
-T = TypeVar("T")
-
-
-class _Busy(Exception):
-    """Another worker holds this projection's checkpoint row."""
-
-
-class _DatabaseUnavailable(Exception):
-    """Transient database errors outlasted this round's retries; the projection is left active."""
-
-
-class _TransientRetry:
-    """Backoff between tries after transient database errors, within one time budget.
-
-    Each wait first drops the connections a lost connection broke (Django would keep
-    handing out the dead one: nothing closes it outside a request), then sleeps an
-    exponentially growing, jittered pause, so workers that lost the database together
-    do not all come back in the same millisecond. A success resets it.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.reset()
-
-    def reset(self) -> None:
-        self.deadline: float | None = None
-        self.delay = _TRANSIENT_FIRST_DELAY
-
-    def call(self, fn: Callable[[], T]) -> T:
-        """`fn()`, tried again after each transient error; other errors propagate at once."""
-        while True:
-            try:
-                result = fn()
-            except _Busy:
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self.wait(exc)
-                continue
-            self.reset()
-            return result
-
-    def wait(self, exc: Exception) -> None:
-        """Called with a transient error: get ready to try again, or raise _DatabaseUnavailable."""
-        now = time.monotonic()
-        if self.deadline is None:
-            self.deadline = now + TRANSIENT_RETRY_SECONDS
-        _discard_broken_connections(exc)
-        left = self.deadline - now
-        if left <= 0:
-            raise _DatabaseUnavailable(
-                f"database unavailable for {TRANSIENT_RETRY_SECONDS:g}s ({_one_line(exc)})"
-            ) from exc
-        pause = min(self.delay * random.uniform(0.5, 1.0), left)
-        logger.warning(
-            "projection %s: transient database error, trying again in %.2fs: %s", self.name, pause, _one_line(exc)
-        )
-        time.sleep(pause)
-        self.delay = min(self.delay * 2, _TRANSIENT_MAX_DELAY)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-
-
-def _discard_broken_connections(exc: Exception) -> None:
-    """Close this thread's read and default connections that no longer work.
-
-    Django reopens a closed connection on its next query, but keeps using one the
-    server has dropped. A connection inside a caller's transaction cannot be replaced
-    without losing that transaction: then the error is the caller's to handle.
-    """
-    for alias in dict.fromkeys((read_db_alias(), DEFAULT_DB_ALIAS)):
-        connection = connections[alias]
-        if connection.connection is None:
-            continue
-        if connection.is_usable():
-            continue
-        if connection.in_atomic_block:
-            raise exc
-        logger.info("projection runner: dropping the broken %r database connection", alias)
-        connection.close()
 
 
 def ensure_state(projection: Projection) -> ProjectionState:
@@ -152,7 +60,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
       cluster is still open (DESIGN.md): we look again after a short back-off.
     """
     projection = get_projection(name)
-    retry = _TransientRetry(name)
+    retry = TransientRetry(name)
     size = batch_size or settings.PROJECTION_BATCH_SIZE
     total, batches, tried_again = 0, 0, False
     in_flight_deadline: float | None = None
@@ -162,10 +70,10 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
         while max_batches is None or batches < max_batches:
             try:
                 done = _advance_with_retries(projection, size, retry)
-            except _Busy:
+            except ProjectionBusy:
                 if tried_again:
                     return total
-                cache.set(_look_again_key(name), 1, timeout=60)
+                leave_look_again_note(name)
                 tried_again = True
                 continue
             tried_again = False
@@ -174,22 +82,18 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
                 batches += 1
                 sleep = 0.002
                 continue
-            if cache.delete(_look_again_key(name)):
+            if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
             if not retry.call(lambda: _committed_but_unreadable(name)):
                 return total
-            in_flight_deadline = in_flight_deadline or time.monotonic() + _IN_FLIGHT_WAIT_SECONDS
+            in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
                 return total  # a long transaction holds the log back; beat comes back for it
             time.sleep(sleep)
             sleep = min(sleep * 2, _IN_FLIGHT_MAX_SLEEP)
-    except _DatabaseUnavailable as exc:
+    except DatabaseUnavailable as exc:
         logger.warning("projection %s: %s; stopping this round, the projection stays active", name, exc)
     return total
-
-
-def _look_again_key(name: str) -> str:
-    return f"eventstore:catch-up-look-again:{name}"
 
 
 def _committed_but_unreadable(name: str) -> bool:
@@ -204,7 +108,7 @@ def _committed_but_unreadable(name: str) -> bool:
     return state is not None and state.status == Status.ACTIVE and count_after(state.checkpoint) > 0
 
 
-def _advance_with_retries(projection: Projection, size: int, retry: _TransientRetry) -> int:
+def _advance_with_retries(projection: Projection, size: int, retry: TransientRetry) -> int:
     """The next batch; an error of the projection's own is tried PROJECTION_MAX_RETRIES times, then isolated.
 
     Transient errors are retried apart, without counting; a statement timeout also
@@ -215,7 +119,7 @@ def _advance_with_retries(projection: Projection, size: int, retry: _TransientRe
     while True:
         try:
             done = advance(projection, size)
-        except _Busy:
+        except ProjectionBusy:
             raise
         except Exception as exc:
             if is_transient(exc):
@@ -242,7 +146,7 @@ def advance(projection: Projection, size: int) -> int:
             ProjectionState.objects.using(db).select_for_update(skip_locked=True).filter(name=projection.name).first()
         )
         if state is None:
-            raise _Busy
+            raise ProjectionBusy
         if state.status != Status.ACTIVE:
             return 0
         batch = read_all(state.checkpoint, size)
@@ -260,10 +164,7 @@ def _skip_commit_flush(db: str) -> None:
     rows and checkpoint are in the same transaction they are lost together; the next run
     re-applies them from the older checkpoint. It takes the fsync out of the lag.
     """
-    connection = connections[db]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    recorder_for(db).commit_without_flush(using=db)
 
 
 def _apply(projection: Projection, state: ProjectionState, batch: Sequence[RecordedEvent], target: Target) -> None:
@@ -287,15 +188,15 @@ def _apply(projection: Projection, state: ProjectionState, batch: Sequence[Recor
     )
 
 
-def _isolate_failure(projection: Projection, retry: _TransientRetry) -> int:
+def _isolate_failure(projection: Projection, retry: TransientRetry) -> int:
     """The batch keeps failing: apply event by event up to the poison one, then stop there."""
     applied = 0
     while True:
         try:
             done = retry.call(lambda: advance(projection, 1))
-        except _Busy:
+        except ProjectionBusy:
             return applied
-        except _DatabaseUnavailable:
+        except DatabaseUnavailable:
             raise
         except Exception as exc:
             retry.call(lambda exc=exc: _mark_failed(projection, exc))

@@ -11,8 +11,8 @@ interrupted rebuild leaves only a stale shadow, which the next run drops first.
 Speed (bench/projections.py, against a set-based INSERT ... SELECT ... GROUP BY): the
 shadows are filled without their secondary indexes, which are built once before the
 swap (shadow_tables); projections that offer a `fresh_fill` fold the whole log in
-memory and COPY the rows (eventstore.fresh_fill); the log is read one batch ahead,
-leanly where the projection allows it (eventstore.log_reader).
+memory and COPY the rows (eventstore.rebuild.fresh_fill); the log is read one batch ahead,
+leanly where the projection allows it (eventstore.rebuild.log_reader).
 """
 
 import gc
@@ -25,20 +25,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from django.db import OperationalError, connections, transaction
 
-from eventstore import shadow_tables
-from eventstore.errors import EventStoreError
-from eventstore.fresh_fill import fill_in_memory, fresh_fill, lean_reads
-from eventstore.log_reader import log_batches
+from eventstore.backends import recorder_for
+from eventstore.errors import EventStoreError, ProjectionBusy
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import count_after, count_of_types, head
 from eventstore.models import ProjectionState
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.projections import Projection, Target, all_projections, get_projection
-from eventstore.rebuild_progress import PROGRESS_TTL_SECONDS, Progress, Reporter, progress_key, rebuild_progress
+from eventstore.projections.base import Projection, Target, all_projections, get_projection
+from eventstore.projections.runner import advance, ensure_state
+from eventstore.rebuild import shadow_tables
+from eventstore.rebuild.fresh_fill import fill_in_memory, fresh_fill, lean_reads
+from eventstore.rebuild.log_reader import log_batches
+from eventstore.rebuild.progress import PROGRESS_TTL_SECONDS, Progress, Reporter, progress_key, rebuild_progress
 from eventstore.routers import read_db_alias
-from eventstore.runner import _Busy as RunnerBusy  # the runner's "another worker holds the row"
-from eventstore.runner import advance, ensure_state
-from eventstore.store import count_after, head
 
 logger = logging.getLogger(__name__)
 
@@ -51,35 +51,18 @@ class RebuildInProgress(EventStoreError):
 
 
 def rebuild_lock_key(name: str) -> int:
-    """The PostgreSQL advisory lock a rebuild of `name` holds on the read database."""
+    """The lock a rebuild of `name` holds on the read database (a PostgreSQL advisory lock)."""
     return zlib.crc32(f"eventstore-rebuild:{name}".encode())
 
 
 @contextmanager
 def _exclusive(name: str) -> Iterator[None]:
-    """One rebuild per projection at a time, cluster-wide (admin, command line, a redelivered task).
-
-    A session-level advisory lock: it takes no transaction id (so it holds no reader
-    back) and dies with the session, so a killed rebuild never leaves it behind. SQLite
-    (one process in development) goes without.
-    """
-    connection = connections[read_db_alias()]
-    if connection.vendor != "postgresql":
-        yield
-        return
-    key = rebuild_lock_key(name)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        if not cursor.fetchone()[0]:
+    """One rebuild per projection at a time, cluster-wide (admin, command line, a redelivered task)."""
+    db = read_db_alias()
+    with recorder_for(db).exclusive(rebuild_lock_key(name), using=db) as acquired:
+        if not acquired:
             raise RebuildInProgress(f"a rebuild of {name!r} is already running")
-    try:
         yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        except Exception:  # the session is gone, and its lock with it
-            logger.warning("could not release the rebuild lock of %s", name, exc_info=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +178,7 @@ def _catch_up_and_swap(
     db = target.using
     connection = connections[db]
     with transaction.atomic(using=db):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = {int(settings.PROJECTION_SWAP_LOCK_TIMEOUT_MS)}")
+        recorder_for(db).set_lock_timeout(settings.PROJECTION_SWAP_LOCK_TIMEOUT_MS, using=db)
         state = ProjectionState.objects.using(db).select_for_update().get(name=projection.name)
         # Everything up to this head is committed, so the reads below see every handled
         # event before it: the checkpoint may pass the unhandled events after the last one.
@@ -216,14 +197,7 @@ def _is_lock_timeout(exc: Exception) -> bool:
 
 def _count_handled(projection: Projection) -> int:
     """Events of the types the projection handles: what a blue/green rebuild reads."""
-    types = sorted(projection.handled_types())
-    if not types:
-        return 0
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM eventstore_event WHERE event_type IN ({', '.join(['%s'] * len(types))})", types
-        )
-        return int(cursor.fetchone()[0])
+    return count_of_types(sorted(projection.handled_types()))
 
 
 def _drop_shadows(connection: Any, tables: Any) -> None:
@@ -288,7 +262,7 @@ def _rebuild_in_place(projection: Projection, batch_size: int, reporter: Reporte
     while True:
         try:
             done = advance(projection, batch_size)
-        except RunnerBusy:  # a live worker holds the row for one batch: it moves the same checkpoint
+        except ProjectionBusy:  # a live worker holds the row for one batch: it moves the same checkpoint
             time.sleep(0.05)
             continue
         if not done:

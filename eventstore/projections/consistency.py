@@ -3,13 +3,10 @@
 The wait polls the projections' checkpoint rows (one indexed primary-key read) with an
 exponential back-off from 2 ms to 50 ms, so a fresh answer usually costs one or two
 reads and a stale one a few dozen over the whole timeout: never a busy loop. A wait
-that lasts asks for a catch-up of the projections still behind (coalesced, so cheap):
-a trigger lost to a crash, or a catch-up that stopped while an older transaction hid
-the event, must not make every reader wait for beat.
+that lasts nudges the projections still behind (`eventstore.projections.wakeups`).
 """
 
 import functools
-import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -17,14 +14,14 @@ from typing import Final
 
 from django.conf import settings
 
-from eventstore.positions import Checkpoint
-from eventstore.runner import passed
+from eventstore.log.positions import Checkpoint
+from eventstore.projections.runner import passed
+from eventstore.projections.wakeups import nudge
 
 DEFAULT_TIMEOUT: Final = 2.0
 MAX_TIMEOUT: Final = 10.0
 _FIRST_SLEEP, _MAX_SLEEP = 0.002, 0.05
 _NUDGE_AFTER, _NUDGE_EVERY = 0.25, 1.0
-logger = logging.getLogger(__name__)
 
 
 def wait_until_passed(checkpoint: Checkpoint, names: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -62,18 +59,7 @@ def _wait(checkpoint: Checkpoint, names: Sequence[str], timeout: float) -> bool:
         if now >= deadline:
             return False
         if now >= next_nudge:
-            _nudge(checkpoint, names)
+            nudge(checkpoint, names)
             next_nudge = now + _NUDGE_EVERY
         time.sleep(min(sleep, deadline - now))
         sleep = min(sleep * 2, _MAX_SLEEP)
-
-
-def _nudge(checkpoint: Checkpoint, names: Sequence[str]) -> None:
-    from eventstore.tasks import request_catch_up_of
-
-    for name in names:
-        if not passed(checkpoint, [name]):
-            try:
-                request_catch_up_of(name)
-            except Exception:  # a broker hiccup must not fail a query; beat remains the net
-                logger.warning("could not request a catch-up of %s", name, exc_info=True)

@@ -27,8 +27,8 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> psycopg.Cursor:
     poolers; it is switched on here for explicit `prepare=True` only, so Django's own
     client-side cursors are unaffected. Behind PgBouncer in transaction mode set
     `max_prepared_statements` (PgBouncer 1.21+). The cursor is kept with the
-    connection (one per thread, like Django's connections): making one per append was
-    a tenth of the store's Python (bench/append.py). Statements run in the caller's
+    connection (one per thread, like Django's connections): making one per append costs
+    a noticeable share of the store's Python (bench/append.py). Statements run in the caller's
     transaction, if any, like Django's own cursors.
     """
     if connection.connection is None:
@@ -53,10 +53,10 @@ def execute_alone(connection: BaseDatabaseWrapper, sql: str, params: Sequence[ob
 
     For the store's standalone append, the hot path of every command. psycopg's cursor
     steps a Python generator through each round trip and takes the GIL back at every
-    step; with writer threads in one process that contention, not the database, bounded
-    throughput (bench/append.py: 4 writers 4,500 events/s, 155 µs of Python each).
-    `PQexecPrepared` (psycopg's documented `pq` layer) sends, waits and receives with the
-    GIL released: 7,500 events/s, 37 µs. Only valid where psycopg has nothing to do
+    step; with writer threads in one process that contention, not the database, bounds
+    throughput (bench/append.py measures it). `PQexecPrepared` (psycopg's documented
+    `pq` layer) sends, waits and receives with the GIL released, in a fraction of the
+    Python. Only valid where psycopg has nothing to do
     around the statement: autocommit, no transaction to open (the caller checks), and
     text parameters and results, which the store's statements are written for.
     Errors are psycopg's own classes, raised through Django's wrapper like any query's.

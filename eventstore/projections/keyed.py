@@ -3,7 +3,7 @@
 The live runner applies a batch by reading the rows it touches, folding, and upserting
 them (`apply`). A blue/green rebuild starts from empty tables, so its fill keeps the
 folded rows in memory across batches and COPYs them once (`KeyedFill`, see
-eventstore.fresh_fill); both run the same `fold`, so they cannot drift apart (the
+eventstore.rebuild.fresh_fill); both run the same `fold`, so they cannot drift apart (the
 incremental == rebuilt test holds them to it).
 """
 
@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 from django.db import models, transaction
 
-from eventstore.fresh_fill import FreshFill
-from eventstore.projections import Projection, Target
-from eventstore.store import RecordedEvent
-from orders_read.projections.sql import insert_fresh, upsert
+from eventstore.log.read import RecordedEvent
+from eventstore.projections.base import Projection, Target
+from eventstore.projections.sql import insert_fresh, upsert
+from eventstore.rebuild.fresh_fill import FreshFill
 
 
 class KeyedProjection(Projection):

@@ -1,4 +1,4 @@
-"""The whole log in big batches for a rebuild, read one batch ahead on PostgreSQL.
+"""The whole log in big batches for a rebuild, read one batch ahead where the backend `prefetches`.
 
 A rebuild spends its time in two places, reading and decoding the log and folding it
 into rows; reading the next batch on another connection while the current one is
@@ -14,16 +14,16 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from eventstore.positions import Checkpoint
-from eventstore.store import RecordedEvent, read_all
-from eventstore.upcasting import upcast
+from eventstore.backends import recorder_for
+from eventstore.log.positions import Checkpoint
+from eventstore.log.read import RecordedEvent, read_all
+from eventstore.log.upcasting import upcast
 
 NO_EVENT_ID = uuid.UUID(int=0)
 """The event id of a lean event (its real id was not read)."""
@@ -59,26 +59,18 @@ class LeanEvent(NamedTuple):
         return {}
 
 
-_LEAN_SQL = (
-    "SELECT position, transaction_id::text::bigint AS txid, stream_id, stream_type, version, event_type,"
-    " schema_version, data::text AS payload, recorded_at FROM eventstore_event"
-    " WHERE (transaction_id, position) > (%s::xid8, %s) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-    " AND event_type = ANY(%s) ORDER BY transaction_id, position LIMIT %s"
-)
-
-
 def log_batches(
     start: Checkpoint, size: int, types: list[str], *, prefetch: bool, lean: bool = False
 ) -> Iterator[list[RecordedEvent] | list[LeanEvent]]:
-    """The log after `start` in batches; on PostgreSQL read one batch ahead in a thread.
+    """The log after `start` in batches; read one batch ahead in a thread where the backend `prefetches`.
 
     The reader runs on its own connection in autocommit, so it holds no transaction id
     and does not hold back any projection reader. It is only used outside an atomic
     block: a thread's connection cannot see the caller's uncommitted rows. `lean`
-    batches (PostgreSQL, prefetched) are LeanEvents: no metadata, a nil event id.
+    batches (prefetched only) are LeanEvents: no metadata, a nil event id.
     """
-    connection = connections[DEFAULT_DB_ALIAS]
-    if not prefetch or connection.vendor != "postgresql" or connection.in_atomic_block:
+    recorder = recorder_for(DEFAULT_DB_ALIAS)
+    if not prefetch or not recorder.prefetches or connections[DEFAULT_DB_ALIAS].in_atomic_block:
         after = start
         while batch := read_all(after, size, event_types=types):
             yield batch
@@ -98,7 +90,7 @@ def _prefetched(
 
     def read() -> None:
         try:
-            _use_orjson(connections[DEFAULT_DB_ALIAS])
+            recorder_for(DEFAULT_DB_ALIAS).prepare_reader(using=DEFAULT_DB_ALIAS)
             after = start
             while not stop.is_set() and (batch := (_read_lean if lean else _read_full)(after, size, types)):
                 _put(batches, batch, stop)
@@ -126,19 +118,8 @@ def _read_full(after: Checkpoint, size: int, types: list[str]) -> list[RecordedE
 
 
 def _read_lean(after: Checkpoint, size: int, types: list[str]) -> list[LeanEvent]:
-    """`read_all`'s order and visibility rule, without the columns a lean projection never reads.
-
-    Binary results on a server-side-binding cursor: psycopg loads integers and times
-    from the binary format in about half the time of Django's text cursor (measured on
-    the --quick bench log).
-    """
-    connection = connections[DEFAULT_DB_ALIAS]
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_LEAN_SQL, [str(after.txid), after.position, types, size], binary=True)
-        rows = cursor.fetchall()
-    if rows and rows[0][-1].utcoffset():  # Django keeps its sessions in UTC; dates (daily sales) rely on it
-        rows = [(*row[:-1], row[-1].astimezone(UTC)) for row in rows]
+    """`read_all`'s order and visibility rule, without the columns a lean projection never reads."""
+    rows = recorder_for(DEFAULT_DB_ALIAS).select_lean_tail(after, size, types, using=DEFAULT_DB_ALIAS)
     loads = orjson.loads
     return [
         LeanEvent(
@@ -162,11 +143,3 @@ def _put(batches: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
             return
         except queue.Full:
             continue
-
-
-def _use_orjson(connection: Any) -> None:
-    """Decode jsonb with orjson on the reader's connection: several times faster than json.loads."""
-    from psycopg.types.json import set_json_loads
-
-    connection.ensure_connection()
-    set_json_loads(orjson.loads, connection.connection)

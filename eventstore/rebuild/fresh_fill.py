@@ -16,11 +16,11 @@ loop the rebuild runs over the whole log with it.
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from eventstore.log_reader import log_batches
-from eventstore.positions import ORIGIN, Checkpoint
-from eventstore.projections import Projection, Target
-from eventstore.rebuild_progress import Reporter
-from eventstore.store import RecordedEvent
+from eventstore.log.positions import ORIGIN, Checkpoint
+from eventstore.log.read import RecordedEvent
+from eventstore.projections.base import Projection, Target
+from eventstore.rebuild.log_reader import log_batches
+from eventstore.rebuild.progress import Reporter
 
 MAX_HELD_ROWS = 100_000
 """Rows a fill keeps in memory before it flushes them: an order row costs about 2-3 kB of Python

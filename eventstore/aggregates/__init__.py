@@ -1,0 +1,1 @@
+"""Aggregates over the log: loading them from their streams (`loading`) and snapshotting them (`snapshots`)."""

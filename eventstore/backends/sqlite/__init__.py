@@ -1,0 +1,1 @@
+"""SQLite's backend (development and the quick test pass), and the functions its triggers call."""

@@ -1,0 +1,201 @@
+"""How projections get woken: every way a committed event reaches the runner, in one place.
+
+A projection advances only when a runner (`eventstore.projections.runner.catch_up`)
+is asked to look. Five mechanisms ask, each covering what the others can miss:
+
+1. **Cache flags + Celery (the main path).** After each append commits,
+   `after_append` sends `events_committed`; its receiver `request_catch_up` sets a
+   per-projection "pending" flag in the cache (Redis in production, all flags in one
+   pipelined round trip) and queues `catch_up_projection` only for the flags it set.
+   A burst of commits thus queues one task per projection, not one per commit; the
+   task clears its flag first (`clear_pending`), so a commit landing while it runs
+   queues exactly one more. A flag outlives a lost task for PENDING_TTL_SECONDS at most.
+2. **Look-again notes.** A runner that finds the projection held by another worker
+   (its checkpoint row is locked) cannot wait for it without occupying a worker
+   thread; it leaves a note (`leave_look_again_note`), and the holder, before it
+   stops at the head, takes the note (`take_look_again_note`) and looks once more,
+   since the other runner's trigger may have come after its last read.
+3. **NOTIFY, coalesced (for `run_projector`).** Where the backend `listens`
+   (PostgreSQL), `after_append` also sends a NOTIFY, in a tiny transaction of its own
+   after the commit: inside the append it would take a cluster-wide lock at commit
+   and make concurrent appenders queue for one WAL flush each. A process sends at
+   most one per EVENTSTORE_NOTIFY_COALESCE_MS; every append it skips committed less
+   than one window after a NOTIFY that was sent, and a woken listener looks again one
+   window later (`LOOK_AGAIN_AFTER_NOTIFY`), so no append goes unseen.
+4. **Read-your-writes nudges.** A query waiting for a token
+   (`eventstore.projections.consistency`) that keeps waiting calls `nudge` for the
+   projections still behind: a trigger lost to a crash, or a catch-up that stopped
+   while an older transaction hid the event, must not make readers wait for beat.
+5. **Beat.** `catch_up_all_projections` runs every few seconds and queues a catch-up
+   of every projection past the flags: the safety net for everything above (a flag
+   left by a killed worker would otherwise hold its projection's triggers back).
+
+Everything after a commit is best-effort (`eventstore.post_commit`): the command has
+happened, and a failed wake-up only delays the views until the next mechanism looks.
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+from eventstore.backends import recorder_for
+from eventstore.log.positions import Checkpoint
+from eventstore.post_commit import best_effort, record_failure
+from eventstore.projections.base import all_projections
+from eventstore.signals import events_committed
+
+logger = logging.getLogger(__name__)
+
+PENDING_TTL_SECONDS: Final = 30
+LOOK_AGAIN_TTL_SECONDS: Final = 60
+
+
+# 1. Cache flags and the Celery trigger -----------------------------------------------
+
+
+def pending_key(name: str) -> str:
+    """The cache key of a projection's "a catch-up is queued and not started yet" flag."""
+    return f"eventstore:catch-up-pending:{name}"
+
+
+def clear_pending(name: str) -> None:
+    """A catch-up starts: commits from now on need a task of their own."""
+    cache.delete(pending_key(name))
+
+
+def request_catch_up_of(name: str) -> None:
+    """Queue a catch-up unless one is already waiting to start."""
+    from eventstore.tasks import catch_up_projection
+
+    if not cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS):
+        return
+    try:
+        catch_up_projection.delay(name)
+    except Exception:
+        cache.delete(pending_key(name))
+        raise
+
+
+def redis_cache() -> RedisCache | None:
+    """The default cache's backend when it is Redis, else None.
+
+    Not `isinstance(cache, RedisCache)`: `django.core.cache.cache` is a proxy, never an
+    instance of the backend class.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def request_catch_up(**_: Any) -> None:
+    """Receiver of `events_committed`: every projection may have new work.
+
+    Runs after a command's commit, so it never raises: with the cache or the broker
+    unreachable it gives up after one bounded try, and beat's catch-up (or
+    `run_projector`) brings the views along when they are back. Every command pays
+    this, so with Redis all the flags are set in one pipelined round trip (`SET NX
+    EX`, what `cache.add` sends) instead of one each (profiled with bench/commands.py).
+    """
+    names = [projection.name for projection in all_projections()]
+    redis = redis_cache()
+    if redis is None:
+        _publish([name for name in names if cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS)])
+        return
+    try:
+        pipe = redis._cache.get_client(write=True).pipeline(transaction=False)
+        for name in names:
+            pipe.set(redis.make_and_validate_key(pending_key(name)), 1, nx=True, ex=PENDING_TTL_SECONDS)
+        added = pipe.execute()
+    except Exception:
+        record_failure("cache")  # no flag, no publish: a second timeout would only double the delay
+        return
+    _publish([name for name, was_added in zip(names, added, strict=True) if was_added])
+
+
+def _publish(names: list[str]) -> None:
+    """Queue a catch-up of each projection whose flag we set; on the first failure stop and drop the rest's flags.
+
+    A flag left set without its task would hold that projection's triggers back for
+    PENDING_TTL_SECONDS, so the flags of what was not queued are deleted (best-effort too).
+    """
+    from eventstore.tasks import catch_up_projection
+
+    for index, name in enumerate(names):
+        try:
+            catch_up_projection.delay(name)
+        except Exception:
+            record_failure("publish")
+            best_effort("cache", cache.delete_many, [pending_key(n) for n in names[index:]])
+            return
+
+
+# 2. Look-again notes -----------------------------------------------------------------
+
+
+def look_again_key(name: str) -> str:
+    return f"eventstore:catch-up-look-again:{name}"
+
+
+def leave_look_again_note(name: str) -> None:
+    """The projection is busy in another runner: ask it to look once more before it stops."""
+    cache.set(look_again_key(name), 1, timeout=LOOK_AGAIN_TTL_SECONDS)
+
+
+def take_look_again_note(name: str) -> bool:
+    """True (and the note gone) when another runner asked this one to look once more."""
+    return bool(cache.delete(look_again_key(name)))
+
+
+# 3. NOTIFY, coalesced ----------------------------------------------------------------
+
+_last_notified = float("-inf")
+
+
+def after_append(using: str) -> None:
+    """Wake the projections once an append has committed; nothing here may fail the append."""
+    if recorder_for(using).listens:
+        best_effort("notify", notify_coalesced, using)
+    best_effort("catch_up", events_committed.send, sender=after_append)
+
+
+def notify_coalesced(using: str) -> None:
+    """NOTIFY listeners, unless this process sent one less than EVENTSTORE_NOTIFY_COALESCE_MS ago."""
+    global _last_notified
+    now = time.monotonic()
+    if now - _last_notified < settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000 or not settings.EVENTSTORE_NOTIFY:
+        return
+    _last_notified = now
+    recorder_for(using).notify(settings.EVENTSTORE_NOTIFY_CHANNEL, using=using)
+
+
+def reset_notify_window() -> None:
+    """Forget when this process last notified, so the next append notifies (tests start from a clean window)."""
+    global _last_notified
+    _last_notified = float("-inf")
+
+
+def look_again_after_notify() -> float:
+    """Seconds a woken listener waits before it looks once more, for the appends whose NOTIFY was folded in."""
+    return float(settings.EVENTSTORE_NOTIFY_COALESCE_MS) / 1000
+
+
+# 4. Read-your-writes nudges ----------------------------------------------------------
+
+
+def nudge(checkpoint: Checkpoint, names: Sequence[str]) -> None:
+    """Ask for a catch-up of each named projection not yet past `checkpoint` (a reader is waiting on it)."""
+    from eventstore.projections.runner import passed
+
+    for name in names:
+        if not passed(checkpoint, [name]):
+            try:
+                request_catch_up_of(name)
+            except Exception:  # a broker hiccup must not fail a query; beat remains the net
+                logger.warning("could not request a catch-up of %s", name, exc_info=True)
+
+
+# 5. Beat: eventstore.tasks.catch_up_all_projections (CELERY_BEAT_SCHEDULE) -----------
