@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from eventstore.models import Seal
 from eventstore.log.append import NO_STREAM, StreamWrite, append
+from eventstore.models import Seal
 from orders_write.events import StockReceived
 from tests.conftest import database_url
 from tests.integration.eventstore.test_tamper_evidence import assert_every_hash_recomputes, seal, stored_rows, verify
