@@ -210,9 +210,13 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
                 _command(path, operation)
             elif method == "get":
                 _query(path, operation)
+                _page_links(path, operation)
             _retry_after(operation)
             if operation.pop(UNPAGINATED, False):
                 pages.add(_unpaginate(operation, components.get("schemas", {})))
+    for schema in components.get("schemas", {}).values():  # drf-spectacular's placeholder page links
+        for link in ("next", "previous"):
+            schema.get("properties", {}).get(link, {}).pop("example", None)
     used = json.dumps(result.get("paths", {}))
     for name in pages:
         if f"#/components/schemas/{name}" not in used:
@@ -250,6 +254,16 @@ def _query(path: str, operation: dict[str, Any]) -> None:
     _header_params(operation, "X-Consistency-Token", "X-Consistency-Timeout", "X-Request-ID")
     names = ["X-Consistency", "Warning", "X-Request-ID"] + (["ETag"] if DETAIL_PATH.match(path) else [])
     _success_headers(operation, *names)
+
+
+def _page_links(path: str, operation: dict[str, Any]) -> None:
+    """Page links in list examples that lead to this list, not to drf-spectacular's placeholder URL."""
+    content = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
+    for example in content.get("examples", {}).values():
+        value = example.get("value")
+        if isinstance(value, dict) and "next" in value and "previous" in value:
+            value["next"] = f"https://shop.example.com{path}?page=4"
+            value["previous"] = f"https://shop.example.com{path}?page=2"
 
 
 def _header_params(operation: dict[str, Any], *names: str) -> None:

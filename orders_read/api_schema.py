@@ -8,7 +8,8 @@ the messages the queries and the exception handler answer with.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from config.openapi import (
     STAFF_ONLY,
@@ -79,6 +80,31 @@ FRESHNESS = (
 PAGINATED = " Paginated with ?page= and ?page_size= (at most 100, default 20)."
 
 
+def _param(name: str, description: str, kind: Any = OpenApiTypes.STR, enum: list[str] | None = None) -> Any:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, enum=enum)
+
+
+STATUS = _param("status", "Only orders in this status.", enum=["pending", "shipped", "cancelled"])
+CUSTOMER = _param(
+    "customer_id", "Staff: only this customer's orders. A customer sees only their own orders whatever this says."
+)
+CREATED_FROM = _param(
+    "created_from", "Orders created at or after this ISO 8601 date or time (a date means its start, UTC)."
+)
+CREATED_TO = _param("created_to", "Orders created at or before this ISO 8601 date or time (a date means its end, UTC).")
+Q = _param("q", "An order id prefix, or text in the customer or in any line's sku or name (up to 200 characters).")
+SORT_BY = _param("sort_by", "Sort key (default created_at).", enum=["created_at", "total_amount", "status"])
+SORT_ORDER = _param("sort_order", "Sort direction (default desc).", enum=["asc", "desc"])
+SEARCH = _param(
+    "search",
+    "Words that must all match the sku, name or description; a word still being typed matches as a prefix.",
+)
+PAGE = _param("page", "A page number, from 1.", OpenApiTypes.INT)
+PAGE_SIZE = _param("page_size", "Results per page, at most 100 (default 20).", OpenApiTypes.INT)
+DATE_FROM = _param("date_from", "First day (YYYY-MM-DD), inclusive.", OpenApiTypes.DATE)
+DATE_TO = _param("date_to", "Last day (YYYY-MM-DD), inclusive.", OpenApiTypes.DATE)
+
+
 def _ok(serializer: Any, example: dict, summary: str) -> OpenApiResponse:
     return OpenApiResponse(
         serializer, examples=[OpenApiExample(summary, value=example, status_codes=["200"], response_only=True)]
@@ -143,9 +169,16 @@ def _bad_choice(name: str, value: str) -> OpenApiExample:
 
 
 def _query(
-    summary: str, description: str, tag: str, ok: OpenApiResponse, *refusals: OpenApiExample, paginated: bool = True
+    summary: str,
+    description: str,
+    tag: str,
+    ok: OpenApiResponse,
+    *refusals: OpenApiExample,
+    paginated: bool = True,
+    parameters: list[OpenApiParameter] | None = None,
 ) -> extend_schema:
     return extend_schema(
+        parameters=parameters,
         summary=summary,
         description=description,
         tags=[tag],
@@ -175,6 +208,7 @@ order_views = on_methods(
         _ok(serializers.OrderSerializer(many=True), ORDER, "one page of orders"),
         _bad_choice("ordering", "foo"),
         UNAUTHENTICATED,
+        parameters=[CUSTOMER],
     ),
     search=_query(
         "Search orders",
@@ -186,6 +220,7 @@ order_views = on_methods(
         _ok(serializers.OrderSerializer(many=True), ORDER, "one page of matches"),
         _bad_choice("sort_by", "foo"),
         UNAUTHENTICATED,
+        parameters=[Q, STATUS, CUSTOMER, CREATED_FROM, CREATED_TO, SORT_BY, SORT_ORDER, PAGE, PAGE_SIZE],
     ),
     customer_orders=_query(
         "List a customer's orders",
@@ -196,6 +231,7 @@ order_views = on_methods(
         _bad_choice("status", "lost"),
         UNAUTHENTICATED,
         error(404, "not_found", "No such customer.", summary="someone else's orders"),
+        parameters=[STATUS, PAGE, PAGE_SIZE],
     ),
     history=_query(
         "Get an order's history",
@@ -218,6 +254,7 @@ product_views = on_methods(
         TAG_CATALOGUE,
         _ok(serializers.ProductSerializer(many=True), PRODUCT, "one page of products"),
         _bad_choice("in_stock", "maybe"),
+        parameters=[SEARCH],
     ),
     retrieve=_query(
         "Get a product",
@@ -242,6 +279,7 @@ sales_views = on_methods(
         field_errors("bad date", {"date_from": ["Enter a valid date."]}, summary="date_from is no date"),
         UNAUTHENTICATED,
         STAFF_ONLY,
+        parameters=[DATE_FROM, DATE_TO],
     ),
 )
 
