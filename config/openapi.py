@@ -116,7 +116,7 @@ UNPAGINATED = "x-unpaginated"
 DETAIL_PATH = re.compile(r"^/api/(orders/\{order_id\}|products/\{sku\})/$")
 
 STATUS_DESCRIPTIONS = {
-    400: "The request is malformed: field errors for the body or the query, or detail and code for a header.",
+    400: "The request is malformed: field errors (each invalid field with its messages), or detail and code.",
     401: "No valid credentials: send `Authorization: Token <token>` or log in with a session.",
     403: "Signed in, but only staff may do this.",
     404: "No such order or product; someone else's order is a 404 too.",
