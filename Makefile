@@ -35,9 +35,9 @@ lint: install
 
 # Run every benchmark (needs DATABASE_URL pointing at PostgreSQL); bench-quick for the short versions.
 bench: install
-	for b in append commands projections; do $(PY) bench/$$b.py || exit 1; done
+	for b in append commands projections reads; do $(PY) bench/$$b.py || exit 1; done
 bench-quick: install
-	for b in append commands projections; do $(PY) bench/$$b.py --quick || exit 1; done
+	for b in append commands projections reads; do $(PY) bench/$$b.py --quick || exit 1; done
 
 # Soak: the whole stack (gunicorn, 2 Celery workers, beat, run_projector, a read database) under random
 # commands and scheduled faults, checked against the suite's own model; ends with one JSON line, fails on any

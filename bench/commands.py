@@ -141,13 +141,18 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, float]:
-        payload = json.dumps(body)
+        return self.request("POST", path, json.dumps(body))
+
+    def request(
+        self, method: str, path: str, payload: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, float]:
+        """(status, seconds) of one request, retried once on a connection the server closed."""
         started = time.perf_counter()
         for attempt in (1, 2):
             try:
                 if self.conn is None:
                     self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                self.conn.request("POST", path, payload, self.headers)
+                self.conn.request(method, path, payload, {**self.headers, **(headers or {})})
                 response = self.conn.getresponse()
                 response.read()
                 if response.getheader("Connection", "").lower() == "close":

@@ -7,15 +7,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-ENDPOINTS = {
-    "products": "/api/products/",
-    "orders": "/api/orders/",
-    "order_search": "/api/orders/search/",
-    "sales": "/api/analytics/sales/",
-    "projections": "/api/projections/",
-    "auth_token": "/api/auth/token/",
-    "schema": "/api/schema/",
-    "docs": "/api/docs/",
+ENDPOINTS = {  # link name -> URL name
+    "products": "product-list",
+    "orders": "order-list",
+    "order_search": "order-search",
+    "sales": "sales-daily",
+    "projections": "projection-status",
+    "auth_token": "api-token",
+    "schema": "api-schema",
+    "docs": "api-docs",
+    "login": "rest_framework:login",
 }
 
 
@@ -26,6 +27,4 @@ class ApiRoot(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
-        links = {name: request.build_absolute_uri(path) for name, path in ENDPOINTS.items()}
-        links["login"] = request.build_absolute_uri(reverse("rest_framework:login"))
-        return Response(links)
+        return Response({link: request.build_absolute_uri(reverse(name)) for link, name in ENDPOINTS.items()})

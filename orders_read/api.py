@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from eventstore.log.positions import Checkpoint
 from eventstore.models import ProjectionState
 from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
-from orders_read import filters, serializers
+from orders_read import api_schema, filters, serializers
 from orders_read.bus import Answer, Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.queries import (
@@ -185,6 +185,7 @@ class QueryViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)
+@api_schema.order_views
 class OrderViewSet(QueryViewSet):
     """Orders: detail, list, search, a customer's orders, and the history from the log."""
 
@@ -222,6 +223,7 @@ class OrderViewSet(QueryViewSet):
 
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)
+@api_schema.product_views
 class ProductViewSet(QueryViewSet):
     """The public catalogue: full-text search, stock filter, detail by sku."""
 
@@ -243,6 +245,7 @@ class ProductViewSet(QueryViewSet):
 
 
 @extend_schema(parameters=CONSISTENCY_PARAMETERS)
+@api_schema.sales_views
 class SalesViewSet(QueryViewSet):
     """Sales per UTC day, staff only (see orders_read.models.DailySales for what each figure counts)."""
 
@@ -260,6 +263,7 @@ class SalesViewSet(QueryViewSet):
         return self.paginated(self.ask(query))
 
 
+@api_schema.projection_views
 class ProjectionViewSet(QueryViewSet):
     """Staff: every projection's status, checkpoint token and lag."""
 

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from orders_write import api_schema
 from orders_write import commands as c
 from orders_write.bus import dispatch
 from orders_write.idempotency import MAX_KEY_LENGTH, fingerprint
@@ -96,6 +97,7 @@ class CommandApi(APIView):
 # Products (staff) -----------------------------------------------------------------
 
 
+@api_schema.product_register
 class ProductRegisterApi(CommandApi):
     permission_classes = [IsAdminUser]
 
@@ -113,6 +115,7 @@ class ProductRegisterApi(CommandApi):
         return self.run(request, c.RegisterProduct, **data)
 
 
+@api_schema.product_receive_stock
 class ProductReceiveStockApi(CommandApi):
     permission_classes = [IsAdminUser]
 
@@ -126,6 +129,7 @@ class ProductReceiveStockApi(CommandApi):
         return self.run(request, c.ReceiveStock, sku=sku, **data)
 
 
+@api_schema.product_change_price
 class ProductChangePriceApi(CommandApi):
     permission_classes = [IsAdminUser]
 
@@ -142,6 +146,7 @@ class ProductChangePriceApi(CommandApi):
 # Orders ---------------------------------------------------------------------------
 
 
+@api_schema.order_create
 class OrderCreateApi(CommandApi):
     @extend_schema_serializer(component_name="OrderCreateInput")
     class InputSerializer(serializers.Serializer):
@@ -164,6 +169,7 @@ class OrderCreateApi(CommandApi):
         )
 
 
+@api_schema.order_add_item
 class OrderAddItemApi(CommandApi):
     @extend_schema_serializer(component_name="OrderAddItemInput")
     class InputSerializer(serializers.Serializer):
@@ -176,13 +182,13 @@ class OrderAddItemApi(CommandApi):
         return self.run(request, c.AddOrderItem, order_id=str(order_id), **data)
 
 
+# API.md marks optional body fields with `?`; `reason` has none, so a cancel without one is a 400.
 @extend_schema_serializer(component_name="OrderCancelInput")
 class CancelInputSerializer(serializers.Serializer):
-    """API.md marks optional body fields with `?`; `reason` has none, so a cancel without one is a 400."""
-
     reason = StrictCharField(max_length=500, allow_blank=True)
 
 
+@api_schema.order_cancel
 class OrderCancelApi(CommandApi):
     InputSerializer = CancelInputSerializer
 
@@ -192,6 +198,7 @@ class OrderCancelApi(CommandApi):
         return self.run(request, c.CancelOrder, order_id=str(order_id), **data)
 
 
+@api_schema.order_delete
 class OrderDeleteApi(CommandApi):
     """DELETE is cancel: the reason comes from the body or, for clients that send no body, `?reason=`."""
 
@@ -210,6 +217,7 @@ class OrderDeleteApi(CommandApi):
         return self.run(request, c.CancelOrder, order_id=str(order_id), **data)
 
 
+@api_schema.order_ship
 class OrderShipApi(CommandApi):
     @extend_schema_serializer(component_name="OrderShipInput")
     class InputSerializer(serializers.Serializer):

@@ -77,8 +77,10 @@ class OrderItemSerializer(serializers.Serializer):
     quantity = quantity_field()
 
 
+# Documents the answer for the schema only: the bus builds the actual body.
 class CommandResultSerializer(serializers.Serializer):
-    """The answer of every command (for the schema; the bus builds the actual body)."""
+    """What every command answers: the id of the order or product it changed, that stream's new
+    version (also the ETag), and the consistency token (also in X-Consistency-Token)."""
 
     id = serializers.CharField()
     version = serializers.IntegerField()
