@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-DEMO_ENV := DJANGO_DEBUG=1
+DEMO_ENV := DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_DEBUG=1
 
 .PHONY: help install run test lint bench bench-quick soak clean
 

@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -46,6 +47,7 @@ def server_env(database_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=BROKER,
         DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
         DJANGO_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -552,9 +553,10 @@ def main() -> None:
     os.environ.update(
         DATABASE_URL=scratch,
         CELERY_TASK_DEFAULT_QUEUE=QUEUE,
-        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECURE_SSL_REDIRECT="0",
-    )  # its test client speaks plain HTTP
+    )  # a deployment's settings (debug off), but its test client speaks plain HTTP
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.pop("READ_DATABASE_URL", None)
     sys.path.insert(0, str(ROOT))
     import django

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -240,7 +241,9 @@ def main() -> None:
         sys.exit("bench/temporal.py needs DATABASE_URL=postgres://...")
     scratch, admin = scratch_urls(url, args.scratch_db)
     recreate(admin, args.scratch_db)
-    os.environ.update(DATABASE_URL=scratch, DJANGO_SETTINGS_MODULE="config.settings.base")
+    # The settings a deployment runs (debug off); a throwaway key, since they need one.
+    os.environ.update(DATABASE_URL=scratch, DJANGO_SETTINGS_MODULE="config.settings.production")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.pop("READ_DATABASE_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)
     sys.path.insert(0, str(ROOT))

@@ -14,6 +14,7 @@ Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/x python bench/verify.py 
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -33,7 +34,9 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.pop("READ_DATABASE_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    # The settings a deployment runs (debug off); a throwaway key, since they need one.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
     import django

@@ -6,7 +6,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging, task_postrun, task_prerun
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

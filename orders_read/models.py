@@ -4,6 +4,10 @@
 that owns it (with PostgreSQL extras the ORM cannot declare: a generated tsvector and
 trigram indexes). The app never writes them through the ORM: only projections do, with
 set-based SQL, so `save()`/`delete()` raise to catch a stray write early.
+
+Columns hold the largest values commands can build up (orders_write/limits.py): a
+projection must never fail on a value its log accepted. A per-day sum has no bound
+but the log's own pace, so those columns are 64-bit counters and wide decimals.
 """
 
 from typing import Any, NoReturn
@@ -35,8 +39,8 @@ class OrderSummary(ReadOnlyModel):
     customer_id = models.CharField(max_length=150)
     status = models.CharField(max_length=16)
     items = models.JSONField(default=list)
-    item_count = models.IntegerField(default=0)
-    total_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    item_count = models.IntegerField(default=0)  # at most MAX_LINES * MAX_QUANTITY units
+    total_amount = models.DecimalField(max_digits=15, decimal_places=2)  # MAX_ORDER_TOTAL has 13 integer digits
     shipping_address = models.JSONField(default=dict)
     created_at = models.DateTimeField()
     shipped_at = models.DateTimeField(null=True)
@@ -72,7 +76,7 @@ class ProductView(ReadOnlyModel):
     name = models.CharField(max_length=255)
     description = models.TextField(default="")
     price = models.DecimalField(max_digits=12, decimal_places=2)
-    on_hand = models.IntegerField(default=0)
+    on_hand = models.IntegerField(default=0)  # stock figures are at most MAX_STOCK
     reserved = models.IntegerField(default=0)
     available = models.IntegerField(default=0)
     version = models.IntegerField()
@@ -99,10 +103,11 @@ class DailySales(ReadOnlyModel):
     """
 
     date = models.DateField(primary_key=True)
-    orders = models.IntegerField(default=0)
-    units = models.IntegerField(default=0)
-    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    cancelled = models.IntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)
+    # Each line adds at most MAX_LINE_TOTAL (11 integer digits): a trillion lines a day still fit.
+    revenue = models.DecimalField(max_digits=26, decimal_places=2, default=0)
+    cancelled = models.BigIntegerField(default=0)
 
     class Meta(ReadOnlyModel.Meta):
         db_table = "orders_read_daily_sales"

@@ -23,8 +23,8 @@ from orders_write import api_schema
 from orders_write import commands as c
 from orders_write.bus import dispatch
 from orders_write.idempotency import MAX_KEY_LENGTH, fingerprint
+from orders_write.limits import MAX_LINES, MAX_RECEIVE
 from orders_write.serializers import (
-    MAX_LINES,
     CommandResultSerializer,
     OrderItemSerializer,
     ShippingAddressField,
@@ -107,7 +107,7 @@ class ProductRegisterApi(CommandApi):
         name = StrictCharField(max_length=200)
         description = StrictCharField(max_length=5000, allow_blank=True, required=False, default="")
         price = price_field()
-        initial_stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, default=0)
+        initial_stock = serializers.IntegerField(min_value=0, max_value=MAX_RECEIVE, required=False, default=0)
 
     @extend_schema(request=InputSerializer, responses={201: CommandResultSerializer}, parameters=_HEADERS)
     def post(self, request: Request) -> Response:
@@ -121,7 +121,7 @@ class ProductReceiveStockApi(CommandApi):
 
     @extend_schema_serializer(component_name="ProductReceiveStockInput")
     class InputSerializer(serializers.Serializer):
-        quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+        quantity = serializers.IntegerField(min_value=1, max_value=MAX_RECEIVE)
 
     @extend_schema(request=InputSerializer, responses={200: CommandResultSerializer}, parameters=_HEADERS)
     def post(self, request: Request, sku: str) -> Response:

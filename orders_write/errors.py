@@ -59,6 +59,20 @@ class OrderNotPending(DomainError):
     default_detail = "The order is no longer pending."
 
 
+class TooManyLines(DomainError):
+    """The order already has the most lines one order may have (orders_write/limits.py)."""
+
+    code = "too_many_lines"
+    default_detail = "The order has as many lines as an order may have."
+
+
+class StockLimitExceeded(DomainError):
+    """The receipt would take the product's units on hand past the most one product may hold."""
+
+    code = "stock_limit_exceeded"
+    default_detail = "The product would hold more units than a product may hold."
+
+
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
     default_detail = "This Idempotency-Key was used with a different request."

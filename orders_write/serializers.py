@@ -10,11 +10,9 @@ from typing import Any, Final
 
 from rest_framework import serializers
 
+from orders_write.limits import MAX_PRICE, MAX_QUANTITY
+
 SKU_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-MAX_QUANTITY: Final = 10_000
-"""A bigger quantity on one line is a typo or an attack, not an order."""
-MAX_PRICE: Final = Decimal("1000000.00")
-MAX_LINES: Final = 100
 MAX_ADDRESS_FIELDS: Final = 30
 
 

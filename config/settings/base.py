@@ -1,7 +1,9 @@
-"""Settings for every environment, read from the environment by django-environ.
+"""Settings every environment shares, read from the environment by django-environ.
 
-Production-safe by default (debug off, secrets from the environment); with nothing
-set the project runs embedded: a SQLite file beside manage.py and eager Celery tasks.
+Not a settings module of its own: `production.py` (the default of manage.py, wsgi,
+asgi and Celery), `local.py` (`make run`) and `test.py` start from it and add what
+their environment needs, the secret key first. With no URLs set the project runs
+embedded: a SQLite file beside manage.py and eager Celery tasks.
 """
 
 from pathlib import Path
@@ -17,10 +19,23 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # GENERAL
 # ------------------------------------------------------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env(
-    "DJANGO_SECRET_KEY",
-    default="insecure-embedded-default-set-DJANGO_SECRET_KEY-in-production",
-)
+
+
+def secret_key(*, dev_key: str = "") -> str:
+    """DJANGO_SECRET_KEY, else `dev_key` (which only debug and test settings pass), else refuse to start.
+
+    There is no built-in default key: one in the source signs every deployment's
+    sessions and password-reset links with a key anyone can read.
+    """
+    key = env.str("DJANGO_SECRET_KEY", default="") or dev_key
+    if not key:
+        raise ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY (50 or more random characters, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`): these settings have no default key."
+        )
+    return key
+
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 TIME_ZONE = "UTC"
 USE_TZ = True
@@ -119,24 +134,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-
-# SECURITY (HTTPS): secure by default with debug off, cookiecutter-django's variable names.
-# ------------------------------------------------------------------------------
-# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-# Probes and scrapers talk plain HTTP to the container: never redirect them.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
-# Sent on HTTPS answers only. Start low; raise it (e.g. 31536000) once HTTPS is known to work everywhere.
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 60)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
-SECURE_CONTENT_TYPE_NOSNIFF = env.bool("DJANGO_SECURE_CONTENT_TYPE_NOSNIFF", default=True)
-# Origins allowed to POST forms with a session (the admin, the browsable API) from another
-# origin, e.g. https://shop.example when the proxy's host differs: scheme and host, comma-separated.
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # STATIC (WhiteNoise serves admin and Swagger UI under gunicorn with debug off)
 # ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Test settings: the base settings, fast password hashing, a purgeable log, and plain HTTP.
+"""Test settings: the base settings, a test-only key, fast password hashing, a purgeable log, and plain HTTP.
 
 The append-only triggers refuse DELETE/TRUNCATE; the test runner must empty its own
 database between transactional tests, so only here the escape hatch is turned on
@@ -7,14 +7,10 @@ prove the refusals use a raw connection without it.
 """
 
 from .base import *  # noqa: F403
-from .base import DATABASES
+from .base import DATABASES, secret_key
 
+SECRET_KEY = secret_key(dev_key="django-insecure-test-only-never-deploy-this")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# The suite (test client, the gunicorn and Celery processes it starts, the soak's stack, the
-# browser tests) speaks plain HTTP to 127.0.0.1: no redirect to HTTPS and no Secure-only cookies.
-SECURE_SSL_REDIRECT = False
-SESSION_COOKIE_SECURE = False
-CSRF_COOKIE_SECURE = False
 EVENTSTORE_ALLOW_PURGE = True
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.postgresql":

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any, ClassVar, Self, assert_never
 
 from eventstore.domain import DomainEvent
-from orders_write.errors import OrderNotPending
+from orders_write.errors import OrderNotPending, TooManyLines
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from orders_write.limits import MAX_LINES
 
 PENDING, SHIPPED, CANCELLED = "pending", "shipped", "cancelled"
 
@@ -121,11 +122,13 @@ class Order:
             raise ValueError(f"order {self.id} already exists")
         if not items:
             raise ValueError("an order needs at least one line")
+        self._require_room(len(items))
         created = OrderCreated(order_id=self.id, customer_id=customer_id, shipping_address=shipping_address)
         return [created, *(self._line(item) for item in items)]
 
     def add_item(self, item: PricedItem) -> list[DomainEvent]:
         self._require_pending()
+        self._require_room(1)
         return [self._line(item)]
 
     def cancel(self, *, reason: str, by: str) -> list[DomainEvent]:
@@ -150,3 +153,12 @@ class Order:
     def _require_pending(self) -> None:
         if self.status != PENDING:
             raise OrderNotPending(f"Order {self.id} is {self.status}.", status=self.status)
+
+    def _require_room(self, new_lines: int) -> None:
+        """Bounded lines keep the order's total and units within what its view row holds."""
+        if len(self.lines) + new_lines > MAX_LINES:
+            raise TooManyLines(
+                f"An order has at most {MAX_LINES} lines; this one has {len(self.lines)}.",
+                lines=len(self.lines),
+                max_lines=MAX_LINES,
+            )

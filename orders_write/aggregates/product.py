@@ -10,7 +10,14 @@ from decimal import Decimal
 from typing import Any, ClassVar, Self, assert_never
 
 from eventstore.domain import DomainEvent
-from orders_write.errors import AlreadyExists, InconsistentRead, InsufficientStock, NotFound, UnknownProduct
+from orders_write.errors import (
+    AlreadyExists,
+    InconsistentRead,
+    InsufficientStock,
+    NotFound,
+    StockLimitExceeded,
+    UnknownProduct,
+)
 from orders_write.events import (
     PriceChanged,
     ProductRegistered,
@@ -19,6 +26,7 @@ from orders_write.events import (
     StockReserved,
     StockShipped,
 )
+from orders_write.limits import MAX_STOCK
 
 
 class Product:
@@ -100,8 +108,16 @@ class Product:
         return events
 
     def receive(self, *, quantity: int) -> list[DomainEvent]:
+        """Bounded on hand keeps the catalogue's stock figures within what their columns hold."""
         self._require_registered()
         _require_positive(quantity)
+        if self.on_hand + quantity > MAX_STOCK:
+            raise StockLimitExceeded(
+                f"{self.id!r} has {self.on_hand} units on hand; a product holds at most {MAX_STOCK}.",
+                product_id=self.id,
+                on_hand=self.on_hand,
+                max_on_hand=MAX_STOCK,
+            )
         return [StockReceived(product_id=self.id, quantity=quantity)]
 
     def change_price(self, *, price: Decimal) -> list[DomainEvent]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 
+from orders_write.limits import MAX_LINES
 from tests.soak.model import (
     ACCEPT,
     ACCEPTED,
@@ -308,6 +309,10 @@ class ClientThread(threading.Thread):
     def pending(self) -> list[Order]:
         return [o for o in self.my_orders if o.status == "pending" and not o.frozen]
 
+    def open_for_items(self, lines: int = 1) -> list[Order]:
+        """Pending orders that may take `lines` more lines (a full one refuses them: 422 too_many_lines)."""
+        return [o for o in self.pending() if len(o.lines) + lines <= MAX_LINES]
+
     def finished(self) -> list[Order]:
         return [o for o in self.my_orders if o.status != "pending" and not o.frozen]
 
@@ -401,7 +406,7 @@ class ClientThread(threading.Thread):
         )
 
     def spec_add(self, *, sku: str | None = None, expect: str = ACCEPT, if_match: bool = False) -> Spec | None:
-        order = self.pick(self.pending())
+        order = self.pick(self.open_for_items())
         if order is None:
             return None
         sku = sku or self.sku()
@@ -612,7 +617,7 @@ class ClientThread(threading.Thread):
 
     def inv_unknown_product(self) -> Spec:
         missing = f"soak-missing-{uuid.uuid4().hex[:6]}"
-        order = self.pick(self.pending())
+        order = self.pick(self.open_for_items())
         if order is not None and self.rng.random() < 0.5:
             return self._refuse(
                 "add_unknown_product",
@@ -890,7 +895,7 @@ class ClientThread(threading.Thread):
         add is refused because the order ended first. The accepted ones are applied to the
         model in the order of the versions they answered.
         """
-        order = self.pick(self.pending())
+        order = self.pick(self.open_for_items(lines=2))
         if order is None:
             return False
         pair = self.rng.choice(

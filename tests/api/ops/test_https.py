@@ -1,4 +1,8 @@
-"""With the redirect on (the default when not in debug): plain HTTP is sent to HTTPS, except probes."""
+"""With production's HTTPS settings (the redirect is on by default there): plain HTTP is sent to HTTPS, except probes.
+
+The suite runs the test settings, which serve plain HTTP; production's values are
+overridden here, and tests/unit/config/test_settings.py checks they are production's.
+"""
 
 import pytest
 from django.test import Client, override_settings
@@ -6,7 +10,12 @@ from django.test import Client, override_settings
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
-@override_settings(SECURE_SSL_REDIRECT=True, SECURE_HSTS_SECONDS=60)
+@override_settings(
+    SECURE_SSL_REDIRECT=True,
+    SECURE_HSTS_SECONDS=60,
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    SECURE_REDIRECT_EXEMPT=[r"^healthz$", r"^readyz$", r"^metrics$"],
+)
 def test_plain_http_is_redirected_to_https_but_probes_and_proxied_https_are_not() -> None:
     client = Client()  # built under the override: the security middleware reads its settings once
     redirected = client.get("/api/products/")

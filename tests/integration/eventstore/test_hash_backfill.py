@@ -32,7 +32,8 @@ def manage(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "hash-backfill-" + "k" * 50,
         "DJANGO_LOG_LEVEL": "WARNING",
     }
     env.pop("READ_DATABASE_URL", None)

@@ -2,6 +2,7 @@
 
 Settings are evaluated once per process, so the only honest way to test how they parse
 the environment is to start a process with that environment and print what it got.
+Most cases read config.settings.production (what a deployment runs) with a key set.
 """
 
 import json
@@ -43,6 +44,7 @@ print(json.dumps({
                   for alias, db in s.DATABASES.items()},
     "routers": s.DATABASE_ROUTERS, "eager": s.CELERY_TASK_ALWAYS_EAGER, "broker": s.CELERY_BROKER_URL,
     "cache": s.CACHES["default"]["BACKEND"], "debug": s.DEBUG, "secret": s.SECRET_KEY,
+    "formatter": s.LOGGING["handlers"]["console"]["formatter"],
     "hosts": s.ALLOWED_HOSTS, "log_level": s.LOG_LEVEL, "atomic_requests": [db["ATOMIC_REQUESTS"]
     for db in s.DATABASES.values()], "snapshot_every": s.EVENTSTORE_SNAPSHOT_EVERY,
     "ssl_redirect": s.SECURE_SSL_REDIRECT, "hsts": s.SECURE_HSTS_SECONDS,
@@ -53,14 +55,24 @@ print(json.dumps({
 """
 
 
-@cache
-def settings_with(module: str = "config.settings.base", **variables: str) -> dict[str, Any]:
-    """The settings a process started with exactly `variables` (of those the project reads) sees."""
+KEY = "production-like-" + "k" * 50
+
+
+def print_settings(module: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Start `module` in a process whose environment has exactly `variables` of those the project reads."""
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     env.update(variables, DJANGO_SETTINGS_MODULE=module)
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
+
+
+@cache
+def settings_with(module: str = "config.settings.production", **variables: str) -> dict[str, Any]:
+    """The settings a process started with `variables` sees (production's get a key unless one is given)."""
+    if module == "config.settings.production":
+        variables = {"DJANGO_SECRET_KEY": KEY, **variables}
+    done = print_settings(module, **variables)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -69,7 +81,7 @@ PG = "postgres://writer:s3cret@db.internal:5433/orders"
 PG_READ = "postgres://reader@replica.internal:5432/orders_read"
 
 
-def test_with_nothing_set_the_project_runs_embedded_on_sqlite_with_eager_tasks() -> None:
+def test_with_only_a_key_set_production_runs_embedded_on_sqlite_with_eager_tasks() -> None:
     s = settings_with()
     assert list(s["databases"]) == ["default"]  # no "read" alias
     default = s["databases"]["default"]
@@ -143,10 +155,8 @@ def test_the_test_settings_open_the_purge_hatch_only_for_the_test_runner(url: st
 def test_a_rabbitmq_broker_caches_in_the_redis_of_redis_url_and_refuses_to_start_without_one() -> None:
     s = settings_with(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//", REDIS_URL="redis://127.0.0.1:6379/4")
     assert (s["eager"], s["cache"].endswith("RedisCache")) == (False, True)
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
-    done = subprocess.run(
-        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    done = print_settings(
+        "config.settings.production", DJANGO_SECRET_KEY=KEY, CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//"
     )
     assert done.returncode != 0 and "needs REDIS_URL" in done.stderr
 
@@ -161,9 +171,37 @@ def test_https_is_enforced_by_default_with_debug_off() -> None:
     assert {"^healthz$", "^readyz$", "^metrics$"} <= set(s["redirect_exempt"])  # probes speak plain HTTP
 
 
-def test_debug_as_make_run_sets_it_neither_redirects_nor_sends_hsts() -> None:
+def test_production_with_debug_on_neither_redirects_nor_sends_hsts() -> None:
     s = settings_with(DJANGO_DEBUG="1")
     assert (s["ssl_redirect"], s["session_secure"], s["csrf_secure"], s["hsts"]) == (False, False, False, 0)
+
+
+def test_local_settings_for_make_run_debug_over_plain_http_with_an_obviously_local_key() -> None:
+    s = settings_with("config.settings.local")
+    assert s["debug"] is True and s["formatter"] == "plain"
+    assert (s["ssl_redirect"], s["session_secure"], s["csrf_secure"], s["hsts"]) == (False, False, False, 0)
+    assert s["secret"].startswith("django-insecure-local")  # Django's own check flags such keys as unsafe
+    assert settings_with("config.settings.local", DJANGO_SECRET_KEY=KEY)["secret"] == KEY
+
+
+@pytest.mark.parametrize(
+    ("module", "variables"),
+    [
+        ("config.settings.production", {}),
+        ("config.settings.production", {"DJANGO_SECRET_KEY": ""}),
+        ("config.settings.production", {"DJANGO_DEBUG": "1"}),
+        ("config.settings.local", {"DJANGO_DEBUG": "0"}),
+    ],
+)
+def test_with_debug_off_or_in_production_no_key_means_no_start(module: str, variables: dict[str, str]) -> None:
+    done = print_settings(module, **variables)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and "Set DJANGO_SECRET_KEY" in done.stderr
+
+
+def test_production_uses_the_environments_key_and_logs_json() -> None:
+    s = settings_with()
+    assert s["secret"] == KEY and s["debug"] is False and s["formatter"] == "json"
 
 
 def test_https_settings_come_from_cookiecutter_djangos_variables() -> None:

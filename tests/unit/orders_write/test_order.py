@@ -6,8 +6,9 @@ import pytest
 
 from orders_write.aggregates import Order
 from orders_write.aggregates.order import PricedItem
-from orders_write.errors import OrderNotPending
+from orders_write.errors import OrderNotPending, TooManyLines
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from orders_write.limits import MAX_LINES, MAX_ORDER_TOTAL, MAX_PRICE, MAX_QUANTITY
 
 MUG = PricedItem("mug", "Mug", 2, Decimal("9.99"))
 TEA = PricedItem("tea", "Tea", 1, Decimal("4.50"))
@@ -67,3 +68,17 @@ def test_snapshot_round_trip_keeps_the_state() -> None:
     order.apply(OrderCancelled(order_id="o1", reason="late", cancelled_by="alice"))
     restored = Order.from_snapshot("o1", order.snapshot_state(), 4)
     assert vars(restored) | {"version": 0} == vars(order) | {"version": 0}
+
+
+def test_an_order_takes_lines_up_to_the_limit_and_refuses_one_more() -> None:
+    """Bounded lines bound the order's total and units, which its view row must hold."""
+    order = Order.blank("o1")
+    full = [PricedItem("mug", "Mug", MAX_QUANTITY, MAX_PRICE)] * MAX_LINES
+    for event in order.create(customer_id="alice", shipping_address={}, items=full):
+        order.apply(event)
+    assert (len(order.lines), order.total) == (MAX_LINES, MAX_ORDER_TOTAL)
+    with pytest.raises(TooManyLines) as refused:
+        order.add_item(MUG)
+    assert refused.value.code == "too_many_lines" and refused.value.extra["max_lines"] == MAX_LINES
+    with pytest.raises(TooManyLines):
+        Order.blank("o2").create(customer_id="alice", shipping_address={}, items=[MUG] * (MAX_LINES + 1))

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from orders_write.aggregates import Product
-from orders_write.errors import AlreadyExists, InsufficientStock, NotFound, UnknownProduct
+from orders_write.errors import AlreadyExists, InsufficientStock, NotFound, StockLimitExceeded, UnknownProduct
 from orders_write.events import (
     PriceChanged,
     ProductRegistered,
@@ -13,6 +13,7 @@ from orders_write.events import (
     StockReleased,
     StockReserved,
 )
+from orders_write.limits import MAX_STOCK
 
 
 def product_with(*events: object) -> Product:
@@ -102,3 +103,13 @@ def test_snapshot_round_trip_keeps_the_state() -> None:
     restored = Product.from_snapshot("mug", product.snapshot_state(), 3)
     assert vars(restored) | {"version": 0} == vars(product) | {"version": 0}
     assert restored.version == 3
+
+
+def test_receive_fills_on_hand_up_to_the_limit_and_refuses_past_it() -> None:
+    """Bounded on hand bounds every stock figure of the catalogue view."""
+    product = product_with(REGISTERED, StockReceived(product_id="mug", quantity=MAX_STOCK - 5))
+    assert product.receive(quantity=5) == [StockReceived(product_id="mug", quantity=5)]
+    with pytest.raises(StockLimitExceeded) as refused:
+        product.receive(quantity=6)
+    assert refused.value.code == "stock_limit_exceeded"
+    assert refused.value.extra == {"product_id": "mug", "on_hand": MAX_STOCK - 5, "max_on_hand": MAX_STOCK}

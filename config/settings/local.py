@@ -1,0 +1,13 @@
+"""Settings for `make run` and a developer's machine: debug on, plain HTTP, a dev-only key.
+
+Debug is on unless DJANGO_DEBUG=0 says otherwise; only with debug on may the key fall
+back to an obviously-local one (sessions survive runserver's reloads), and seed_demo
+may create its well-known logins.
+"""
+
+from .base import *  # noqa: F403
+from .base import LOGGING, env, secret_key
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = secret_key(dev_key="django-insecure-local-development-only-never-deploy-this" if DEBUG else "")
+LOGGING["handlers"]["console"]["formatter"] = "plain" if DEBUG else "json"
