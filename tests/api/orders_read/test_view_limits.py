@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from eventstore.store import ANY, StreamWrite, append
+from eventstore.log.append import ANY, StreamWrite, append
 from orders_write.events import StockReceived
 from orders_write.limits import (
     MAX_LINE_TOTAL,
