@@ -7,9 +7,12 @@ and hashed, the production pins identical in both locks, no test tool in product
 """
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -117,3 +120,19 @@ def test_dockerignore_keeps_tests_benchmarks_and_local_files_out() -> None:
     # What the image needs must not be ignored.
     for needed in ("requirements", "config", "compose", "manage.py", "eventstore", "orders_read", "orders_write"):
         assert needed not in ignored, needed
+
+
+def test_pre_commit_runs_the_projects_own_tools_from_its_venv() -> None:
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    repos = {repo["repo"]: repo["hooks"] for repo in config["repos"]}
+    assert set(repos) <= {"local", "meta"}, "a remote hook repository would be fetched, at a version of its own"
+    hooks = {hook["id"]: hook for hook in repos["local"]}
+    assert hooks["ruff-format"]["entry"] == ".venv/bin/ruff format"
+    assert hooks["ruff-check"]["entry"].startswith(".venv/bin/ruff check --fix")
+    assert "makemigrations --check" in hooks["migrations-in-step"]["entry"]
+    for hook in hooks.values():
+        assert hook["language"] == "system" and hook["entry"].startswith(".venv/bin/"), hook["id"]
+    pre_commit = Path(sys.executable).with_name("pre-commit")
+    assert pre_commit.exists(), "pre-commit is in the development lock: `make install` brings it"
+    done = subprocess.run([str(pre_commit), "validate-config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
