@@ -5,6 +5,7 @@ PYTHON ?= python3
 DEMO_ENV := DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_DEBUG=1
 
 .PHONY: help install run test lint bench bench-quick soak clean
+.PHONY: lock fmt
 
 # List the targets with what each does.
 help:
@@ -32,6 +33,19 @@ test: install
 # Lint with ruff.
 lint: install
 	$(VENV)/bin/ruff check .
+
+# Format the code and apply ruff's safe fixes (CI checks both with `ruff format --check` and `ruff check`).
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+LOCK := CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links
+
+# Recompile the hashed locks after editing requirements/*.in: requirements/base.txt (production), requirements.txt (dev).
+lock: install
+	$(LOCK) --output-file requirements/base.txt requirements/base.in
+	$(LOCK) --output-file requirements.txt requirements/dev.in
 
 # Run every benchmark (needs DATABASE_URL pointing at PostgreSQL); bench-quick for the short versions.
 bench: install

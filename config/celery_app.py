@@ -6,6 +6,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging, task_postrun, task_prerun
 
+import config.task_context  # noqa: F401  (its receivers carry request and correlation ids into task logs)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("config")

@@ -9,14 +9,26 @@ import json
 import logging
 from datetime import UTC, datetime
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+NO_ID = "-"
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default=NO_ID)
+# Set only inside a Celery task (config.task_context): the correlation id it carries and its own id.
+correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default=NO_ID)
+task_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default=NO_ID)
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps every record with the current request id."""
+    """Stamps every record with the current request id, and inside a task with its correlation and task ids.
+
+    The last two are added only when set, so a web request's lines stay as they were, and
+    an id the caller passed explicitly (`extra={"correlation_id": ...}`) is kept.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        for name, var in (("correlation_id", correlation_id_var), ("task_id", task_id_var)):
+            value = var.get()
+            if value != NO_ID and not hasattr(record, name):
+                setattr(record, name, value)
         return True
 
 

@@ -124,6 +124,42 @@ class EventStoreCollector:
             gauges["failed"].add_metric([s.name], 1 if s.status == "failed" else 0)
             gauges["needs_rebuild"].add_metric([s.name], 1 if s.needs_rebuild else 0)
         yield from gauges.values()
+        from eventstore.projections.base import all_projections
+
+        yield from rebuild_gauges([projection.name for projection in all_projections()])
+
+
+REBUILD_ACTIVE_PHASES = frozenset({"queued", "running", "swapping"})
+
+
+def rebuild_gauges(names: list[str]) -> list[Metric]:
+    """Each projection's latest rebuild from the shared cache (eventstore.rebuild.progress), where the worker
+    running it reports: whether it is under way, and the share of the log it has replayed."""
+    from django.core.cache import cache
+
+    from eventstore.rebuild.progress import progress_key
+
+    running = GaugeMetricFamily(
+        "projection_rebuild_running", "1 while a rebuild of the projection is queued or running", labels=["projection"]
+    )
+    progress = GaugeMetricFamily(
+        "projection_rebuild_progress_ratio",
+        "Share of the log the projection's latest rebuild has replayed (1 once done)",
+        labels=["projection"],
+    )
+    try:
+        entries = cache.get_many([progress_key(name) for name in names])
+    except Exception:  # a scrape must answer with the database figures even when the cache is down
+        logger.warning("rebuild progress unavailable for /metrics", exc_info=True)
+        entries = {}
+    for name in names:
+        entry = entries.get(progress_key(name))
+        if not entry:
+            continue
+        phase, done, total = entry.get("phase"), entry.get("events_done", 0), entry.get("events_total", 0)
+        running.add_metric([name], 1 if phase in REBUILD_ACTIVE_PHASES else 0)
+        progress.add_metric([name], 1.0 if phase == "done" else (done / total if total else 0.0))
+    return [running, progress]
 
 
 _DATABASE_REGISTRY = CollectorRegistry(auto_describe=False)

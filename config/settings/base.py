@@ -256,6 +256,36 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-records"] = {
     "options": {"expires": 600},
 }
 
+# CELERY TIME LIMITS
+# ------------------------------------------------------------------------------
+# At the soft limit a task gets SoftTimeLimitExceeded (a rebuild then cleans its shadow tables
+# up and reports failed); at the hard limit the worker kills the process running it. Catch-ups
+# commit batch by batch, so one cut short leaves the rest to the next. Rebuilds read the whole
+# log and get their own, longer limits; the Redis broker's visibility timeout (after which an
+# unacknowledged message is delivered again) must exceed them, or a rebuild still running
+# would be handed to a second worker.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=5 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 60)
+REBUILD_SOFT_TIME_LIMIT = env.int("CELERY_REBUILD_SOFT_TIME_LIMIT", default=4 * 3600)
+REBUILD_TIME_LIMIT = env.int("CELERY_REBUILD_TIME_LIMIT", default=4 * 3600 + 5 * 60)
+CELERY_TASK_ANNOTATIONS = {
+    "eventstore.tasks.rebuild_projections": {
+        "soft_time_limit": REBUILD_SOFT_TIME_LIMIT,
+        "time_limit": REBUILD_TIME_LIMIT,
+    },
+}
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env.int(
+    "CELERY_VISIBILITY_TIMEOUT", default=REBUILD_TIME_LIMIT + 10 * 60
+)
+_time_limits = [(CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT), (REBUILD_SOFT_TIME_LIMIT, REBUILD_TIME_LIMIT)]
+for _soft, _hard in _time_limits:
+    if not 0 < _soft < _hard:
+        raise ImproperlyConfigured(f"A Celery soft time limit ({_soft} s) must be positive and below its hard one.")
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= max(CELERY_TASK_TIME_LIMIT, REBUILD_TIME_LIMIT):
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed every task's hard time limit (a rebuild's).")
+# Beat writes its schedule file after every task it sends: the file's age is its health check (compose).
+CELERY_BEAT_SYNC_EVERY = 1
+
 # CACHES (Redis when a Redis broker is configured: coalesces projection triggers)
 # ------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
