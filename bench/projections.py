@@ -4,9 +4,14 @@ Why: the read side must stay fast at a million orders and catch up quickly. Meas
 PostgreSQL, in a scratch database (`bench_projections`, or --scratch-db) that it creates, migrates and drops:
 - rebuild: the log's events per second turned into all three views by `rebuild_projection`
   (blue/green into fresh shadow tables), against the set-based limit: the same views built by
-  `INSERT ... SELECT ... GROUP BY` straight from the log into fresh tables, timed in the same run;
+  `INSERT ... SELECT ... GROUP BY` straight from the log into fresh tables, timed in the same run,
+  built the way the rebuild builds (`set_sql_deferred`: unindexed tables filled, then the same
+  indexes created, with the rebuild's own shadow-table functions) and, for reference, into
+  tables that keep their indexes during the insert (`set_sql`);
 - lag: commit -> visible in the view (the projection's checkpoint, which moves in the same
-  transaction as the rows), p50/p99, at a steady 200 appends/s with a real `celery worker`;
+  transaction as the rows), p50/p99, at a steady 200 appends/s, for both ways projections are
+  woken: a real `celery worker` (the cache-coalesced Celery trigger, `lag_*`) and
+  `manage.py run_projector` alone (LISTEN/NOTIFY, `lag_projector_*`);
 - GET /api/orders/{id}/ and GET /api/products/?search= p50/p99 (Django test client, in process)
   at a small size (10k orders) and a large one (1M orders, 100k products; --quick: 200k, 20k),
   with EXPLAIN ANALYZE of the queries behind them printed as proof that the indexes are used.
@@ -304,9 +309,16 @@ SET_SQL = {
 }
 
 
-def set_sql_seconds() -> float:
-    """Build all three views into fresh (indexed, like the live) tables straight from the log."""
+def set_sql_seconds(*, deferred: bool) -> float:
+    """Build all three views into fresh tables straight from the log.
+
+    `deferred`: the way the rebuild builds its shadows (`eventstore.rebuild.shadow_tables`):
+    the copy's secondary indexes dropped before the fill and created once after it, timed
+    together; otherwise the copy keeps its indexes during the insert.
+    """
     from django.db import connection, transaction
+
+    from eventstore.rebuild import shadow_tables
 
     total = 0.0
     for table, sql in SET_SQL.items():
@@ -315,9 +327,11 @@ def set_sql_seconds() -> float:
             cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
             cursor.execute(f"CREATE TABLE {fresh} (LIKE {table} INCLUDING ALL)")
         started = time.perf_counter()
+        indexes = shadow_tables.defer_indexes(connection, fresh) if deferred else []
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = 0")
             cursor.execute(sql.format(t=fresh))
+        shadow_tables.build_indexes(connection, indexes)
         total += time.perf_counter() - started
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {fresh}")
@@ -407,7 +421,13 @@ def explain(gen: LogGenerator) -> None:
 
 
 def _write_orders(
-    index: int, rate: float, seconds: float, start_at: float, products: list[tuple[str, str]], out: Any
+    index: int,
+    rate: float,
+    seconds: float,
+    start_at: float,
+    products: list[tuple[str, str]],
+    out: Any,
+    trigger_celery: bool = True,
 ) -> None:
     """A writer process: appends an order (and its reservation) at `rate`/s, reports each commit's token and time.
 
@@ -419,6 +439,11 @@ def _write_orders(
     sys.path.insert(0, str(ROOT))
     django.setup()
     from decimal import Decimal
+
+    if not trigger_celery:  # only NOTIFY wakes the projector: no Celery trigger, no catch-up in this process
+        from eventstore.signals import events_committed
+
+        events_committed.disconnect(dispatch_uid="eventstore.request_catch_up")
 
     from eventstore.errors import ConcurrencyError
     from eventstore.log.append import ANY, StreamWrite, append
@@ -451,36 +476,50 @@ def _write_orders(
     out.put(None)
 
 
-def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4) -> tuple[float, float, int, float]:
+WORKER = [
+    sys.executable,
+    "-m",
+    "celery",
+    "-A",
+    "config",
+    "worker",
+    "-Q",
+    QUEUE,
+    "--pool=threads",
+    "--concurrency=4",
+    "--loglevel=WARNING",
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+    "-n",
+    f"{QUEUE}@%h",
+]
+PROJECTOR = [sys.executable, "manage.py", "run_projector"]
+
+
+def lag(
+    gen: LogGenerator, seconds: float, *, runner: str = "worker", rate: float = 200.0, writers: int = 4
+) -> tuple[float, float, int, float]:
     """Append at a steady rate from writer processes; poll order_summary's checkpoint, which moves
-    in the same transaction as the view rows, and time commit -> visible for every append."""
+    in the same transaction as the view rows, and time commit -> visible for every append.
+
+    `runner`: "worker" (a Celery worker woken by the commits' coalesced triggers; nothing else
+    runs the projections) or "projector" (`run_projector` woken by NOTIFY; the writers queue no
+    Celery task, as in a deployment without workers).
+    """
     import multiprocessing
     import queue as queues
 
     from eventstore.models import ProjectionState
 
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-projections-worker.log"
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-projections-{runner}.log"
+    env = {**os.environ}
+    if runner == "projector":
+        env.pop("CELERY_BROKER_URL", None)  # the projector's own process needs no broker
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            QUEUE,
-            "--pool=threads",
-            "--concurrency=4",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"{QUEUE}@%h",
-        ],
+        WORKER if runner == "worker" else PROJECTOR,
         cwd=ROOT,
-        env={**os.environ},
+        env=env,
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -493,7 +532,8 @@ def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4
         start_at = time.time() + 3  # writers' own start-up (django.setup)
         processes = [
             context.Process(
-                target=_write_orders, args=(i, rate / writers, seconds, start_at + i / rate, gen.products, out)
+                target=_write_orders,
+                args=(i, rate / writers, seconds, start_at + i / rate, gen.products, out, runner == "worker"),
             )
             for i in range(writers)
         ]
@@ -521,7 +561,7 @@ def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4
             process.join(10)
         achieved = sent / seconds
         print(
-            f"lag: {sent} appends at {achieved:.0f}/s by {writers} writer processes, {len(lags)} seen, "
+            f"lag ({runner}): {sent} appends at {achieved:.0f}/s by {writers} writer processes, {len(lags)} seen, "
             f"{len(pending)} never seen"
         )
     finally:
@@ -534,7 +574,9 @@ def lag(gen: LogGenerator, seconds: float, rate: float = 200.0, writers: int = 4
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k orders / 20k products at the large size")
-    parser.add_argument("--lag-only", action="store_true", help="only the lag, on the small log (for tuning)")
+    parser.add_argument(
+        "--lag-only", choices=("worker", "projector"), help="only the lag with this runner, on the small log (tuning)"
+    )
     parser.add_argument(
         "--scratch-db",
         default=os.environ.get("BENCH_SCRATCH_DB", SCRATCH_DB),
@@ -580,7 +622,7 @@ def main() -> None:
                     dict(
                         zip(
                             ("lag_p50_ms", "lag_p99_ms", "lag_unseen", "lag_appends_per_s"),
-                            lag(gen, seconds=10),
+                            lag(gen, seconds=10, runner=args.lag_only),
                             strict=True,
                         )
                     )
@@ -604,17 +646,23 @@ def main() -> None:
         print(f"generated {events} events in {time.perf_counter() - started:.1f}s")
 
         rebuild_s, per = rebuild_seconds()
-        set_s = set_sql_seconds()
+        set_s = set_sql_seconds(deferred=False)
+        deferred_s = set_sql_seconds(deferred=True)
         analyze()
-        rebuild_rate, set_rate = events / rebuild_s, events / set_s
+        rebuild_rate, set_rate, deferred_rate = events / rebuild_s, events / set_s, events / deferred_s
         print(
             f"rebuild all views: {rebuild_s:.2f}s {per} = {rebuild_rate:,.0f} events/s; "
-            f"set-based SQL: {set_s:.2f}s = {set_rate:,.0f} events/s"
+            f"set-based SQL: {set_s:.2f}s = {set_rate:,.0f} events/s, "
+            f"indexes deferred as the rebuild does: {deferred_s:.2f}s = {deferred_rate:,.0f} events/s"
         )
         large = latencies(gen, samples=200)
         print(f"large ({large_orders} orders, {large_products} products): {large}")
         explain(gen)
-        lag_p50, lag_p99, unseen, lag_rate = lag(gen, seconds=10 if args.quick else 30)
+        lag_seconds = 10 if args.quick else 30
+        lag_p50, lag_p99, unseen, lag_rate = lag(gen, seconds=lag_seconds, runner="worker")
+        projector_p50, projector_p99, projector_unseen, projector_rate = lag(
+            gen, seconds=lag_seconds, runner="projector"
+        )
     finally:
         from django.db import connections
 
@@ -627,12 +675,18 @@ def main() -> None:
                 "quick": args.quick,
                 "events": events,
                 "rebuild_events_per_s": round(rebuild_rate),
+                "set_sql_deferred_events_per_s": round(deferred_rate),
+                "ratio_vs_set_sql_deferred": round(rebuild_rate / deferred_rate, 3),
                 "set_sql_events_per_s": round(set_rate),
                 "ratio_vs_set_sql": round(rebuild_rate / set_rate, 3),
                 "lag_p50_ms": lag_p50,
                 "lag_p99_ms": lag_p99,
                 "lag_unseen": unseen,
                 "lag_appends_per_s": lag_rate,
+                "lag_projector_p50_ms": projector_p50,
+                "lag_projector_p99_ms": projector_p99,
+                "lag_projector_unseen": projector_unseen,
+                "lag_projector_appends_per_s": projector_rate,
                 "order_get_p50_ms": large["order_get_p50_ms"],
                 "order_get_p99_ms": large["order_get_p99_ms"],
                 "search_p50_ms": large["search_p50_ms"],
