@@ -1,18 +1,15 @@
-"""SQLite connection setup: the function the append-only triggers consult.
+"""SQLite connection setup: the function the append-only triggers of migrations 0002-0004 consult.
 
-SQLite triggers cannot read session settings, so the escape hatch the test runner
-needs to empty its database is a function; it answers 1 only when the
-EVENTSTORE_ALLOW_PURGE setting is on (test settings), and 0 everywhere else.
+Those triggers let a connection through whose `eventstore_allow_purge()` answered 1;
+since 0005 no trigger asks, but migrating an older database still runs them, so the
+function stays registered and always answers 0.
 """
 
 from typing import Any
-
-from django.conf import settings
 
 
 def install_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
     """Receiver of `connection_created`."""
     if connection.vendor != "sqlite":
         return
-    allowed = 1 if getattr(settings, "EVENTSTORE_ALLOW_PURGE", False) else 0
-    connection.connection.create_function("eventstore_allow_purge", 0, lambda: allowed, deterministic=True)
+    connection.connection.create_function("eventstore_allow_purge", 0, lambda: 0, deterministic=True)

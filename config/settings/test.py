@@ -1,13 +1,12 @@
-"""Test settings: the base settings, fast password hashing, a purgeable log, and plain HTTP.
+"""Test settings: the base settings, fast password hashing, plain HTTP, and the test runner's flush.
 
-The append-only triggers refuse DELETE/TRUNCATE; the test runner must empty its own
-database between transactional tests, so only here the escape hatch is turned on
-(`eventstore.allow_purge` on PostgreSQL connections, the SQLite function). Tests that
-prove the refusals use a raw connection without it.
+The log refuses DELETE and TRUNCATE from every session; the test runner empties its
+own database between transactional tests as the tables' owner, through the flush of
+the test-only app `tests.purge` (it lifts the triggers inside its own transaction).
 """
 
 from .base import *  # noqa: F403
-from .base import DATABASES
+from .base import INSTALLED_APPS
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The suite (test client, the gunicorn and Celery processes it starts, the soak's stack, the
@@ -15,7 +14,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
-EVENTSTORE_ALLOW_PURGE = True
-for _db in DATABASES.values():
-    if _db["ENGINE"] == "django.db.backends.postgresql":
-        _db["OPTIONS"]["options"] += " -c eventstore.allow_purge=on"
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.purge.apps.PurgeConfig"]
