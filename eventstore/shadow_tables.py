@@ -47,12 +47,29 @@ def create_shadow(connection: Any, table: str) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"CREATE TABLE {quote(connection, shadow)} (LIKE {quote(connection, table)} INCLUDING ALL)")
+            _keep_owner(cursor, connection, table, shadow)
             return shadow
         table_sql, indexes = _sqlite_ddl(cursor, table)
         cursor.execute(_SQLITE_TABLE.sub(lambda m: m.group(1) + quote(connection, shadow), table_sql, count=1))
         for name, sql in indexes:
             cursor.execute(_sqlite_index_sql(connection, sql, name + SHADOW_SUFFIX, shadow))
     return shadow
+
+
+def _keep_owner(cursor: Any, connection: Any, table: str, shadow: str) -> None:
+    """Give the shadow the live table's owner, so a rebuild run by another role leaves the views' owner as it was.
+
+    The app's runtime role owns the views and rebuilds them; an operator rebuilding as
+    the tables' owner would otherwise swap in tables the runtime role could not rebuild.
+    """
+    cursor.execute(
+        "SELECT pg_get_userbyid(relowner), pg_get_userbyid(relowner) = current_user FROM pg_class"
+        " WHERE oid = %s::regclass",
+        [quote(connection, table)],
+    )
+    owner, same = cursor.fetchone()
+    if not same:
+        cursor.execute(f"ALTER TABLE {quote(connection, shadow)} OWNER TO {quote(connection, owner)}")
 
 
 def defer_indexes(connection: Any, shadow: str) -> list[str]:

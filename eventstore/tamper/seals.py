@@ -15,6 +15,7 @@ by stream and version, not only detected. Cost is proportional to what is new.
 """
 
 import hashlib
+import zlib
 from collections.abc import Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -24,6 +25,9 @@ from eventstore.models import Seal
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.reading import head
 from eventstore.tamper.reader import EventHash, StoredEvent, log_hashes
+
+SEAL_LOCK_KEY = zlib.crc32(b"eventstore-seal")
+"""The advisory lock sealers take turns on (the rebuilds' keys are crc32s of other names)."""
 
 
 class SealDigest:
@@ -55,15 +59,17 @@ def last_seal(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
 def seal_log(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
     """Seal every event readable now and not sealed yet; None when the log has not grown.
 
-    One short transaction: the table lock makes concurrent sealers take turns (the
-    second finds nothing new), and the transaction only gets an id at the INSERT, its
-    last statement, so reading the new events holds back no projection reader.
+    One short transaction: a transaction-level advisory lock makes concurrent sealers
+    take turns (the second finds nothing new) and needs no privilege beyond INSERT,
+    which is all the runtime role holds on this append-only table; the transaction only
+    gets an id at the INSERT, its last statement, so reading the new events holds back
+    no projection reader.
     """
     connection = connections[using]
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE eventstore_seal IN SHARE ROW EXCLUSIVE MODE")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
         previous = last_seal(using=using)
         start = previous.checkpoint if previous else ORIGIN
         upto = head(using=using)
