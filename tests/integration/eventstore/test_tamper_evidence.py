@@ -1,6 +1,6 @@
 """Tamper evidence on both databases: every append path chains, seals chain, verify_log passes a clean log.
 
-The tampering itself is proven on SQLite here (through the test runner's purge hatch)
+The tampering itself is proven on SQLite here (triggers dropped and re-created around it)
 and on PostgreSQL in test_tamper_postgres.py (a superuser with triggers switched off).
 """
 
