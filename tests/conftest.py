@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -65,23 +66,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=worker_skip))
 
 
-def database_url(alias: str) -> str:
-    """A URL for the *test* database behind `alias`, for processes the tests start."""
+def database_url(alias: str, *, user: str | None = None, password: str | None = None) -> str:
+    """A URL for the *test* database behind `alias`, for processes the tests start (as another role if given)."""
     cfg = connections[alias].settings_dict
     if cfg["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{cfg['NAME']}"
-    user = cfg.get("USER") or ""
-    password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+    if user is None:
+        user, password = cfg.get("USER") or "", cfg.get("PASSWORD") or ""
+    password = f":{password}" if password else ""
     auth = f"{user}{password}@" if user else ""
     return f"postgres://{auth}{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
 
 
+def runtime_role() -> str | None:
+    """RUNTIME_DATABASE_USER on PostgreSQL: the role the processes the tests start connect as.
+
+    The test runner itself stays the owner: pytest-django creates and migrates the test
+    databases with it and empties them between tests (tests.purge). After migrating,
+    `grant_runtime_role` gives the runtime role its privileges, and gunicorn, the Celery
+    workers, beat and run_projector connect as that role, as in production; a grant the
+    code needs and lacks fails their tests (CI runs the end-to-end tests this way).
+    """
+    name = os.environ.get("RUNTIME_DATABASE_USER", "")
+    return name if name and on_postgres() else None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """pytest-django's test databases, plus the runtime role's grants on them when RUNTIME_DATABASE_USER is set."""
+    if role := runtime_role():
+        from django.core.management import call_command
+
+        with django_db_blocker.unblock():
+            call_command("grant_runtime_role", role, verbosity=0)
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a process that must use the tests' databases and broker."""
+    """The environment for a process that must use the tests' databases and broker (as the runtime role, if set)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
-    env["DATABASE_URL"] = database_url("default")
+    role = runtime_role()
+    password = os.environ.get("RUNTIME_DATABASE_PASSWORD", "")
+    env["DATABASE_URL"] = database_url("default", user=role, password=password)
     if "read" in settings.DATABASES:
-        env["READ_DATABASE_URL"] = database_url("read")
+        env["READ_DATABASE_URL"] = database_url("read", user=role, password=password)
     env.update(extra)
     return env
 

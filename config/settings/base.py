@@ -74,6 +74,19 @@ DATABASES = {"default": _database(env.str("DATABASE_URL", default=f"sqlite:///{B
 if env.str("READ_DATABASE_URL", default=""):
     DATABASES["read"] = _database(env.str("READ_DATABASE_URL"))
 DATABASE_ROUTERS = ["eventstore.routers.ReadModelRouter"]
+# `migrate` and `grant_runtime_role` connect as the tables' owner; everything else as a runtime
+# role that owns nothing on the log (README, "Two database roles"). Unset, the owner is the app's role.
+MIGRATE_DATABASES = {
+    alias: _database(url)
+    for alias, url in (
+        ("default", env.str("MIGRATE_DATABASE_URL", default="")),
+        ("read", env.str("MIGRATE_READ_DATABASE_URL", default="")),
+    )
+    if url and alias in DATABASES
+}
+for _alias, _owner in MIGRATE_DATABASES.items():
+    if (_owner["ENGINE"], _owner["NAME"]) != (DATABASES[_alias]["ENGINE"], DATABASES[_alias]["NAME"]):
+        raise ImproperlyConfigured(f"the migrate URL of {_alias!r} must name the same database as the app's URL")
 
 # APPS
 # ------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ chains the same way, and two writers can never both chain to one parent: the uni
   Adding a NOT NULL column rebuilds the SQLite table, which drops its triggers, so
   they are created again here (and the first operation restores 0002's when reversed).
 
-The backfill of existing events is the one place the append-only rule is lifted, for
-this migration's own transaction only (`SET LOCAL`-like `set_config(..., true)`).
+The backfill of existing events is the one place the append-only rule is lifted: on
+PostgreSQL the migration (run by the tables' owner) disables the refusing trigger inside
+its own transaction and enables it again before COMMIT, so no other session ever sees it
+off; a failed backfill rolls the disabling back with everything else.
 """
 
 import sys
@@ -140,10 +142,8 @@ def backfill(connection) -> None:
         total = cursor.fetchone()[0]
         if not total:
             return
-        if postgres:  # lifted for this transaction only; restored below
-            cursor.execute("SELECT current_setting('eventstore.allow_purge', true)")
-            was = cursor.fetchone()[0] or ""
-            cursor.execute("SELECT set_config('eventstore.allow_purge', 'on', true)")
+        if postgres:  # lifted inside this migration's transaction only; enabled again below
+            cursor.execute("ALTER TABLE eventstore_event DISABLE TRIGGER eventstore_event_append_only")
         stream, version, parent, done = "", 0, "", 0
         while True:
             cursor.execute(
@@ -178,7 +178,7 @@ def backfill(connection) -> None:
             done += len(rows)
             print(f"  eventstore: hashed {done}/{total} events", file=sys.stdout, flush=True)
         if postgres:
-            cursor.execute("SELECT set_config('eventstore.allow_purge', %s, true)", [was])
+            cursor.execute("ALTER TABLE eventstore_event ENABLE TRIGGER eventstore_event_append_only")
 
 
 def forward(apps, schema_editor) -> None:

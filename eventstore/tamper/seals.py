@@ -56,9 +56,11 @@ def last_seal(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
 def seal_log(*, using: str = DEFAULT_DB_ALIAS) -> Seal | None:
     """Seal every event readable now and not sealed yet; None when the log has not grown.
 
-    One short transaction: the table lock makes concurrent sealers take turns (the
-    second finds nothing new), and the transaction only gets an id at the INSERT, its
-    last statement, so reading the new events holds back no projection reader.
+    One short transaction: a transaction-level advisory lock makes concurrent sealers
+    take turns (the second finds nothing new) and needs no privilege beyond INSERT,
+    which is all the runtime role holds on this append-only table; the transaction only
+    gets an id at the INSERT, its last statement, so reading the new events holds back
+    no projection reader.
     """
     with transaction.atomic(using=using):
         recorder_for(using).lock_seals(using=using)

@@ -107,10 +107,23 @@ class PostgresTables:
             cursor.execute(f"SET LOCAL lock_timeout = {int(milliseconds)}")
 
     def create_shadow(self, table: str, shadow: str, *, using: str) -> None:
+        """A copy with the live table's owner, so a rebuild run by another role leaves the views' owner as it was.
+
+        The app's runtime role owns the views and rebuilds them; an operator rebuilding as
+        the tables' owner would otherwise swap in tables the runtime role could not rebuild.
+        """
         connection = connections[using]
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE TABLE {quote(shadow)} (LIKE {quote(table)} INCLUDING ALL)")
+            cursor.execute(
+                "SELECT pg_get_userbyid(relowner), pg_get_userbyid(relowner) = current_user FROM pg_class"
+                " WHERE oid = %s::regclass",
+                [quote(table)],
+            )
+            owner, same = cursor.fetchone()
+            if not same:
+                cursor.execute(f"ALTER TABLE {quote(shadow)} OWNER TO {quote(owner)}")
 
     def defer_indexes(self, shadow: str, *, using: str) -> list[str]:
         """The primary key and unique or constraint indexes stay: upserts and the table's rules need them."""

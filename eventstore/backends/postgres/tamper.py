@@ -5,6 +5,7 @@ the reader holds no transaction id, so it holds back no projection reader, and t
 `(transaction_id, position)` bounds are row comparisons the tail index enters at.
 """
 
+import zlib
 from typing import Any
 
 import psycopg
@@ -13,6 +14,8 @@ from django.db import connections
 from eventstore.backends.recorder import Row
 from eventstore.log.positions import Checkpoint
 
+SEAL_LOCK_KEY = zlib.crc32(b"eventstore-seal")
+"""The advisory lock sealers take turns on (the rebuilds' keys are crc32s of other names)."""
 _UTC_TEXT = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 _EVENT = (
     "transaction_id::text::bigint AS txid, position, stream_id, version, event_type, schema_version,"
@@ -55,9 +58,13 @@ class PostgresTamper:
             return cursor.fetchall()
 
     def lock_seals(self, *, using: str) -> None:
-        """Concurrent sealers take turns: the second finds nothing new."""
+        """Concurrent sealers take turns: the second finds nothing new.
+
+        A transaction-level advisory lock, not a table lock: it needs no privilege beyond
+        INSERT, which is all the runtime role holds on this append-only table.
+        """
         with connections[using].cursor() as cursor:
-            cursor.execute("LOCK TABLE eventstore_seal IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
 
 
 def _fetch(using: str, sql: str, params: list[Any]) -> list[Row]:

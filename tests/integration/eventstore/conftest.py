@@ -29,7 +29,7 @@ def store_alone() -> Iterator[None]:
 
 @pytest.fixture
 def raw_pg() -> Iterator[psycopg.Connection]:
-    """An autocommit psycopg connection to the test database, WITHOUT the test-only purge option."""
+    """An autocommit psycopg connection to the test database, beside Django's."""
     if connections["default"].vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
     with psycopg.connect(database_url("default"), autocommit=True) as conn:
@@ -37,16 +37,7 @@ def raw_pg() -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def sqlite_purge_closed() -> Iterator[None]:
-    """Answer 0 from eventstore_allow_purge() on Django's connection, as outside the tests (SQLite only)."""
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
+def sqlite_only() -> None:
+    """For the SQLite side of a rule PostgreSQL proves with its own tests."""
+    if connections["default"].vendor != "sqlite":
         pytest.skip("SQLite only: the PostgreSQL triggers are proven from a raw connection")
-    connection.ensure_connection()
-    raw = connection.connection
-    raw.create_function("eventstore_allow_purge", 0, lambda: 0, deterministic=True)
-    try:
-        yield
-    finally:
-        raw.create_function("eventstore_allow_purge", 0, lambda: 1, deterministic=True)

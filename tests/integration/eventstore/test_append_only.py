@@ -1,9 +1,8 @@
 """The log is append-only for real: the model, its querysets and the database itself refuse changes.
 
-The test settings let the test runner's own connections purge the table between
-tests, so the database-level refusals are proven where that escape hatch is off: a
-raw psycopg connection without the `eventstore.allow_purge` option on PostgreSQL,
-and the `eventstore_allow_purge()` function answering 0 on SQLite.
+The database refuses every session, with no setting that opens it: on PostgreSQL
+even the owner's raw connection is refused until it disables the trigger (which the
+runtime role cannot: tests/integration/eventstore/test_runtime_role.py).
 """
 
 import psycopg
@@ -73,21 +72,21 @@ def test_postgres_triggers_refuse_raw_update_delete_and_truncate(
 
 
 @pytest.mark.postgres
-def test_postgres_triggers_cannot_be_bypassed_by_a_session_that_is_not_the_test_runner(
-    recorded: Event, raw_pg: psycopg.Connection
+@pytest.mark.parametrize("value", ["on", "yes", "true", "1"])
+def test_postgres_triggers_have_no_setting_that_lets_a_session_through(
+    recorded: Event, raw_pg: psycopg.Connection, value: str
 ) -> None:
-    """Only the literal setting `on` opens the hatch; any other value keeps refusing."""
-    with raw_pg.transaction():
-        raw_pg.execute("SET LOCAL eventstore.allow_purge = 'yes'")
-        with pytest.raises(psycopg.errors.RestrictViolation):
-            raw_pg.execute("DELETE FROM eventstore_event")
+    for scope in ("SESSION", "LOCAL"):
+        with raw_pg.transaction():
+            raw_pg.execute(f"SET {scope} eventstore.allow_purge = '{value}'")
+            for statement in ("DELETE FROM eventstore_event", "UPDATE eventstore_event SET version = 7"):
+                with pytest.raises(psycopg.errors.RestrictViolation), raw_pg.transaction():
+                    raw_pg.execute(statement)
     assert unchanged(recorded)
 
 
 @pytest.mark.parametrize("statement", ["UPDATE eventstore_event SET version = 7", "DELETE FROM eventstore_event"])
-def test_sqlite_triggers_refuse_raw_update_and_delete(
-    recorded: Event, sqlite_purge_closed: None, statement: str
-) -> None:
+def test_sqlite_triggers_refuse_raw_update_and_delete(recorded: Event, sqlite_only: None, statement: str) -> None:
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
     assert unchanged(recorded)

@@ -235,3 +235,19 @@ def test_every_series_the_dashboard_queries_is_one_metrics_exports(anon_client) 
     exported = exported_series(response.content.decode())
     missing = {name: panel for name, panel in queried.items() if name not in exported}
     assert not missing, f"the dashboard queries series /metrics does not export: {missing}"
+
+
+def test_only_migrate_connects_as_the_owner_and_then_grants_the_app_role(compose) -> None:
+    services = compose["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = services["migrate"]["environment"]
+    assert migrate["MIGRATE_DATABASE_URL"].startswith(f"postgres://{owner}:")
+    assert migrate["MIGRATE_READ_DATABASE_URL"].endswith("/orders_read")
+    app_role = migrate["RUNTIME_DATABASE_USER"]
+    for name in (*APP_SERVICES, "projector"):
+        env = services[name]["environment"]
+        for url in (env["DATABASE_URL"], env["READ_DATABASE_URL"]):
+            assert url.startswith(f"postgres://{app_role}:") and app_role != owner, name
+        if name != "migrate":
+            assert not any(key.startswith("MIGRATE_") for key in env), name
+    assert "grant_runtime_role" in (ROOT / "compose/migrate/start").read_text()
