@@ -12,7 +12,11 @@ def variables_read() -> set[str]:
     names: set[str] = set()
     for path in (ROOT / "config/settings").glob("*.py"):
         names |= set(re.findall(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"", path.read_text()))
-    for path in [ROOT / "compose/web/gunicorn.conf.py", *ROOT.glob("config/*.py")]:
+    for path in [
+        ROOT / "compose/web/gunicorn.conf.py",
+        *ROOT.glob("config/*.py"),
+        *ROOT.glob("*/management/commands/*.py"),
+    ]:
         names |= set(re.findall(r"os\.environ(?:\.get\(|\[)\"([A-Z][A-Z0-9_]*)\"", path.read_text()))
     for path in (ROOT / "compose").glob("*/start"):
         names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", path.read_text()))
