@@ -170,7 +170,7 @@ def test_the_command_isolation_yields_a_restore_that_may_run_twice(rec: Backend,
 def test_the_tail_is_in_log_order_after_a_checkpoint_with_a_limit_and_a_type_filter(rec: Backend, db: str):
     one = rec.insert_events([stream("Order-1", 0, "A", "B")], using=db).checkpoint
     two = rec.insert_events([stream("Order-2", 0, "A", "C")], using=db).checkpoint
-    assert wait_until_readable(two, using=db)  # another session of the cluster may hold the tail back a moment
+    assert wait_until_readable(two, timeout=30, using=db)  # an older transaction of the cluster may hold it back
     everything = [as_dict(r) for r in rec.select_tail(ORIGIN, 100, None, using=db)]
     assert [(r["stream_id"], r["version"]) for r in everything] == [
         ("Order-1", 1),
@@ -302,7 +302,7 @@ def test_lean_rows_where_the_backend_prefetches(rec: Backend, db: str):
         with pytest.raises(NotImplementedError):
             rec.select_lean_tail(ORIGIN, 10, ["A"], using=db)
         return
-    assert wait_until_readable(checkpoint, using=db)
+    assert wait_until_readable(checkpoint, timeout=30, using=db)
     rec.prepare_reader(using=db)
     rows = rec.select_lean_tail(ORIGIN, 10, ["B"], using=db)
     assert len(rows) == 1
