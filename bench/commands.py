@@ -5,7 +5,10 @@ event-sourced order costs no more than the CRUD endpoint a team would otherwise 
 (an order row, line rows, `UPDATE stock ... WHERE stock >= n`), so both run in the
 same run, under the same gunicorn (one server, same workers), same token auth, same
 middleware and the same request bodies (1-3 lines). Also: the latency of a command on
-a product stream of 100,000 events against a fresh stream (snapshots at work).
+a product stream of 100,000 events against a fresh stream (snapshots at work); and what
+each speed trick that reaches under Django or psycopg pays (bench/tricks.py): servers
+with one trick off each run beside the full one, interleaved, and `pays_pct` is how
+much faster the full server is than each (a trick that pays < 3 % has no place).
 
 Runs on PostgreSQL: DATABASE_URL names the server; the script creates, migrates and
 drops its own scratch database (`bench_commands`). The server runs with a Redis broker
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from scratch_db import recreate, scratch_urls
+from tricks import TRICKS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "bench_commands"
@@ -242,31 +246,42 @@ def main() -> None:
     scratch_url, admin_url = scratch_urls(url, SCRATCH_DB)
     recreate(admin_url, SCRATCH_DB)
     env = server_env(scratch_url)
-    server = None
+    server, others = None, []
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         token, skus = prepare(env, products=200, long_events=args.long_events)
         port = free_port()
         server = start_server(env, port, args.workers)
-        for path in (ES_PATH, PLAIN_PATH):  # warm both up: imports, connections, caches
-            load_phase(port, token, path, skus, args.clients, 1.5)
-        phases: dict[str, list] = {ES_PATH: [], PLAIN_PATH: []}
-        for _ in range(rounds):  # interleaved, so drift in the machine's load hits both alike
-            for path in (ES_PATH, PLAIN_PATH):
-                phase = load_phase(port, token, path, skus, args.clients, seconds / rounds)
-                phases[path].append(phase)
-                print(f"{path}: {phase['ok'] / phase['elapsed']:.1f} orders/s, {phase['errors']} errors", flush=True)
-        es, plain = summary(phases[ES_PATH]), summary(phases[PLAIN_PATH])
+        without = {trick: free_port() for trick in TRICKS}
+        others = [start_server({**env, "BENCH_WITHOUT": trick}, p, args.workers) for trick, p in without.items()]
+        runs = {
+            "es": (port, ES_PATH),
+            "plain": (port, PLAIN_PATH),
+            **{f"without_{trick}": (p, ES_PATH) for trick, p in without.items()},
+        }
+        for where, path in runs.values():  # warm all up: imports, connections, caches
+            load_phase(where, token, path, skus, args.clients, 1.5)
+        phases: dict[str, list] = {name: [] for name in runs}
+        for _ in range(rounds):  # interleaved, so drift in the machine's load hits all alike
+            for name, (where, path) in runs.items():
+                phase = load_phase(where, token, path, skus, args.clients, seconds / rounds)
+                phases[name].append(phase)
+                print(f"{name}: {phase['ok'] / phase['elapsed']:.1f} orders/s, {phase['errors']} errors", flush=True)
+        es, plain = summary(phases["es"]), summary(phases["plain"])
+        tricks = {trick: summary(phases[f"without_{trick}"]) for trick in TRICKS}
         print(f"event-sourced: {es}\nplain django:  {plain}", flush=True)
+        for trick, figures in tricks.items():
+            print(f"without {trick}: {figures}", flush=True)
         long_ms, fresh_ms = long_stream(port, token, long_requests)
         print(
             f"one-line order on a {args.long_events}-event stream: {long_ms:.2f} ms, fresh: {fresh_ms:.2f} ms",
             flush=True,
         )
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(15)
+        for process in [server, *others]:
+            if process is not None:
+                process.terminate()
+                process.wait(15)
         recreate(admin_url, SCRATCH_DB, drop_only=True)
         subprocess.run(["redis-cli", "-n", "14", "flushdb"], capture_output=True, check=False)
     result = {
@@ -290,6 +305,11 @@ def main() -> None:
         "orders_per_hour": round(es["orders_per_s"] * 3600),
         "x_seed_workload": round(es["orders_per_s"] * 3600 / SEED_ORDERS_PER_HOUR, 1),
         "projection_trigger": "redis broker db 14, no worker",
+        **{f"without_{trick}_orders_per_s": figures["orders_per_s"] for trick, figures in tricks.items()},
+        **{
+            f"{trick}_pays_pct": round((es["orders_per_s"] / figures["orders_per_s"] - 1) * 100, 1)
+            for trick, figures in tricks.items()
+        },
     }
     print(json.dumps(result))
 

@@ -1,3 +1,5 @@
+import os
+
 from django.apps import AppConfig
 
 
@@ -6,3 +8,9 @@ class PlainshopConfig(AppConfig):
     name = "bench.plainshop"
     label = "plainshop"
     verbose_name = "Benchmark baseline: a plain CRUD shop"
+
+    def ready(self) -> None:
+        """A benchmark server started with BENCH_WITHOUT runs with those tricks off (bench/tricks.py)."""
+        from bench.tricks import disable
+
+        disable(os.environ.get("BENCH_WITHOUT", ""))
