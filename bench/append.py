@@ -4,7 +4,10 @@ Why: every command ends in one append, so the store's per-append overhead over t
 bare INSERT + COMMIT is the ceiling on command throughput. The raw psycopg figure is
 the same rows in the same pattern (one event per transaction, `BEGIN; INSERT; COMMIT`)
 with nothing else, so `ratio_vs_psycopg` is the store's efficiency, and the 4-writer
-run shows that writers of different streams do not wait for each other.
+run shows that writers of different streams do not wait for each other. Writers are
+processes, as gunicorn's and Celery's are (threads in one process would measure the
+GIL). The store also runs with its single-call libpq append switched off
+(bench/tricks.py), so `libpq_append_pays_pct` says what that trick is worth.
 
 Runs on PostgreSQL from DATABASE_URL in a scratch database (`bench_append`) that it
 creates, migrates and drops. Prints one line per measurement, and last one JSON object.
@@ -13,15 +16,16 @@ Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/x python bench/append.py 
 
 import argparse
 import json
+import multiprocessing
 import os
 import secrets
 import statistics
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from scratch_db import recreate, scratch_urls
@@ -30,7 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "bench_append"
 
 
-def setup_django(url: str) -> None:
+SPAWN_SECONDS = 4.0
+"""Time the writer processes get to start (django.setup, connecting) before the common start."""
+
+
+def setup_django(url: str, *, migrate: bool = True) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.pop("READ_DATABASE_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)  # eager, in-process: no broker traffic in the figures
@@ -43,7 +51,8 @@ def setup_django(url: str) -> None:
     from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", verbosity=0)
+    if migrate:
+        call_command("migrate", verbosity=0)
     from eventstore.signals import events_committed
 
     # The store alone is measured: no eager projection catch-up after each commit.
@@ -51,7 +60,7 @@ def setup_django(url: str) -> None:
 
 
 Work = Callable[[float], int]
-"""A writer: appends until the deadline (a perf_counter value), returns how many events it wrote."""
+"""A writer: appends until the deadline (a time.time() value), returns how many events it wrote."""
 
 
 def store_writer(writer: int) -> Work:
@@ -65,7 +74,7 @@ def store_writer(writer: int) -> Work:
 
         i = 0
         try:
-            while time.perf_counter() < deadline:
+            while time.time() < deadline:
                 stream, version = f"Bench-{run}-{writer}-{i // 100}", i % 100
                 append(StreamWrite(stream, version, [NewEvent("Benched", {"n": i, "writer": writer})]))
                 i += 1
@@ -82,68 +91,78 @@ INSERT = (
 )
 
 
-def psycopg_writer(url: str) -> Callable[[int], Work]:
+def psycopg_writer(url: str, writer: int) -> Work:
     """The same rows as `store_writer` with bare psycopg: BEGIN; INSERT; COMMIT per event."""
+    run = uuid.uuid4().hex[:8]
 
-    def make(writer: int) -> Work:
-        run = uuid.uuid4().hex[:8]
+    def work(deadline: float) -> int:
+        i = 0
+        with psycopg.connect(url) as conn:
+            while time.time() < deadline:
+                with conn.transaction():
+                    conn.execute(
+                        INSERT,
+                        (
+                            uuid.uuid4(),
+                            f"Raw-{run}-{writer}-{i // 100}",
+                            "Raw",
+                            i % 100 + 1,
+                            "Benched",
+                            json.dumps({"n": i, "writer": writer}),
+                            "{}",
+                        ),
+                    )
+                i += 1
+        return i
 
-        def work(deadline: float) -> int:
-            i = 0
-            with psycopg.connect(url) as conn:
-                while time.perf_counter() < deadline:
-                    with conn.transaction():
-                        conn.execute(
-                            INSERT,
-                            (
-                                uuid.uuid4(),
-                                f"Raw-{run}-{writer}-{i // 100}",
-                                "Raw",
-                                i % 100 + 1,
-                                "Benched",
-                                json.dumps({"n": i, "writer": writer}),
-                                "{}",
-                            ),
-                        )
-                    i += 1
-            return i
-
-        return work
-
-    return make
+    return work
 
 
-def measure(make_work: Callable[[int], Work], writers: int, seconds: float) -> float:
-    """Events per second of `writers` threads appending for `seconds`."""
-    works = [make_work(w) for w in range(writers)]
-    counts = [0] * writers
+def _writer_process(kind: str, url: str, writer: int, start_at: float, seconds: float, out: Any) -> None:
+    """One writer in its own process, as gunicorn and Celery run: set up, wait for the start, append, report."""
+    if kind == "psycopg":
+        work = psycopg_writer(url, writer)
+    else:
+        setup_django(url, migrate=False)
+        if kind == "store_without_libpq_append":
+            from bench.tricks import disable
 
-    def run(w: int, deadline: float) -> None:
-        counts[w] = works[w](deadline)
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=run, args=(w, started + seconds)) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - started)
+            disable("libpq_append")
+        work = store_writer(writer)
+    time.sleep(max(0.0, start_at - time.time()))
+    out.put(work(start_at + seconds))
 
 
-def medians(configs: dict[str, tuple[Callable[[int], Work], int]], runs: int, seconds: float) -> dict[str, float]:
-    """Median events/s of each (writer factory, writers) config, runs interleaved round by round.
+def measure(kind: str, url: str, writers: int, seconds: float) -> float:
+    """Events per second of `writers` processes of `kind` appending for `seconds` from one common start."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    start_at = time.time() + SPAWN_SECONDS
+    processes = [
+        context.Process(target=_writer_process, args=(kind, url, w, start_at, seconds, out)) for w in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    counts = [out.get(timeout=SPAWN_SECONDS + seconds + 60) for _ in processes]
+    for process in processes:
+        process.join(30)
+    return sum(counts) / seconds
+
+
+def medians(configs: dict[str, tuple[str, int]], url: str, runs: int, seconds: float) -> dict[str, float]:
+    """Median events/s of each (writer kind, writers) config, runs interleaved round by round.
 
     Interleaving spreads the noise of a shared machine (other processes on the same
     two cores) over every config alike, instead of penalising whichever ran last.
     """
     rates: dict[str, list[float]] = {label: [] for label in configs}
     for _ in range(runs):
-        for label, (make_work, writers) in configs.items():
-            rates[label].append(measure(make_work, writers, seconds))
+        for label, (kind, writers) in configs.items():
+            rates[label].append(measure(kind, url, writers, seconds))
     for label, values in rates.items():
         spread = (max(values) - min(values)) / statistics.median(values) * 100
         print(
-            f"{label:<18} median {statistics.median(values):7.0f} events/s  runs {[round(r) for r in values]}"
+            f"{label:<34} median {statistics.median(values):7.0f} events/s  runs {[round(r) for r in values]}"
             f"  spread {spread:.0f}%",
             flush=True,
         )
@@ -162,20 +181,23 @@ def main() -> None:
     recreate(admin, SCRATCH_DB)
     try:
         setup_django(scratch)
-        raw = psycopg_writer(scratch)
-        measure(store_writer, 1, 1.0)  # warm-up: connections, prepared statements, caches
+        measure("store", scratch, 1, 1.0)  # warm-up: the server's caches
         result = medians(
             {
-                "store 1 writer": (store_writer, 1),
-                "psycopg 1 writer": (raw, 1),
-                "store 4 writers": (store_writer, 4),
-                "psycopg 4 writers": (raw, 4),
+                "store 1 writer": ("store", 1),
+                "store without libpq_append 1 writer": ("store_without_libpq_append", 1),
+                "psycopg 1 writer": ("psycopg", 1),
+                "store 4 writers": ("store", 4),
+                "store without libpq_append 4": ("store_without_libpq_append", 4),
+                "psycopg 4 writers": ("psycopg", 4),
             },
+            scratch,
             runs,
             seconds,
         )
         store1, raw1 = result["store 1 writer"], result["psycopg 1 writer"]
         store4, raw4 = result["store 4 writers"], result["psycopg 4 writers"]
+        plain1, plain4 = result["store without libpq_append 1 writer"], result["store without libpq_append 4"]
     finally:
         from django.db import connections
 
@@ -194,6 +216,11 @@ def main() -> None:
                 "writers4_events_per_s": round(store4),
                 "writers4_speedup": round(store4 / store1, 2),
                 "psycopg_writers4_events_per_s": round(raw4),
+                "writers": "processes",
+                "without_libpq_append_events_per_s": round(plain1),
+                "without_libpq_append_writers4_events_per_s": round(plain4),
+                "libpq_append_pays_pct": round((store1 / plain1 - 1) * 100, 1),
+                "libpq_append_pays_pct_writers4": round((store4 / plain4 - 1) * 100, 1),
             }
         )
     )

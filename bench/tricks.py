@@ -11,12 +11,18 @@ it. What each name puts back is the plain Django way of doing the same thing:
   bare psycopg cursor kept on the connection with server-side prepared statements.
 - `pipeline`: the per-projection "pending" flags are set with one `cache.add` each
   (Django's cache API), instead of in one pipelined round trip on Redis's private client.
+- `libpq_append`: a standalone append (outside any transaction) runs on the prepared
+  psycopg cursor, instead of in one `PQexecPrepared` call with the GIL released. Only
+  standalone appends take that path, so bench/append.py measures it; commands append
+  inside their transaction and never do.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
 TRICKS = ("prepared", "pipeline")
+"""The tricks on a command's path, which bench/commands.py weighs; `libpq_append` is bench/append.py's."""
+ALL_TRICKS = (*TRICKS, "libpq_append")
 
 
 class _DjangoCursor:
@@ -42,9 +48,9 @@ class _DjangoCursor:
 def disable(names: str) -> list[str]:
     """Switch off the named tricks in this process; returns the names applied."""
     wanted = [name.strip() for name in names.split(",") if name.strip()]
-    unknown = set(wanted) - set(TRICKS)
+    unknown = set(wanted) - set(ALL_TRICKS)
     if unknown:
-        raise ValueError(f"unknown tricks {sorted(unknown)}; known: {TRICKS}")
+        raise ValueError(f"unknown tricks {sorted(unknown)}; known: {ALL_TRICKS}")
     if "prepared" in wanted:
         from eventstore.backends.postgres import log
 
@@ -53,4 +59,11 @@ def disable(names: str) -> list[str]:
         from eventstore.projections import wakeups
 
         wakeups.redis_cache = lambda: None
+    if "libpq_append" in wanted:
+        from eventstore.backends.postgres import log
+
+        def on_the_cursor(connection: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return log.prepared_cursor(connection).execute(sql, params, prepare=True).fetchall()
+
+        log.execute_alone = on_the_cursor
     return wanted
