@@ -78,7 +78,7 @@ class OrderItemSerializer(serializers.Serializer):
 
 
 class CommandResultSerializer(serializers.Serializer):
-    """The answer of every command (for the schema; the bus builds the actual body)."""
+    """The answer of every command (for the schema; `api.command_response` renders the actual body)."""
 
     id = serializers.CharField()
     version = serializers.IntegerField()

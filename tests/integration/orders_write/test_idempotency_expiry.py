@@ -19,9 +19,7 @@ def _record(key: str, age: timedelta, user_id: int = 1) -> IdempotencyRecord:
         key=key,
         user_id=user_id,
         fingerprint="f" * 64,
-        status_code=201,
-        body="{}",
-        headers="{}",
+        result="",
         created_at=timezone.now() - age,
     )
 
