@@ -86,7 +86,8 @@ def test_customer_lists_only_own_orders_staff_sees_all(
     customer_client: APIClient, staff_client: APIClient, shop: dict[str, str]
 ) -> None:
     mine = customer_client.get("/api/orders/").json()
-    assert set(mine) == {"count", "next", "previous", "results"}
+    assert list(mine) == ["count", "next", "previous", "results", "page", "page_size", "total_pages"]
+    assert (mine["page"], mine["page_size"], mine["total_pages"]) == (1, 20, 1)
     assert {o["order_id"] for o in mine["results"]} == {shop["alice_mug"], shop["alice_tea"]}
     assert customer_client.get("/api/orders/?customer_id=bob").json()["count"] == 0
     assert staff_client.get("/api/orders/").json()["count"] == 3
@@ -179,6 +180,20 @@ def test_page_size_is_capped_at_100(staff_client: APIClient, manual_projections:
     assert len(second["results"]) == 5
     assert not {o["order_id"] for o in second["results"]} & {o["order_id"] for o in page["results"]}
     assert len(staff_client.get("/api/orders/").json()["results"]) == 20
+
+
+def test_pages_say_where_they_are_and_link_to_their_neighbours(staff_client: APIClient, shop: dict[str, str]) -> None:
+    middle = staff_client.get("/api/orders/?ordering=created_at&page_size=1&page=2").json()
+    assert (middle["count"], middle["page"], middle["page_size"], middle["total_pages"]) == (3, 2, 1, 3)
+    assert [o["order_id"] for o in middle["results"]] == [shop["alice_tea"]]
+    assert middle["next"].endswith("/api/orders/?ordering=created_at&page=3&page_size=1")
+    assert middle["previous"].endswith("/api/orders/?ordering=created_at&page_size=1")  # page 1 has no page=
+    last = staff_client.get("/api/orders/?ordering=created_at&page_size=1&page=last").json()
+    assert (last["page"], last["next"], [o["order_id"] for o in last["results"]]) == (3, None, [shop["bob_mug"]])
+    assert staff_client.get("/api/orders/?page_size=abc").json()["page_size"] == 20
+    beyond = staff_client.get("/api/orders/?page=4&page_size=1")
+    assert (beyond.status_code, beyond.json()) == (404, {"detail": "Invalid page.", "code": "not_found"})
+    assert staff_client.get("/api/orders/?page=zero").status_code == 404
 
 
 def test_customer_orders_newest_first_with_status_filter(

@@ -93,7 +93,7 @@ def test_poison_event_fails_one_projection_others_go_on_and_status_shows_it(monk
     assert state("order_summary").status == "active" and OrderSummary.objects.count() == 2
     assert state("daily_sales").status == "active"
 
-    rows = {row.name: row for row in ask(GetProjectionStatus(), viewer=Viewer("staff", True)).result}
+    rows = {row.name: row for row in ask(GetProjectionStatus(), viewer=Viewer("staff", True)).result.items}
     assert rows["catalogue"].status == "failed" and rows["catalogue"].lag_events == 2
     assert "a bug in the projection" in rows["catalogue"].last_error
     assert rows["order_summary"].lag_events == 0
