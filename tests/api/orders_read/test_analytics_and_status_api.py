@@ -6,7 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from tests.api.orders_read.helpers import place, register
+from tests.support.api import place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -17,8 +17,8 @@ pytestmark = [
 @pytest.fixture
 def sales(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "A", price="2.50", stock=20)
-    first = place(customer_client, [("A", 2)])
-    place(customer_client, [("A", 4)])
+    first = place(customer_client, ("A", 2)).json()
+    place(customer_client, ("A", 4))
     staff_client.post(f"/api/orders/{first['id']}/cancel/", {"reason": "x"}, format="json")
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders_write.idempotency import fingerprint
-from tests.api.orders_write.shop import event_count
+from tests.support.api import event_count
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 
 from orders_write import idempotency
-from tests.api.orders_write.shop import ADDRESS, event_count, place, product, register
 from tests.conftest import client_for
+from tests.support.api import ADDRESS, event_count, place, product, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
