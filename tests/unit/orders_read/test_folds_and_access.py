@@ -32,7 +32,7 @@ def test_catalogue_fold_follows_the_stock_rules() -> None:
         recorded("StockShipped", 5, {"product_id": "A", "order_id": "o", "quantity": 3}),
         recorded("PriceChanged", 6, {"product_id": "A", "old_price": "1.00", "new_price": "1.50"}),
     ]:
-        catalogue._evolve(products, event)
+        catalogue.evolve(products, event)
     assert products["A"] == {
         "name": "Apple",
         "description": "",
@@ -45,12 +45,12 @@ def test_catalogue_fold_follows_the_stock_rules() -> None:
 
 def test_catalogue_refuses_stock_for_an_unregistered_product() -> None:
     with pytest.raises(catalogue.ProductBeforeRegistration):
-        catalogue._evolve({}, recorded("StockReceived", 1, {"product_id": "ghost", "quantity": 1}, position=42))
+        catalogue.evolve({}, recorded("StockReceived", 1, {"product_id": "ghost", "quantity": 1}, position=42))
 
 
 def test_order_fold_refuses_lines_before_creation() -> None:
     with pytest.raises(order_summary.OrderBeforeCreation, match="position 7"):
-        order_summary._evolve(
+        order_summary.evolve(
             {},
             recorded(
                 "OrderItemAdded",
@@ -66,11 +66,11 @@ def test_order_fold_keeps_each_line_and_its_price() -> None:
     order_id = str(uuid.uuid4())
     orders: dict[str, dict[str, Any]] = {}
     target = lambda at: at  # noqa: E731  keep times as they are
-    order_summary._evolve(
+    order_summary.evolve(
         orders, recorded("OrderCreated", 1, {"order_id": order_id, "customer_id": "Al", "shipping_address": {}}), target
     )
     for version, price in ((2, "2"), (3, "2.5")):
-        order_summary._evolve(
+        order_summary.evolve(
             orders,
             recorded(
                 "OrderItemAdded",
@@ -79,7 +79,7 @@ def test_order_fold_keeps_each_line_and_its_price() -> None:
             ),
             target,
         )
-    row = order_summary._row(order_id, orders[order_id], native_uuid=True)
+    row = order_summary.table_row(order_id, orders[order_id], native_uuid=True)
     columns = dict(zip(order_summary.COLUMNS, row, strict=True))
     assert (columns["item_count"], str(columns["total_amount"]), columns["version"]) == (4, "9.00", 3)
     assert columns["search_text"] == "al\na\napple\na\napple"
