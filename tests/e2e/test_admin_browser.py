@@ -20,8 +20,8 @@ from eventstore.projections import all_projections
 from eventstore.routers import read_db_alias
 from eventstore.runner import catch_up
 from eventstore.store import read_stream
-from tests.conftest import client_for
 from tests.integration.ops.counting import wait_until_readable
+from tests.support.api import client_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

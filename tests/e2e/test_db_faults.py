@@ -28,7 +28,6 @@ from eventstore.models import ProjectionState
 from eventstore.projections import all_projections
 from eventstore.routers import read_db_alias
 from eventstore.tasks import _pending_key, catch_up_all_projections
-from tests.conftest import ROOT, WorkerProcess, subprocess_env
 from tests.integration.orders_read.support import manual_projections
 from tests.support.api import place, register
 from tests.support.consistency import events_applied, fold_products, handled_events_in_log, projections_at_head
@@ -39,6 +38,7 @@ from tests.support.db_faults import (
     views_locked,
     wait_for_lock_waiters,
 )
+from tests.support.processes import ROOT, WorkerProcess, subprocess_env
 
 __all__ = ["manual_projections"]  # the fixture, imported for pytest
 

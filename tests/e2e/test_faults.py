@@ -20,7 +20,6 @@ from eventstore.models import Event
 from eventstore.projections import all_projections
 from eventstore.rebuild import rebuild_projections
 from eventstore.tasks import catch_up_all_projections
-from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, new_key, place, register
 from tests.support.beat import BeatProcess
 from tests.support.consistency import (
@@ -30,6 +29,7 @@ from tests.support.consistency import (
     wait_for_views_to_match,
 )
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 from tests.support.workload import Milestone, command_burst, run_threads
 
 pytestmark = [

@@ -21,10 +21,10 @@ from django.core.cache import cache
 from eventstore.models import Event
 from eventstore.projections import all_projections
 from eventstore.tasks import _pending_key
-from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, new_key, place, register
 from tests.support.beat import BeatProcess
 from tests.support.gunicorn import GunicornProcess, free_port
+from tests.support.processes import WorkerProcess
 from tests.support.redis_server import RedisServer
 
 pytestmark = [

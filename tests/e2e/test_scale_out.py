@@ -18,7 +18,6 @@ from django.conf import settings
 
 from eventstore.models import Event
 from eventstore.tasks import catch_up_all_projections
-from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, register
 from tests.support.consistency import (
     events_applied,
@@ -27,6 +26,7 @@ from tests.support.consistency import (
     wait_for_views_to_match,
 )
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 from tests.support.workload import command_burst, run_threads
 
 pytestmark = [

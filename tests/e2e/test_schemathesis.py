@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from eventstore.models import Event
-from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient, place, register
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 
 pytestmark = [
     pytest.mark.postgres,

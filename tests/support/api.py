@@ -167,6 +167,17 @@ def ship(client: Client, order_id: str, *, key: str | None = None, expect: int |
     return _expected(send(client, f"orders/{order_id}/ship/", {}, key=key), expect)
 
 
+def client_for(user: object | None) -> APIClient:
+    """An APIClient that authenticates as `user` with a real DRF token (None: anonymous)."""
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
 # The write side's own view, for asserting what a command did --------------------------
 
 

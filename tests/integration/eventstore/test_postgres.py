@@ -14,8 +14,8 @@ import eventstore.store as store_module
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.store import NO_STREAM, StreamWrite, append, command_transaction, read_all, wait_until_readable
 from orders_write.events import StockReceived
-from tests.conftest import database_url
 from tests.integration.eventstore.helpers import settle
+from tests.support.processes import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,6 @@ from eventstore.projections import Projection, Target
 from eventstore.routers import read_db_alias
 from eventstore.store import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from orders_write.events import ProductRegistered
-from tests.conftest import database_url
 from tests.integration.ops.counting import (
     NAME,
     POISON,
@@ -29,6 +28,7 @@ from tests.integration.ops.counting import (
     expected_rows,
     view_rows,
 )
+from tests.support.processes import database_url
 
 __all__ = ["counting_projection"]  # the fixture, imported for pytest
 

@@ -11,8 +11,8 @@ from eventstore.models import ProjectionState
 from eventstore.rebuild import rebuild_projection
 from eventstore.routers import read_db_alias
 from eventstore.runner import catch_up
-from tests.conftest import ROOT, subprocess_env
 from tests.integration.ops.counting import NAME, add_products
+from tests.support.processes import ROOT, subprocess_env
 
 
 def _warnings() -> list:

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 

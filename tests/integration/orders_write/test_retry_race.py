@@ -15,8 +15,7 @@ import pytest
 from django.db import connection
 
 from orders_write import idempotency
-from tests.conftest import client_for
-from tests.support.api import ADDRESS, event_count, place, product, register
+from tests.support.api import ADDRESS, client_for, event_count, place, product, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
