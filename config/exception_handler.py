@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
+from django_filters.utils import translate_validation
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from eventstore.errors import InvalidCheckpoint
+from orders_read.errors import InvalidFilters, NotFoundError
 from orders_write.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -68,6 +70,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response({"detail": exc.detail, "code": exc.code, **exc.extra}, status=code)
     if isinstance(exc, InvalidCheckpoint):
         return Response({"detail": str(exc), "code": "invalid_consistency_token"}, status=400)
+    if isinstance(exc, NotFoundError):  # the read side's: missing, or not the viewer's to see
+        return Response({"detail": exc.detail, "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, InvalidFilters):  # DRF's field-error shape, as its filter backend would answer
+        exc = translate_validation(exc.errors)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         detail = response.data["detail"]

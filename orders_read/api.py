@@ -1,15 +1,15 @@
 """The query API: thin DRF viewsets that turn a request into one query for the bus.
 
-Each action builds a query object, `ask`s it (read-your-writes waiting, access rules
-and metrics happen there), lets django-filter filter and order what came back and
-DRF paginate it, and reports the consistency of the answer in headers (API.md).
+Each action builds a query object, `ask`s it (read-your-writes waiting, access rules,
+filtering, paging and metrics happen there), renders what came back (a list's `Page`
+through config/pagination.py) and reports the consistency of the answer in headers
+(API.md).
 """
 
 import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
@@ -27,6 +27,7 @@ from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from orders_read import api_schema, filters, serializers
 from orders_read.bus import Answer, Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView
+from orders_read.pages import Page
 from orders_read.queries import (
     GetCustomerOrders,
     GetDailySales,
@@ -137,11 +138,16 @@ class QueryViewSet(viewsets.GenericViewSet):
 
     filter_backends = [DjangoFilterBackend]
     filtersets: ClassVar[dict[str, type]] = {}
+    """For the schema only (its query parameters): the bus's routes apply the same FilterSets."""
     consistency: str | None = None
 
     @property
     def filterset_class(self) -> type | None:
         return self.filtersets.get(getattr(self, "action", None) or "")
+
+    def listing(self) -> dict[str, Any]:
+        """What a list query carries from the request: its filters and the page wanted."""
+        return {"filters": self.request.query_params, "page": self.paginator.page_request(self.request)}
 
     def ask(self, query: Query) -> Any:
         token = self.request.headers.get("X-Consistency-Token") or self.request.query_params.get("consistency_token")
@@ -170,9 +176,8 @@ class QueryViewSet(viewsets.GenericViewSet):
                 response["Warning"] = STALE_WARNING
         return response
 
-    def paginated(self, queryset: QuerySet) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(queryset))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+    def paginated(self, page: Page[Any]) -> Response:
+        return self.paginator.render(page, self.get_serializer(page.items, many=True).data, self.request)
 
     def one(self, instance: Any) -> Response:
         return Response(self.get_serializer(instance).data, headers={"ETag": f'"{instance.version}"'})
@@ -206,15 +211,15 @@ class OrderViewSet(QueryViewSet):
         return self.one_as_of(self.ask(GetOrderAsOf(order_id=order_id, version=version, at=at)))
 
     def list(self, request: Request) -> Response:
-        return self.paginated(self.ask(ListOrders()))
+        return self.paginated(self.ask(ListOrders(**self.listing())))
 
     @extend_schema(responses=serializers.OrderSerializer(many=True))
     def search(self, request: Request) -> Response:
-        return self.paginated(self.ask(SearchOrders(q=request.query_params.get("q", "")[:200])))
+        return self.paginated(self.ask(SearchOrders(q=request.query_params.get("q", "")[:200], **self.listing())))
 
     @extend_schema(responses=serializers.OrderSerializer(many=True))
     def customer_orders(self, request: Request, customer_id: str) -> Response:
-        return self.paginated(self.ask(GetCustomerOrders(customer_id=customer_id)))
+        return self.paginated(self.ask(GetCustomerOrders(customer_id=customer_id, **self.listing())))
 
     @extend_schema(responses=serializers.HistoryEventSerializer(many=True))
     def history(self, request: Request, order_id: Any) -> Response:
@@ -233,7 +238,8 @@ class ProductViewSet(QueryViewSet):
     filtersets: ClassVar[dict[str, type]] = {"list": filters.ProductFilter}
 
     def list(self, request: Request) -> Response:
-        return self.paginated(self.ask(SearchProducts(search=request.query_params.get("search", "")[:200])))
+        search = request.query_params.get("search", "")[:200]
+        return self.paginated(self.ask(SearchProducts(search=search, **self.listing())))
 
     @extend_schema(parameters=AS_OF_PARAMETERS)
     def retrieve(self, request: Request, sku: str) -> Response:
@@ -259,7 +265,7 @@ class SalesViewSet(QueryViewSet):
         if not dates.is_valid():
             raise translate_validation(dates.errors)  # a malformed date is 400
         cleaned = dates.form.cleaned_data
-        query = GetDailySales(date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to"))
+        query = GetDailySales(date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to"), **self.listing())
         return self.paginated(self.ask(query))
 
 
@@ -272,6 +278,4 @@ class ProjectionViewSet(QueryViewSet):
     queryset = ProjectionState.objects.none()  # for the schema only; the rows come from the bus
 
     def list(self, request: Request) -> Response:
-        rows = self.ask(GetProjectionStatus())
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.paginated(self.ask(GetProjectionStatus(**self.listing())))

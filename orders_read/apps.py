@@ -7,4 +7,9 @@ class OrdersReadConfig(AppConfig):
     verbose_name = "Orders (read side)"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from orders_read import projections  # noqa: F401  registers the projections
+        from orders_read.bus import routes_check
+
+        checks.register(routes_check)

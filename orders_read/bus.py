@@ -1,39 +1,35 @@
-"""The query bus, twin of the command bus: `ask(query)` finds the one handler and runs it.
+"""The query bus, twin of the command bus: `ask(query)` finds the query's route and runs it.
 
-Everything every query needs lives here once: read-your-writes waiting (which
-projections back which query), the viewer's access rules (a customer sees only their
-own orders; anything else is a 404, never a 403) and timing metrics.
+`ROUTES` is the one registry of the read side: for every query its handler, the
+projections that must have passed a consistency token before it answers, its access
+scope (orders_read/access.py) and, for a list, the FilterSet that narrows it. A query
+without a route, or a route without a scope, is a startup error (`check_routes`, run
+as a Django system check), so no query can be answered without a declared access
+rule. List queries answer with a `Page` (orders_read/pages.py). Timing metrics are
+kept here too, so every query gets them the same way.
 """
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from django.db.models import QuerySet
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django_filters import FilterSet
 from prometheus_client import Histogram
 
 from eventstore.errors import InvalidCheckpoint
 from eventstore.log.positions import Checkpoint
 from eventstore.log.read import is_recorded
 from eventstore.projections.consistency import DEFAULT_TIMEOUT, wait_until_passed
-from orders_read.queries import (
-    HANDLERS,
-    GetCustomerOrders,
-    GetDailySales,
-    GetOrderAsOf,
-    GetOrderById,
-    GetOrderHistory,
-    GetProduct,
-    GetProductAsOf,
-    GetProjectionStatus,
-    ListOrders,
-    NotAtThatPoint,
-    NotFoundError,
-    OrderHistory,
-    Query,
-    SearchOrders,
-    SearchProducts,
-)
+from orders_read import filters
+from orders_read import queries as q
+from orders_read.access import Handler, OwnedResult, OwnedRows, OwnerInQuery, Public, Scope, StaffOnly, Viewer
+from orders_read.errors import InvalidFilters
+from orders_read.pages import paginate
+
+__all__ = ["ROUTES", "Answer", "Route", "Viewer", "ask", "check_routes"]
 
 QUERY_SECONDS: Final = Histogram(
     "orders_read_query_seconds",
@@ -41,34 +37,49 @@ QUERY_SECONDS: Final = Histogram(
     ["query"],
 )
 
-BACKED_BY: Final[dict[type[Query], tuple[str, ...]]] = {
-    GetOrderById: ("order_summary",),
-    ListOrders: ("order_summary",),
-    GetCustomerOrders: ("order_summary",),
-    SearchOrders: ("order_summary",),
-    GetProduct: ("catalogue",),
-    SearchProducts: ("catalogue",),
-    GetDailySales: ("daily_sales",),
-    GetOrderHistory: (),  # read from the log: always fresh
-    GetOrderAsOf: (),  # folded from the log
-    GetProductAsOf: (),
-    GetProjectionStatus: (),
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """How one query is answered, and under which rules."""
+
+    handler: Handler
+    backed_by: tuple[str, ...]
+    """Projections that must have passed a consistency token first (none: read from the log, always fresh)."""
+    scope: Scope
+    filterset: type[FilterSet] | None = None
+    """For a list query: validates and applies its `filters` before the page is cut."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scope, Scope):
+            raise ImproperlyConfigured(f"the route to {self.handler.__name__} declares no access scope")
+
+
+ROUTES: Final[dict[type[q.Query], Route]] = {
+    q.GetOrderById: Route(handler=q.get_order_by_id, backed_by=("order_summary",), scope=OwnedResult()),
+    q.ListOrders: Route(
+        handler=q.list_orders, backed_by=("order_summary",), scope=OwnedRows(), filterset=filters.OrderListFilter
+    ),
+    q.GetCustomerOrders: Route(
+        handler=q.get_customer_orders,
+        backed_by=("order_summary",),
+        scope=OwnerInQuery(),
+        filterset=filters.CustomerOrdersFilter,
+    ),
+    q.SearchOrders: Route(
+        handler=q.search_orders, backed_by=("order_summary",), scope=OwnedRows(), filterset=filters.OrderSearchFilter
+    ),
+    q.GetProduct: Route(handler=q.get_product, backed_by=("catalogue",), scope=Public()),
+    q.SearchProducts: Route(
+        handler=q.search_products, backed_by=("catalogue",), scope=Public(), filterset=filters.ProductFilter
+    ),
+    q.GetDailySales: Route(
+        handler=q.get_daily_sales, backed_by=("daily_sales",), scope=StaffOnly(), filterset=filters.DailySalesFilter
+    ),
+    q.GetOrderHistory: Route(handler=q.get_order_history, backed_by=(), scope=OwnedResult()),
+    q.GetOrderAsOf: Route(handler=q.get_order_as_of, backed_by=(), scope=OwnedResult()),
+    q.GetProductAsOf: Route(handler=q.get_product_as_of, backed_by=(), scope=Public()),
+    q.GetProjectionStatus: Route(handler=q.get_projection_status, backed_by=(), scope=StaffOnly()),
 }
-"""Which projections must have passed a consistency token before a query answers."""
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """Who asks: staff see everything, a customer (by username) only their own orders."""
-
-    username: str | None
-    is_staff: bool = False
-
-    @classmethod
-    def of(cls, user: Any) -> "Viewer":
-        if user is None or not getattr(user, "is_authenticated", False):
-            return cls(None, False)
-        return cls(user.get_username(), bool(user.is_staff))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +89,7 @@ class Answer:
     """None when no token was given."""
 
 
-def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None, timeout: float = DEFAULT_TIMEOUT) -> Answer:
+def ask(query: q.Query, *, viewer: Viewer, after: Checkpoint | None = None, timeout: float = DEFAULT_TIMEOUT) -> Answer:
     """Answer `query` for `viewer`, first waiting (up to `timeout`) for projections to pass `after`.
 
     A token no command was ever given (beyond the log's head, or made up) is refused at
@@ -86,43 +97,59 @@ def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None, timeou
     """
     started = time.perf_counter()
     try:
+        route = ROUTES[type(query)]
         consistency = None
         if after is not None and not is_recorded(after):
             raise InvalidCheckpoint(f"consistency token {after.token()!r} names no event in the log")
         if after is not None:
-            fresh = wait_until_passed(after, BACKED_BY[type(query)], timeout)
-            consistency = "fresh" if fresh else "stale"
-        handler = HANDLERS[type(query)]
-        if isinstance(query, GetCustomerOrders) and not _may_see(viewer, query.customer_id):
-            raise NotFoundError("No such customer.")
-        return Answer(_scoped(_answer(handler, query, viewer), viewer), consistency)
+            consistency = "fresh" if wait_until_passed(after, route.backed_by, timeout) else "stale"
+        result = route.scope.answer(route.handler, query, viewer)
+        if isinstance(query, q.ListQuery):
+            result = paginate(_narrowed(result, route, query), query.page)
+        return Answer(result, consistency)
     finally:
         QUERY_SECONDS.labels(type(query).__name__).observe(time.perf_counter() - started)
 
 
-def _answer(handler: Any, query: Query, viewer: Viewer) -> Any:
-    """The handler's result; why an order has no state at a point is told only to those who may see it."""
-    try:
-        return handler(query)
-    except NotAtThatPoint as missing:
-        if missing.owner is not None and not _may_see(viewer, missing.owner):
-            raise NotFoundError("No such order.") from None
-        raise
+def _narrowed(rows: Any, route: Route, query: q.ListQuery) -> Any:
+    if route.filterset is None:
+        return rows
+    narrowing = route.filterset(data=query.filters, queryset=rows)
+    if not narrowing.is_valid():
+        raise InvalidFilters(narrowing.errors)
+    return narrowing.qs
 
 
-def _may_see(viewer: Viewer, customer_id: str | None) -> bool:
-    return viewer.is_staff or (viewer.username is not None and viewer.username == customer_id)
+def check_routes(
+    routes: dict[type, Route], queries: Iterable[type], projections: Iterable[str]
+) -> list[checks.CheckMessage]:
+    """Every query has a route (a route cannot be built without a scope), and every projection it waits for exists."""
+    known = set(projections)
+    errors: list[checks.CheckMessage] = []
+    for query in queries:
+        route = routes.get(query)
+        if route is None:
+            errors.append(
+                checks.Error(f"{query.__name__} has no route (handler and access scope)", id="orders_read.E001")
+            )
+        elif missing := sorted(set(route.backed_by) - known):
+            errors.append(
+                checks.Error(f"{query.__name__} waits for unknown projections {missing}", id="orders_read.E002")
+            )
+    return errors
 
 
-def _scoped(result: Any, viewer: Viewer) -> Any:
-    """Apply the access rule to whatever the handler returned."""
-    if isinstance(result, QuerySet) and hasattr(result.model, "customer_id"):
-        return result if viewer.is_staff else result.filter(customer_id=viewer.username or "")
-    if isinstance(result, OrderHistory):
-        if not _may_see(viewer, result.customer_id):
-            raise NotFoundError("No such order.")
-        return result
-    customer_id = getattr(result, "customer_id", None)
-    if customer_id is not None and not _may_see(viewer, customer_id):
-        raise NotFoundError("No such order.")
-    return result
+def defined_queries() -> list[type[q.Query]]:
+    """Every query type orders_read/queries.py defines (the bases excepted)."""
+    return [
+        value
+        for value in vars(q).values()
+        if isinstance(value, type) and issubclass(value, q.Query) and value not in (q.Query, q.ListQuery)
+    ]
+
+
+def routes_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The system check `manage.py check` and every server start run (orders_read/apps.py registers it)."""
+    from eventstore.projections.base import all_projections
+
+    return check_routes(ROUTES, defined_queries(), [p.name for p in all_projections()])

@@ -1,30 +1,28 @@
 """The queries of the read side: immutable query objects and one handler each.
 
 Handlers read only view models (history and the as-of views read the log) and may return lazy querysets,
-so DRF and django-filter paginate and filter them in the database. Access rules and
-read-your-writes waiting are not here but in the bus (orders_read/bus.py), so every
-query gets them the same way.
+so the bus filters and paginates them in the database. Which handler answers which
+query, access rules and read-your-writes waiting are not here but in the bus
+(orders_read/bus.py), so every query gets them the same way.
 """
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
-from django.utils import timezone
 
 from eventstore.backends import recorder_for
-from eventstore.log.append import RecordedEvent, count_after, read_all, read_stream
-from eventstore.models import ProjectionState
-from eventstore.projections.base import all_projections
-from eventstore.projections.runner import ensure_state
+from eventstore.log.append import RecordedEvent, read_stream
+from eventstore.projections.status import ProjectionStatus, projection_statuses
 from eventstore.routers import read_db_alias
 from eventstore.tamper.reader import stream_hashes
 from orders_read import as_of
+from orders_read.errors import NotAtThatPoint, NotFoundError
 from orders_read.models import DailySales, OrderSummary, ProductView
+from orders_read.pages import PageRequest
 from orders_read.search import prefix_tsquery, search_words, whole_words_tsquery
 
 
@@ -33,22 +31,30 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListQuery(Query):
+    """Base of the queries answered with a page: `filters` narrow the list (the route's FilterSet reads them)."""
+
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    page: PageRequest = field(default_factory=PageRequest)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetOrderById(Query):
     order_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ListOrders(Query):
+class ListOrders(ListQuery):
     """Every order the viewer may see; the API filters and orders it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GetCustomerOrders(Query):
+class GetCustomerOrders(ListQuery):
     customer_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SearchOrders(Query):
+class SearchOrders(ListQuery):
     q: str = ""
 
 
@@ -58,12 +64,12 @@ class GetProduct(Query):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SearchProducts(Query):
+class SearchProducts(ListQuery):
     search: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GetDailySales(Query):
+class GetDailySales(ListQuery):
     date_from: date | None = None
     date_to: date | None = None
 
@@ -92,7 +98,7 @@ class GetProductAsOf(Query):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GetProjectionStatus(Query):
+class GetProjectionStatus(ListQuery):
     """Where every projection stands, and how far behind the log it is."""
 
 
@@ -107,32 +113,6 @@ class HashedEvent(RecordedEvent):
 class OrderHistory:
     customer_id: str | None
     events: list[RecordedEvent]
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectionStatusRow:
-    name: str
-    status: str
-    checkpoint: str
-    lag_events: int
-    lag_seconds: float
-    last_error: str
-
-
-class NotFoundError(Http404):
-    """The thing asked for does not exist, or the viewer may not see it (never a 403)."""
-
-
-class NotAtThatPoint(NotFoundError):
-    """The stream exists but has no state at the point asked for.
-
-    Carries the order's customer (None: a public product) so the bus tells only those who
-    may see the order why: to anyone else it must look like any missing order.
-    """
-
-    def __init__(self, detail: str, *, owner: str | None) -> None:
-        super().__init__(detail)
-        self.owner = owner
 
 
 def get_order_by_id(query: GetOrderById) -> OrderSummary:
@@ -258,33 +238,6 @@ def get_product_as_of(query: GetProductAsOf) -> ProductView:
         raise NotAtThatPoint(str(missing), owner=None) from None
 
 
-def get_projection_status(query: GetProjectionStatus) -> list[ProjectionStatusRow]:
-    for projection in all_projections():
-        ensure_state(projection)
-    now: datetime = timezone.now()
-    rows = []
-    for state in ProjectionState.objects.using(read_db_alias()).order_by("name"):
-        lag = count_after(state.checkpoint)
-        next_event = read_all(state.checkpoint, 1) if lag else []
-        seconds = (now - next_event[0].recorded_at).total_seconds() if next_event else 0.0
-        rows.append(
-            ProjectionStatusRow(
-                state.name, state.status, state.checkpoint.token(), lag, round(max(seconds, 0.0), 3), state.last_error
-            )
-        )
-    return rows
-
-
-HANDLERS: dict[type[Query], Callable[[Any], Any]] = {
-    GetOrderById: get_order_by_id,
-    ListOrders: list_orders,
-    GetCustomerOrders: get_customer_orders,
-    SearchOrders: search_orders,
-    GetProduct: get_product,
-    SearchProducts: search_products,
-    GetDailySales: get_daily_sales,
-    GetOrderHistory: get_order_history,
-    GetOrderAsOf: get_order_as_of,
-    GetProductAsOf: get_product_as_of,
-    GetProjectionStatus: get_projection_status,
-}
+def get_projection_status(query: GetProjectionStatus) -> list[ProjectionStatus]:
+    """The same figures /metrics reports: both read eventstore/status.py, so they cannot disagree."""
+    return projection_statuses()

@@ -47,7 +47,7 @@ class StreamCache:
                 events = cached if len(tail) == 1 else [*cached, *tail[1:]]
             else:
                 events = read_stream(stream_id)
-        self._keep(stream_id, events)
+        self.keep(stream_id, events)
         return events
 
     def clear(self) -> None:
@@ -60,7 +60,14 @@ class StreamCache:
         """Events held in all (for tests and the bench)."""
         return self._held
 
-    def _keep(self, stream_id: str, events: list[RecordedEvent]) -> None:
+    @property
+    def stream_ids(self) -> list[str]:
+        """The streams held, least recently used first (for tests)."""
+        with self._lock:
+            return list(self._streams)
+
+    def keep(self, stream_id: str, events: list[RecordedEvent]) -> None:
+        """Hold the stream's events, unless it is too short to be worth it or too long to fit."""
         capacity = getattr(settings, "AS_OF_CACHE_EVENTS", DEFAULT_EVENTS)
         with self._lock:
             self._held -= len(self._streams.pop(stream_id, ()))

@@ -2,9 +2,9 @@
 
 Each view checks shape (its nested InputSerializer, 400), builds the command with who
 sent it, and calls `dispatch`; domain errors become HTTP answers in
-config/exception_handler.py, never here. The answer (status, body, ETag,
-X-Consistency-Token) is built once by the bus's result, so an idempotent replay is
-the same answer.
+config/exception_handler.py, never here. The bus answers with a domain result (the
+first try's, on an idempotent replay); `command_response` renders it (status, body,
+ETag, X-Consistency-Token) in one place, so a replay is the same answer.
 """
 
 import re
@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
@@ -59,8 +59,7 @@ class CommandApi(APIView):
     def run(self, request: Request, command_type: type[c.Command], **fields: Any) -> Response:
         expected, weak = self.if_match(request)
         command = command_type(metadata=self.metadata(request), expected_version=expected, weak_if_match=weak, **fields)
-        answer = dispatch(command).answer()
-        return Response(answer.body, status=answer.status, headers=answer.headers)
+        return command_response(dispatch(command))
 
     def metadata(self, request: Request) -> c.Metadata:
         user = request.user
@@ -92,6 +91,16 @@ class CommandApi(APIView):
         if match is None:
             raise InvalidHeader('If-Match must be a version, like "3".', "invalid_if_match")
         return int(match[2]), bool(match[1])
+
+
+def command_response(result: c.CommandResult) -> Response:
+    """API.md "Commands": 201 when the command opened the stream, else 200; the version is the ETag."""
+    token = result.checkpoint.token()
+    return Response(
+        {"id": result.id, "version": result.version, "consistency_token": token},
+        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        headers={"ETag": f'"{result.version}"', "X-Consistency-Token": token},
+    )
 
 
 # Products (staff) -----------------------------------------------------------------

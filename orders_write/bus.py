@@ -7,7 +7,7 @@ backoff, then answered as ConcurrencyConflict; with If-Match it is the client's
 precondition that failed (VersionMismatch).
 
 A keyed command (Idempotency-Key) never runs twice and never gets another outcome
-than its first try: a duplicate replays the stored answer, and a refusal is only
+than its first try: a duplicate replays the stored result, and a refusal is only
 given once the key is settled (`idempotency.settle`), because a retry that looked the
 key up before its first try committed, then loaded the streams after, would otherwise
 refuse a command that happened.
@@ -27,6 +27,7 @@ from orders_write.commands import (
     CancelOrder,
     ChangePrice,
     Command,
+    CommandResult,
     CreateOrder,
     IdempotencyClaim,
     ReceiveStock,
@@ -34,8 +35,7 @@ from orders_write.commands import (
     ShipOrder,
 )
 from orders_write.errors import ConcurrencyConflict, DomainError, InconsistentRead, RequestInProgress, VersionMismatch
-from orders_write.idempotency import StoredAnswer
-from orders_write.repository import CommandResult, Repository
+from orders_write.repository import Repository
 
 Handler = Callable[[Any, Repository], CommandResult]
 
@@ -61,7 +61,7 @@ def dispatch(command: Command, *, using: str = DEFAULT_DB_ALIAS) -> CommandResul
     if claim is None:
         return _run(command, None, using)
     if (stored := idempotency.lookup(claim, using=using)) is not None:
-        return _replayed(stored)
+        return stored
     try:
         return _run(command, claim, using)
     except DomainError:
@@ -69,7 +69,7 @@ def dispatch(command: Command, *, using: str = DEFAULT_DB_ALIAS) -> CommandResul
         # (and caused the refusal): wait for it under the claim's lock and replay it.
         stored = idempotency.settle(claim, using=using)
         if stored is not None:
-            return _replayed(stored)
+            return stored
         raise
 
 
@@ -93,10 +93,6 @@ def _run(command: Command, claim: IdempotencyClaim | None, using: str) -> Comman
             stored = idempotency.lookup(claim, using=using)
             if stored is None:  # the first run failed after all: it left nothing to replay
                 raise RequestInProgress() from exc
-            return _replayed(stored)
+            return stored
         time.sleep(random.uniform(0, BACKOFF_SECONDS * min(2**attempt, 32)))
     raise AssertionError("unreachable")
-
-
-def _replayed(stored: StoredAnswer) -> CommandResult:
-    return CommandResult(stored.body["id"], stored.body["version"], stored.body["consistency_token"], replayed=stored)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from eventstore.log.positions import Checkpoint
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdempotencyClaim:
@@ -98,3 +100,19 @@ class CancelOrder(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShipOrder(Command):
     order_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandResult:
+    """What a command did, in domain terms: the HTTP answer is the command API's to render.
+
+    `id` and `version` name the target stream and its version after the command;
+    `checkpoint` is where its events sit in the log (what read-your-writes waits for);
+    `created` tells whether the command opened the stream. An idempotent replay is the
+    first try's result, unchanged.
+    """
+
+    id: str
+    version: int
+    checkpoint: Checkpoint
+    created: bool = False

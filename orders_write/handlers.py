@@ -15,13 +15,14 @@ from orders_write.commands import (
     CancelOrder,
     ChangePrice,
     Command,
+    CommandResult,
     CreateOrder,
     ReceiveStock,
     RegisterProduct,
     ShipOrder,
 )
 from orders_write.errors import CustomerMismatch, Forbidden, NotFound
-from orders_write.repository import Change, CommandResult, Repository
+from orders_write.repository import Change, Repository
 
 
 def register_product(cmd: RegisterProduct, repo: Repository) -> CommandResult:

@@ -1,35 +1,28 @@
-"""Idempotency-Key records: claim a key inside the command's transaction, replay its answer later.
+"""Idempotency-Key records: claim a key inside the command's transaction, replay its result later.
 
 The claim is the first write of the command's transaction, so a concurrent duplicate
 blocks on the unique (key, user) index until the first commits, then fails on it and
-replays the stored answer: a key never runs twice. Only successful answers are
-stored (a refused command appended nothing, so running it again is harmless).
+replays the stored result: a key never runs twice. Only successful results are
+stored (a refused command appended nothing, so running it again is harmless). What is
+stored is the domain result (`CommandResult`), not an HTTP answer: the command API
+renders a replay exactly as it rendered the first try, so the two cannot differ.
 Raw SQL like the store: this sits on every keyed command's hot path.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
-from orders_write.commands import IdempotencyClaim
+from eventstore.log.positions import Checkpoint
+from orders_write.commands import CommandResult, IdempotencyClaim
 from orders_write.errors import IdempotencyKeyReused, RequestInProgress
 
 CONSTRAINT = "orders_write_idempotency_key_user"
 MAX_KEY_LENGTH = 255
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    """An HTTP answer as sent: status, JSON body (key order kept) and the headers to repeat."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def fingerprint(method: str, path: str, data: Any) -> str:
@@ -41,23 +34,39 @@ def fingerprint(method: str, path: str, data: Any) -> str:
     return hashlib.sha256(method.upper().encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
 
 
-def lookup(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> StoredAnswer | None:
-    """The stored answer for this key, None if unused; refuses a key reused for another request."""
+def lookup(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> CommandResult | None:
+    """The stored result for this key, None if unused; refuses a key reused for another request."""
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT fingerprint, status_code, body, headers FROM orders_write_idempotency"
-            " WHERE key = %s AND user_id = %s",
+            "SELECT fingerprint, result FROM orders_write_idempotency WHERE key = %s AND user_id = %s",
             [claim.key, claim.user_id],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    stored_fingerprint, status, body, headers = row
+    stored_fingerprint, result = row
     if stored_fingerprint != claim.fingerprint:
         raise IdempotencyKeyReused()
-    if not status:
+    if not result:
         raise RequestInProgress()
-    return StoredAnswer(status, orjson.loads(body), orjson.loads(headers))
+    return decode(result)
+
+
+def encode(result: CommandResult) -> str:
+    """The stored form of a result: JSON with the checkpoint as its token."""
+    return orjson.dumps(
+        {"id": result.id, "version": result.version, "checkpoint": result.checkpoint.token(), "created": result.created}
+    ).decode()
+
+
+def decode(stored: str | bytes) -> CommandResult:
+    data: dict[str, Any] = orjson.loads(stored)
+    return CommandResult(
+        id=data["id"],
+        version=data["version"],
+        checkpoint=Checkpoint.parse(data["checkpoint"]),
+        created=data["created"],
+    )
 
 
 def claim_key(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -65,25 +74,18 @@ def claim_key(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> None
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO orders_write_idempotency (key, user_id, fingerprint, status_code, body, headers, created_at)"
-            " VALUES (%s, %s, %s, 0, '', '{}', %s)",
+            "INSERT INTO orders_write_idempotency (key, user_id, fingerprint, result, created_at)"
+            " VALUES (%s, %s, %s, '', %s)",
             [claim.key, claim.user_id, claim.fingerprint, connection.ops.adapt_datetimefield_value(timezone.now())],
         )
 
 
-def store_answer(claim: IdempotencyClaim, answer: StoredAnswer, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Fill in the claimed key's answer, still inside the command's transaction."""
+def store_result(claim: IdempotencyClaim, result: CommandResult, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Fill in the claimed key's result, still inside the command's transaction."""
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "UPDATE orders_write_idempotency SET status_code = %s, body = %s, headers = %s"
-            " WHERE key = %s AND user_id = %s",
-            [
-                answer.status,
-                orjson.dumps(answer.body).decode(),
-                orjson.dumps(answer.headers).decode(),
-                claim.key,
-                claim.user_id,
-            ],
+            "UPDATE orders_write_idempotency SET result = %s WHERE key = %s AND user_id = %s",
+            [encode(result), claim.key, claim.user_id],
         )
 
 
@@ -95,12 +97,12 @@ def is_duplicate_claim(exc: IntegrityError) -> bool:
     return "orders_write_idempotency.key" in str(exc)
 
 
-def settle(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> StoredAnswer | None:
-    """The committed answer for this key, waiting for a first try that holds it; None if none did.
+def settle(claim: IdempotencyClaim, *, using: str = DEFAULT_DB_ALIAS) -> CommandResult | None:
+    """The committed result for this key, waiting for a first try that holds it; None if none did.
 
     Takes the key exactly as a claim does, in a transaction that is always rolled back:
     the insert blocks on the unique index behind an uncommitted first try and fails
-    once it commits (then its answer is read), or goes through when no try holds the
+    once it commits (then its result is read), or goes through when no try holds the
     key (and is undone: a refusal stores nothing).
     """
     try:

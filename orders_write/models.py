@@ -6,12 +6,13 @@ from eventstore.models import ProjectionState
 
 
 class IdempotencyRecord(models.Model):
-    """The first successful answer to a request sent with an Idempotency-Key.
+    """The first successful result of a request sent with an Idempotency-Key.
 
     Written in the same transaction as the command's events, so a key is recorded if
     and only if its events are. The unique (key, user) index is what makes a
     concurrent duplicate wait for the first and then replay it instead of running.
-    `body` is the JSON text as first sent, kept as text (jsonb would reorder keys).
+    `result` is the command's domain result as JSON (orders_write/idempotency.py
+    encodes it); the API renders a replay from it as it rendered the first answer.
     A record is kept IDEMPOTENCY_TTL_HOURS (24) hours; then beat's
     `purge_expired_idempotency_records` deletes it (orders_write/tasks.py).
     """
@@ -19,9 +20,7 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     user_id = models.BigIntegerField()
     fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(default=0)
-    body = models.TextField(default="")
-    headers = models.TextField(default="{}")
+    result = models.TextField(default="")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -33,7 +32,7 @@ class IdempotencyRecord(models.Model):
         indexes = [models.Index(fields=("created_at",), name="orders_write_idem_created")]
 
     def __str__(self) -> str:
-        return f"{self.key} (user {self.user_id}) -> {self.status_code}"
+        return f"{self.key} (user {self.user_id})"
 
 
 class ProjectionOperations(ProjectionState):

@@ -8,7 +8,6 @@ the client's If-Match version), together with the idempotency record, in one
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from django.conf import settings
@@ -20,32 +19,10 @@ from eventstore.domain import DomainEvent
 from eventstore.log.append import StreamWrite, append, command_transaction
 from eventstore.post_commit import best_effort
 from orders_write import idempotency
-from orders_write.commands import Command
+from orders_write.commands import Command, CommandResult
 from orders_write.errors import VersionMismatch
-from orders_write.idempotency import StoredAnswer
 
 A = TypeVar("A", bound=Aggregate)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """What a command produced: the target stream's id and version, and the log position."""
-
-    id: str
-    version: int
-    consistency_token: str
-    created: bool = False
-    replayed: StoredAnswer | None = None
-
-    def answer(self) -> StoredAnswer:
-        """The HTTP answer (API.md "Commands"); a replay returns the first one unchanged."""
-        if self.replayed is not None:
-            return self.replayed
-        return StoredAnswer(
-            201 if self.created else 200,
-            {"id": self.id, "version": self.version, "consistency_token": self.consistency_token},
-            {"ETag": f'"{self.version}"', "X-Consistency-Token": self.consistency_token},
-        )
 
 
 Change = tuple[Aggregate, Sequence[DomainEvent]]
@@ -99,16 +76,19 @@ class Repository:
         if claim is None:  # nothing else to commit with the events: the store's one-statement append
             appended = append(*writes, metadata=self._metadata(), using=self.using)
             result = CommandResult(
-                target.id, appended.versions[target_stream], appended.checkpoint.token(), created=created
+                id=target.id, version=appended.versions[target_stream], checkpoint=appended.checkpoint, created=created
             )
         else:
             with command_transaction(self.using):
                 idempotency.claim_key(claim, using=self.using)
                 appended = append(*writes, metadata=self._metadata(), using=self.using)
                 result = CommandResult(
-                    target.id, appended.versions[target_stream], appended.checkpoint.token(), created=created
+                    id=target.id,
+                    version=appended.versions[target_stream],
+                    checkpoint=appended.checkpoint,
+                    created=created,
                 )
-                idempotency.store_answer(claim, result.answer(), using=self.using)
+                idempotency.store_result(claim, result, using=self.using)
         self._after_commit(merged)
         return result
 

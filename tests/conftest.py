@@ -6,55 +6,17 @@ RabbitMQ) and a Redis cache the worker shares with the test process. CI always r
 both kinds, the worker tests on both brokers (see .ci/run).
 """
 
-import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connections
 from rest_framework.test import APIClient
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def on_postgres() -> bool:
-    return connections["default"].vendor == "postgresql"
-
-
-BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
-NEEDS_BROKER = "needs a broker (Redis or RabbitMQ): set CELERY_BROKER_URL (CI does)"
-NEEDS_REDIS_CACHE = (
-    "needs Redis as the cache, shared by the worker and the tests: set REDIS_URL (a Redis CELERY_BROKER_URL "
-    "implies it; with RabbitMQ set both, as CI does)"
-)
-
-
-def has_broker() -> bool:
-    """A real broker (Redis or RabbitMQ) rather than eager tasks on the in-memory transport."""
-    return settings.CELERY_BROKER_URL.startswith(BROKER_SCHEMES)
-
-
-def has_redis_cache() -> bool:
-    """The default cache is Redis (REDIS_URL, or a Redis broker's URL), so every process shares it.
-
-    The worker tests need it whatever the broker: the projections' coalescing flags and a
-    rebuild's progress are set in one process and cleared or read in another.
-    """
-    return settings.CACHES["default"]["BACKEND"].endswith(".RedisCache")
-
-
-def worker_skip_reason() -> str | None:
-    if not has_broker():
-        return NEEDS_BROKER
-    if not has_redis_cache():
-        return NEEDS_REDIS_CACHE
-    return None
+from tests.support.api import client_for
+from tests.support.processes import WorkerProcess, runtime_role
+from tests.support.services import has_broker, on_postgres, worker_skip_reason
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -66,31 +28,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=worker_skip))
 
 
-def database_url(alias: str, *, user: str | None = None, password: str | None = None) -> str:
-    """A URL for the *test* database behind `alias`, for processes the tests start (as another role if given)."""
-    cfg = connections[alias].settings_dict
-    if cfg["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{cfg['NAME']}"
-    if user is None:
-        user, password = cfg.get("USER") or "", cfg.get("PASSWORD") or ""
-    password = f":{password}" if password else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
-
-
-def runtime_role() -> str | None:
-    """RUNTIME_DATABASE_USER on PostgreSQL: the role the processes the tests start connect as.
-
-    The test runner itself stays the owner: pytest-django creates and migrates the test
-    databases with it and empties them between tests (tests.purge). After migrating,
-    `grant_runtime_role` gives the runtime role its privileges, and gunicorn, the Celery
-    workers, beat and run_projector connect as that role, as in production; a grant the
-    code needs and lacks fails their tests (CI runs the end-to-end tests this way).
-    """
-    name = os.environ.get("RUNTIME_DATABASE_USER", "")
-    return name if name and on_postgres() else None
-
-
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     """pytest-django's test databases, plus the runtime role's grants on them when RUNTIME_DATABASE_USER is set."""
@@ -99,18 +36,6 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
 
         with django_db_blocker.unblock():
             call_command("grant_runtime_role", role, verbosity=0)
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a process that must use the tests' databases and broker (as the runtime role, if set)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
-    role = runtime_role()
-    password = os.environ.get("RUNTIME_DATABASE_PASSWORD", "")
-    env["DATABASE_URL"] = database_url("default", user=role, password=password)
-    if "read" in settings.DATABASES:
-        env["READ_DATABASE_URL"] = database_url("read", user=role, password=password)
-    env.update(extra)
-    return env
 
 
 TEST_QUEUE = f"test-{uuid.uuid4().hex[:8]}"
@@ -153,67 +78,6 @@ def celery_queue() -> str:
     return TEST_QUEUE
 
 
-class WorkerProcess:
-    """A real `celery -A config worker` subprocess; `kill()` is a kill -9, `start()` starts it again."""
-
-    def __init__(self, queue: str, log_path: Path) -> None:
-        self.queue = queue
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0  # a restart appends
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                self.queue,
-                "--pool=threads",
-                "--concurrency=4",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"{self.queue}-{uuid.uuid4().hex[:4]}@%h",
-            ],
-            cwd=ROOT,
-            env=subprocess_env(CELERY_TASK_DEFAULT_QUEUE=self.queue),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_until_ready()
-
-    def _wait_until_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log_path.read_text()[-3000:]}")
-            if b"ready." in self.log_path.read_bytes()[self._log_offset :]:
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"celery worker not ready after {timeout}s:\n{self.log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup: None, django_db_blocker: object, celery_queue: str, tmp_path_factory: pytest.TempPathFactory
@@ -228,17 +92,6 @@ def celery_worker_process(
 
 
 # Users and authenticated API clients -----------------------------------------------
-
-
-def client_for(user: object | None) -> APIClient:
-    """An APIClient that authenticates as `user` with a real DRF token (None: anonymous)."""
-    from rest_framework.authtoken.models import Token
-
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 @pytest.fixture

@@ -51,13 +51,13 @@ class CatalogueProjection(KeyedProjection):
 
     def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
         for event in batch:
-            _evolve(rows, event)
+            evolve(rows, event)
 
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
         return [_columns(sku, p) for sku, p in folded.items()]
 
 
-def _evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:
+def evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:
     """Fold one event into the rows of a batch, keyed by sku."""
     sku = event.data["product_id"]
     products[sku] = evolve_product(products.get(sku), event)

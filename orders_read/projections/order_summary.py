@@ -89,14 +89,14 @@ class OrderSummaryProjection(KeyedProjection):
     def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
         at = time_adapter(target)
         for event in batch:
-            _evolve(rows, event, at)
+            evolve(rows, event, at)
 
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
         native_uuid = native_uuids(target)
-        return [_row(i, o, native_uuid) for i, o in folded.items()]
+        return [table_row(i, o, native_uuid) for i, o in folded.items()]
 
 
-def _evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:
+def evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:
     """Fold one event into the rows of a batch, keyed by the canonical order id."""
     order_id = event.data["order_id"]
     if order_id not in orders and not _CANONICAL_UUID.fullmatch(order_id):  # the canonical form is the key
@@ -165,7 +165,7 @@ def order_fields(order_id: str, order: dict[str, Any]) -> dict[str, Any]:
     return dict(zip(COLUMNS, _columns(uuid.UUID(order_id), order_id, order, _as_is), strict=True))
 
 
-def _row(order_id: str, order: dict[str, Any], native_uuid: bool) -> tuple:
+def table_row(order_id: str, order: dict[str, Any], native_uuid: bool) -> tuple:
     """The table row of a folded order, in COLUMNS order and in the database's forms."""
     return _columns(order_id if native_uuid else uuid.UUID(order_id).hex, order_id, order, db_json)
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.api.orders_write.shop import ADDRESS, event_count, place, register
+from tests.support.api import ADDRESS, event_count, place, register
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

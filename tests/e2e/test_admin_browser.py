@@ -20,8 +20,8 @@ from eventstore.models import Event, ProjectionState
 from eventstore.projections.base import all_projections
 from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from tests.conftest import client_for
 from tests.integration.ops.counting import wait_until_readable
+from tests.support.api import client_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

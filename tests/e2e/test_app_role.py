@@ -19,10 +19,10 @@ from eventstore.projections.base import all_projections
 from eventstore.rebuild.orchestration import rebuild_progress
 from eventstore.routers import read_db_alias
 from eventstore.tasks import catch_up_all_projections, queue_rebuild, seal_log
-from tests.conftest import WorkerProcess, runtime_role
 from tests.support.api import ApiClient
 from tests.support.consistency import wait_for_views_to_match
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess, runtime_role
 from tests.support.workload import command_burst
 
 pytestmark = [

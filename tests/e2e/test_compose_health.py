@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import ROOT, subprocess_env
+from tests.support.processes import ROOT, subprocess_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, databases="__all__")]
 

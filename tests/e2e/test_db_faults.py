@@ -29,9 +29,8 @@ from eventstore.projections.base import all_projections
 from eventstore.projections.wakeups import pending_key
 from eventstore.routers import read_db_alias
 from eventstore.tasks import catch_up_all_projections
-from tests.api.orders_read.helpers import place, register
-from tests.conftest import ROOT, WorkerProcess, subprocess_env
 from tests.integration.orders_read.support import manual_projections
+from tests.support.api import place, register
 from tests.support.consistency import events_applied, fold_products, handled_events_in_log, projections_at_head
 from tests.support.db_faults import (
     connections_refused,
@@ -40,6 +39,7 @@ from tests.support.db_faults import (
     views_locked,
     wait_for_lock_waiters,
 )
+from tests.support.processes import ROOT, WorkerProcess, subprocess_env
 
 __all__ = ["manual_projections"]  # the fixture, imported for pytest
 
@@ -80,7 +80,7 @@ def fault_mid_catch_up(customer: APIClient, sku: str, runners: int) -> list[int]
     """Commit an order while the views are locked, wait for `runners` catch-ups to block on them,
     then terminate every backend and refuse connections for OUTAGE_SECONDS."""
     with views_locked() as locker:
-        place(customer, [(sku, 1)])
+        place(customer, (sku, 1))
         wait_for_lock_waiters(runners)
         with connections_refused():
             killed = terminate_all_backends(last=[locker.info.backend_pid])  # the waiters die still waiting
@@ -111,7 +111,7 @@ def test_a_worker_survives_every_backend_terminated_mid_catch_up_and_goes_on_wit
     wait_for_views()  # the cut-off catch-ups retried through the outage: no new commit, no beat
 
     for i in range(4):  # new commands after the fault: their commits trigger the same worker
-        place(customer_client, [(skus[i % 2], 1 + i)])
+        place(customer_client, (skus[i % 2], 1 + i))
     wait_for_views()  # no beat, no nudge: the worker's own retries and the commit triggers
 
     assert running_worker.process.pid == worker_pid and running_worker.process.poll() is None  # never restarted
@@ -188,7 +188,7 @@ def test_run_projector_survives_every_backend_terminated_mid_catch_up_and_goes_o
 
     projector.wait_listening(ignore=killed)  # it listens again, on a new connection
     for i in range(4):
-        place(customer_client, [(skus[i % 2], 1 + i)])
+        place(customer_client, (skus[i % 2], 1 + i))
     wait_for_views()  # the poll is 10 minutes away: NOTIFYs and its own recovery only
 
     assert projector.process.poll() is None, projector.log()  # never restarted

@@ -20,8 +20,7 @@ from eventstore.models import Event
 from eventstore.projections.base import all_projections
 from eventstore.rebuild.orchestration import rebuild_projections
 from eventstore.tasks import catch_up_all_projections
-from tests.conftest import WorkerProcess
-from tests.support.api import ApiClient, new_key
+from tests.support.api import ApiClient, new_key, place, register
 from tests.support.beat import BeatProcess
 from tests.support.consistency import (
     events_applied,
@@ -30,6 +29,7 @@ from tests.support.consistency import (
     wait_for_views_to_match,
 )
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 from tests.support.workload import Milestone, command_burst, run_threads
 
 pytestmark = [
@@ -56,7 +56,7 @@ def _wait_at_head(timeout: float = 60.0, nudge: Callable[[], None] | None = _nud
 
 def _register(api: ApiClient, skus: list[str], stock: int = 10_000) -> None:
     for sku in skus:
-        response = api.register_product(sku, initial_stock=stock)
+        response = register(api, sku, stock=stock, expect=None)
         assert response.status_code == 201, response.text
 
 
@@ -166,7 +166,7 @@ def test_gunicorn_killed_under_load_retries_with_the_same_key_never_double_anyth
     customer = f"kg-{run}"
     setup = api_for(node.url, staff_token)
     _register(setup, skus)
-    opened = [setup.create_order([(skus[c], 1)], customer_id=customer).json()["id"] for c in range(4)]
+    opened = [place(setup, (skus[c], 1), customer_id=customer).json()["id"] for c in range(4)]
     plans: list[list[tuple[str, str, dict[str, Any]]]] = [[] for _ in range(4)]
     for i in range(48):
         client_no = i % 4

@@ -21,10 +21,10 @@ from django.core.cache import cache
 from eventstore.models import Event
 from eventstore.projections.base import all_projections
 from eventstore.projections.wakeups import pending_key
-from tests.conftest import WorkerProcess
-from tests.support.api import ApiClient, new_key
+from tests.support.api import ApiClient, new_key, place, register
 from tests.support.beat import BeatProcess
 from tests.support.gunicorn import GunicornProcess, free_port
+from tests.support.processes import WorkerProcess
 from tests.support.redis_server import RedisServer
 
 pytestmark = [
@@ -83,7 +83,7 @@ def stack(tmp_path: Path, own_redis: RedisServer) -> Iterator[Stack]:
 
 def _timed_order(api: ApiClient, sku: str, *, key: str | None = None) -> tuple[requests.Response, float]:
     started = time.monotonic()
-    response = api.create_order([(sku, 1)], key=key)
+    response = place(api, (sku, 1), expect=None, key=key)
     return response, time.monotonic() - started
 
 
@@ -127,7 +127,7 @@ def test_with_the_broker_killed_then_hung_commands_commit_once_answer_2xx_and_vi
     holds a running task: kombu's own Redis transport then exits the worker (config/redis_transport.py)."""
     api = ApiClient(stack.web.url, staff_token)
     sku = f"out-{uuid.uuid4().hex[:6]}"
-    registered = api.register_product(sku, initial_stock=100)
+    registered = register(api, sku, stock=100, expect=None)
     assert registered.status_code == 201
     assert _fresh_product(api, sku, registered.headers["X-Consistency-Token"])
 
@@ -176,8 +176,8 @@ def test_with_the_database_unreachable_requests_answer_503_with_retry_after(tmp_
     try:
         api = ApiClient(web.url, "0" * 40)
         for response in (
-            api.create_order([("mug", 1)]),
-            api.create_order([("mug", 1)], key=new_key()),
+            place(api, ("mug", 1), expect=None),
+            place(api, ("mug", 1), expect=None, key=new_key()),
             api.get("products/"),
             api.get("orders/"),
         ):
@@ -206,7 +206,7 @@ def test_terminating_every_database_connection_under_load_answers_2xx_or_503_and
     try:
         setup = ApiClient(web.url, staff_token)
         sku = f"term-{uuid.uuid4().hex[:6]}"
-        assert setup.register_product(sku, initial_stock=10_000).status_code == 201
+        assert register(setup, sku, stock=10_000, expect=None).status_code == 201
         statuses: list[int] = []
         codes: list[str] = []
         accepted: dict[str, str] = {}
@@ -217,7 +217,7 @@ def test_terminating_every_database_connection_under_load_answers_2xx_or_503_and
             while not stop.is_set():
                 key = new_key()
                 for _ in range(20):  # a 503 is retried with the same key until it settles
-                    response = api.create_order([(sku, 1)], key=key)
+                    response = place(api, (sku, 1), expect=None, key=key)
                     statuses.append(response.status_code)
                     if response.status_code == 409:  # the contract's answers to retry: a first try still
                         codes.append(response.json()["code"])  # holds the key, or a race was lost 12 times
@@ -245,7 +245,7 @@ def test_terminating_every_database_connection_under_load_answers_2xx_or_503_and
         assert set(statuses) <= {201, 409, 503}, sorted(set(statuses))
         assert set(codes) <= {"request_in_progress", "concurrency_conflict"}, codes
         assert len(accepted) > 10
-        after = [setup.create_order([(sku, 1)]) for _ in range(4)]  # every gunicorn thread reconnects
+        after = [place(setup, (sku, 1), expect=None) for _ in range(4)]  # every gunicorn thread reconnects
         assert [response.status_code for response in after] == [201] * 4
         created = Event.objects.filter(stream_type="Order", event_type="OrderCreated")
         ids = [str(stream_id).removeprefix("Order-") for stream_id in created.values_list("stream_id", flat=True)]
@@ -272,7 +272,7 @@ def test_twenty_readers_waiting_on_a_stalled_projection_leave_healthz_instant(
     try:
         api = ApiClient(web.url, staff_token)
         sku = f"stall-{uuid.uuid4().hex[:6]}"
-        registered = api.register_product(sku, initial_stock=5)
+        registered = register(api, sku, stock=5, expect=None)
         assert registered.status_code == 201
         token = registered.headers["X-Consistency-Token"]
         answers: list[tuple[str | None, float]] = []

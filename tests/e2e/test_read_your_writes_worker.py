@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.orders_read.helpers import place, register
 from tests.integration.orders_read.support import clean_views  # noqa: F401  (fixture)
+from tests.support.api import place, register
 
 pytestmark = [
     pytest.mark.postgres,
@@ -32,15 +32,15 @@ def test_commands_then_token_queries_are_fresh_and_exact(
     from config.celery_app import app
 
     assert not app.conf.task_always_eager  # the worker subprocess, not this process, runs the projections
-    token = register(staff_client, "MUG-1", name="Blue Mug", price="9.99", stock=10)["consistency_token"]
+    token = register(staff_client, "MUG-1", name="Blue Mug", price="9.99", stock=10).json()["consistency_token"]
     assert fresh_get(customer_client, "/api/products/MUG-1/", token)["available"] == 10
     register(staff_client, "TEA-9", name="Green Tea", price="4.50", stock=5)
 
-    kept = place(customer_client, [("MUG-1", 2), ("TEA-9", 1)])
+    kept = place(customer_client, ("MUG-1", 2), ("TEA-9", 1)).json()
     order = fresh_get(customer_client, f"/api/orders/{kept['id']}/", kept["consistency_token"])
     assert (order["status"], order["item_count"], order["total_amount"]) == ("pending", 3, "24.48")
 
-    dropped = place(other_client, [("MUG-1", 3)])
+    dropped = place(other_client, ("MUG-1", 3)).json()
     cancel = staff_client.post(f"/api/orders/{dropped['id']}/cancel/", {"reason": "duplicate"}, format="json")
     assert cancel.status_code == 200
     assert (

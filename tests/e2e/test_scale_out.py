@@ -18,8 +18,7 @@ from django.conf import settings
 
 from eventstore.models import Event
 from eventstore.tasks import catch_up_all_projections
-from tests.conftest import WorkerProcess
-from tests.support.api import ApiClient
+from tests.support.api import ApiClient, register
 from tests.support.consistency import (
     events_applied,
     handled_events_in_log,
@@ -27,6 +26,7 @@ from tests.support.consistency import (
     wait_for_views_to_match,
 )
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 from tests.support.workload import command_burst, run_threads
 
 pytestmark = [
@@ -61,7 +61,7 @@ def test_two_web_nodes_and_two_workers_build_views_equal_to_the_log(
     customers = [f"so-{run}-c{i}" for i in range(6)]
     setup = api_for(nodes[0].url, staff_token)
     for sku in skus:
-        assert setup.register_product(sku, initial_stock=10_000).status_code == 201
+        assert register(setup, sku, stock=10_000, expect=None).status_code == 201
     _wait_at_head()
     applied_before, handled_before = events_applied(), handled_events_in_log()
 

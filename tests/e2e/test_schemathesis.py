@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from eventstore.models import Event
-from tests.conftest import WorkerProcess
-from tests.support.api import ApiClient
+from tests.support.api import ApiClient, place, register
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 
 pytestmark = [
     pytest.mark.postgres,
@@ -87,8 +87,8 @@ class Findings:
 def _seed(api: ApiClient) -> dict[str, str]:
     """A product in stock and a pending order of it, for the path parameters of the generated requests."""
     sku = f"fz-{uuid.uuid4().hex[:8]}"
-    assert api.register_product(sku, initial_stock=1000).status_code == 201
-    order = api.create_order([(sku, 1)], customer_id="fuzz-customer")
+    assert register(api, sku, stock=1000, expect=None).status_code == 201
+    order = place(api, (sku, 1), expect=None, customer_id="fuzz-customer")
     assert order.status_code == 201, order.text
     return {"sku": sku, "order_id": order.json()["id"], "customer_id": "fuzz-customer"}
 

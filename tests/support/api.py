@@ -1,7 +1,13 @@
-"""An HTTP client for the orders API that reads like the contract (API.md), on `requests`.
+"""The tests' one set of API helpers: commands that read like API.md, for any client.
 
-One instance per thread: a `requests.Session` keeps its connection pool and is not
-meant to be shared across threads.
+`register`, `place`, `receive`, `add_item`, `cancel` and `ship` send a command's JSON
+body through either an in-process DRF test client (the API tests) or an `ApiClient`
+on a live gunicorn node (the black-box and fault tests), and return the response.
+`expect` asserts its status (None: the caller judges, as fault tests must). The rest
+reads state the write side's own way (`product`, `order`, `event_count`).
+
+`ApiClient` is one instance per thread: a `requests.Session` keeps its connection pool
+and is not meant to be shared across threads.
 """
 
 import uuid
@@ -9,6 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
+from rest_framework.test import APIClient
+
+from eventstore.aggregates.loading import load
+from eventstore.models import Event
+from orders_write.aggregates import Order, Product
+
+ADDRESS = {"name": "Alice", "street": "1 Main St", "city": "Oslo"}
 
 
 class ApiClient:
@@ -39,45 +52,6 @@ class ApiClient:
             headers["If-Match"] = f'"{if_match}"'
         return self.session.post(f"{self.base_url}/api/{path}", json=body, headers=headers, timeout=self.timeout)
 
-    # Commands ------------------------------------------------------------------------
-
-    def register_product(
-        self, sku: str, *, price: str = "10.00", initial_stock: int = 0, name: str | None = None, key: str | None = None
-    ) -> requests.Response:
-        body = {
-            "sku": sku,
-            "name": name or f"Product {sku}",
-            "description": f"about {sku}",
-            "price": price,
-            "initial_stock": initial_stock,
-        }
-        return self.post("products/", body, key=key)
-
-    def receive_stock(self, sku: str, quantity: int, *, key: str | None = None) -> requests.Response:
-        return self.post(f"products/{sku}/stock/", {"quantity": quantity}, key=key)
-
-    def create_order(
-        self, items: list[tuple[str, int]], *, customer_id: str | None = None, key: str | None = None
-    ) -> requests.Response:
-        body: dict[str, Any] = {
-            "items": [{"product_id": sku, "quantity": quantity} for sku, quantity in items],
-            "shipping_address": {"street": "1 Test Lane", "city": "Testville"},
-        }
-        if customer_id is not None:
-            body["customer_id"] = customer_id
-        return self.post("orders/", body, key=key)
-
-    def add_item(self, order_id: str, sku: str, quantity: int, *, key: str | None = None) -> requests.Response:
-        return self.post(f"orders/{order_id}/items/", {"product_id": sku, "quantity": quantity}, key=key)
-
-    def cancel_order(
-        self, order_id: str, reason: str = "changed my mind", *, key: str | None = None
-    ) -> requests.Response:
-        return self.post(f"orders/{order_id}/cancel/", {"reason": reason}, key=key)
-
-    def ship_order(self, order_id: str, *, key: str | None = None) -> requests.Response:
-        return self.post(f"orders/{order_id}/ship/", {}, key=key)
-
     # Queries -------------------------------------------------------------------------
 
     def order(self, order_id: str) -> requests.Response:
@@ -102,6 +76,127 @@ class ApiClient:
         return list(self.iter_pages("orders/", customer_id=customer_id))
 
 
+Client = APIClient | ApiClient
+Response = Any
+"""A DRF test response or a `requests.Response`: both have `status_code`, `json()` and headers by name."""
+
+
 def new_key() -> str:
     """A fresh Idempotency-Key."""
     return f"key-{uuid.uuid4()}"
+
+
+def send(
+    client: Client, path: str, body: dict[str, Any], *, key: str | None = None, if_match: int | None = None
+) -> Response:
+    """POST a command to /api/<path> through either kind of client."""
+    if isinstance(client, ApiClient):
+        return client.post(path, body, key=key, if_match=if_match)
+    headers = {}
+    if key is not None:
+        headers["HTTP_IDEMPOTENCY_KEY"] = key
+    if if_match is not None:
+        headers["HTTP_IF_MATCH"] = f'"{if_match}"'
+    return client.post(f"/api/{path}", body, format="json", **headers)
+
+
+def _expected(response: Response, expect: int | None) -> Response:
+    if expect is not None:
+        assert response.status_code == expect, response.content
+    return response
+
+
+def register(
+    client: Client,
+    sku: str = "mug",
+    *,
+    name: str | None = None,
+    price: str = "10.00",
+    stock: int = 10,
+    key: str | None = None,
+    expect: int | None = 201,
+    **extra: Any,
+) -> Response:
+    """Register a product (staff), `stock` units on hand; `extra` adds or overrides body fields."""
+    body = {"sku": sku, "name": name or f"Product {sku}", "price": price, "initial_stock": stock, **extra}
+    return _expected(send(client, "products/", body, key=key), expect)
+
+
+def receive(client: Client, sku: str, quantity: int, *, key: str | None = None, expect: int | None = 200) -> Response:
+    return _expected(send(client, f"products/{sku}/stock/", {"quantity": quantity}, key=key), expect)
+
+
+def place(
+    client: Client,
+    *items: tuple[str, int],
+    customer_id: str | None = None,
+    key: str | None = None,
+    expect: int | None = 201,
+    **extra: Any,
+) -> Response:
+    """Place an order of (sku, quantity) lines; `extra` adds or overrides body fields."""
+    body: dict[str, Any] = {
+        "items": [{"product_id": sku, "quantity": quantity} for sku, quantity in items],
+        "shipping_address": ADDRESS,
+        **extra,
+    }
+    if customer_id is not None:
+        body["customer_id"] = customer_id
+    return _expected(send(client, "orders/", body, key=key), expect)
+
+
+def add_item(
+    client: Client, order_id: str, sku: str, quantity: int, *, key: str | None = None, expect: int | None = 200
+) -> Response:
+    body = {"product_id": sku, "quantity": quantity}
+    return _expected(send(client, f"orders/{order_id}/items/", body, key=key), expect)
+
+
+def cancel(
+    client: Client,
+    order_id: str,
+    reason: str = "changed my mind",
+    *,
+    key: str | None = None,
+    expect: int | None = 200,
+) -> Response:
+    return _expected(send(client, f"orders/{order_id}/cancel/", {"reason": reason}, key=key), expect)
+
+
+def ship(client: Client, order_id: str, *, key: str | None = None, expect: int | None = 200) -> Response:
+    return _expected(send(client, f"orders/{order_id}/ship/", {}, key=key), expect)
+
+
+def client_for(user: object | None) -> APIClient:
+    """An APIClient that authenticates as `user` with a real DRF token (None: anonymous)."""
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+# The write side's own view, for asserting what a command did --------------------------
+
+
+def event_count() -> int:
+    return Event.objects.count()
+
+
+def product(sku: str) -> Product:
+    """The product's state, loaded from its stream (the write side's own view of the stock)."""
+    return load(Product, sku)
+
+
+def order(order_id: str) -> Order:
+    return load(Order, order_id)
+
+
+def assert_refused(response: Response, status: int, code: str | None, before: int) -> None:
+    """The answer has this status and `code`, and the log did not change."""
+    assert response.status_code == status, response.content
+    if code is not None:
+        assert response.json()["code"] == code
+    assert event_count() == before

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from eventstore.projections.base import all_projections
 from eventstore.routers import read_db_alias
-from tests.conftest import database_url
+from tests.support.processes import database_url
 
 
 def run_database_names() -> list[str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WorkerProcess
 from tests.support.api import ApiClient
 from tests.support.beat import BeatProcess
 from tests.support.gunicorn import GunicornProcess
+from tests.support.processes import WorkerProcess
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ROOT, subprocess_env
 from tests.support.ports import free_port
+from tests.support.processes import ROOT, subprocess_env
 
 __all__ = ["GunicornProcess", "free_port"]
 

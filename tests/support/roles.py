@@ -12,7 +12,7 @@ import psycopg
 from django.core.management import call_command
 from django.db import connections
 
-from tests.conftest import database_url
+from tests.support.processes import database_url
 
 
 def role_name(suffix: str = "runtime") -> str:

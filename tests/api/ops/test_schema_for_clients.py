@@ -14,7 +14,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.test import APIClient
 
 from config.exception_handler import UNAVAILABLE_BODY
-from tests.api.orders_write.shop import ADDRESS, register
+from tests.support.api import ADDRESS, register
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 

@@ -3,9 +3,10 @@
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from tests.api.orders_read.helpers import place, register
+from tests.support.api import place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -16,8 +17,8 @@ pytestmark = [
 @pytest.fixture
 def sales(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "A", price="2.50", stock=20)
-    first = place(customer_client, [("A", 2)])
-    place(customer_client, [("A", 4)])
+    first = place(customer_client, ("A", 2)).json()
+    place(customer_client, ("A", 4))
     staff_client.post(f"/api/orders/{first['id']}/cancel/", {"reason": "x"}, format="json")
 
 
@@ -55,3 +56,20 @@ def test_projection_status_for_staff_only(
         assert int(position) > 0 and int(txid) >= 0
     assert customer_client.get("/api/projections/").status_code == 403
     assert anon_client.get("/api/projections/").status_code == 401
+
+
+def test_projection_status_and_metrics_report_the_same_lag(staff_client: APIClient, manual_projections: None) -> None:
+    register(staff_client, "A", stock=5)  # events no projection has read: every one lags
+    rows = {r["name"]: r for r in staff_client.get("/api/projections/").json()["results"]}
+    metrics = staff_client.get("/metrics").content.decode()
+    samples = {
+        (sample.name, sample.labels.get("projection")): sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+    }
+    assert set(rows) == {"catalogue", "daily_sales", "order_summary"}
+    for name, row in rows.items():
+        assert row["lag_events"] > 0
+        assert samples[("projection_lag_events", name)] == row["lag_events"]
+        assert samples[("projection_checkpoint_position", name)] == int(row["checkpoint"].split("-")[1])
+        assert row["lag_seconds"] <= samples[("projection_lag_seconds", name)] <= row["lag_seconds"] + 5

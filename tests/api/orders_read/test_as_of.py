@@ -33,7 +33,7 @@ from orders_write.commands import (
     ShipOrder,
 )
 from orders_write.errors import DomainError
-from tests.api.orders_read.helpers import place, register
+from tests.support.api import place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -156,7 +156,7 @@ def shop(staff_client: APIClient, customer_client: APIClient) -> dict[str, Any]:
     line, v3 cancelled (with MUG-1's v5)."""
     register(staff_client, "MUG-1", name="Blue Mug", price="9.99", stock=50)
     time.sleep(0.002)  # distinct recorded_at between commands, whatever the clock's resolution
-    order = place(customer_client, [("MUG-1", 2)])["id"]
+    order = place(customer_client, ("MUG-1", 2)).json()["id"]
     time.sleep(0.002)
     assert staff_client.post("/api/products/MUG-1/price/", {"price": "12.00"}, format="json").status_code == 200
     time.sleep(0.002)

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.orders_read.helpers import place, register
+from tests.support.api import place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -16,8 +16,8 @@ def catalogue(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "MUG-1", name="Blue Mug", price="9.99", stock=5, description="Stoneware coffee cup")
     register(staff_client, "TEA-9", name="Green Tea", price="4.50", stock=0, description="Loose leaf sencha")
     register(staff_client, "POT-3", name="Tea Pot", price="25.00", stock=2, description="Cast iron")
-    place(customer_client, [("MUG-1", 2)])
-    place(customer_client, [("POT-3", 2)])
+    place(customer_client, ("MUG-1", 2))
+    place(customer_client, ("POT-3", 2))
 
 
 def test_product_detail_is_public_with_contract_fields_and_etag(anon_client: APIClient, catalogue: None) -> None:

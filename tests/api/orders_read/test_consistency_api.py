@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventstore.projections.runner import catch_up
-from tests.api.orders_read.helpers import place, register
 from tests.integration.orders_read.support import LogWriter, wait_readable
+from tests.support.api import place, register
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 @pytest.mark.usefixtures("eager_tasks")
 def test_a_command_token_gives_a_fresh_exact_answer(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "MUG-1", price="3.00", stock=4)
-    placed = place(customer_client, [("MUG-1", 3)])
+    placed = place(customer_client, ("MUG-1", 3)).json()
     response = customer_client.get(f"/api/orders/{placed['id']}/", HTTP_X_CONSISTENCY_TOKEN=placed["consistency_token"])
     assert response.status_code == 200
     assert response["X-Consistency"] == "fresh" and "Warning" not in response

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from eventstore.models import Event
 from eventstore.tamper.canonical import event_hash
-from tests.api.orders_read.helpers import place, register
+from tests.support.api import place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -17,7 +17,7 @@ pytestmark = [
 
 def test_history_shows_each_events_stored_hash(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "MUG-1", price="9.99", stock=5)
-    order = place(customer_client, [("MUG-1", 2)])["id"]
+    order = place(customer_client, ("MUG-1", 2)).json()["id"]
     assert (
         customer_client.post(f"/api/orders/{order}/cancel/", {"reason": "changed my mind"}, format="json").status_code
         == 200
@@ -31,7 +31,7 @@ def test_history_shows_each_events_stored_hash(staff_client: APIClient, customer
 
 def test_the_first_event_chains_to_the_empty_hash(staff_client: APIClient, customer_client: APIClient) -> None:
     register(staff_client, "TEA-9", price="4.50", stock=5)
-    order = place(customer_client, [("TEA-9", 1)])["id"]
+    order = place(customer_client, ("TEA-9", 1)).json()["id"]
     created, *_ = customer_client.get(f"/api/orders/{order}/history/").json()
     event = Event.objects.get(stream_id=f"Order-{order}", version=1)
     assert created["hash"] == event_hash(

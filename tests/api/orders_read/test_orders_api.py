@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.orders_read.helpers import place, register
 from tests.integration.orders_read.support import LogWriter, catch_up_all
+from tests.support.api import ADDRESS, place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -34,9 +34,9 @@ ORDER_FIELDS = {
 def shop(staff_client: APIClient, customer_client: APIClient, other_client: APIClient) -> dict[str, str]:
     register(staff_client, "MUG-1", name="Blue Mug", price="9.99", stock=50)
     register(staff_client, "TEA-9", name="Green Tea", price="4.50", stock=50)
-    alice_mug = place(customer_client, [("MUG-1", 2), ("TEA-9", 1)])["id"]
-    alice_tea = place(customer_client, [("TEA-9", 3)])["id"]
-    bob_mug = place(other_client, [("MUG-1", 1)])["id"]
+    alice_mug = place(customer_client, ("MUG-1", 2), ("TEA-9", 1)).json()["id"]
+    alice_tea = place(customer_client, ("TEA-9", 3)).json()["id"]
+    bob_mug = place(other_client, ("MUG-1", 1)).json()["id"]
     cancelled = staff_client.post(f"/api/orders/{alice_tea}/cancel/", {"reason": "too late"}, format="json")
     assert cancelled.status_code == 200, cancelled.content
     return {"alice_mug": alice_mug, "alice_tea": alice_tea, "bob_mug": bob_mug}
@@ -53,7 +53,7 @@ def test_order_view_has_exactly_the_contract_fields(customer_client: APIClient, 
         {"product_id": "TEA-9", "name": "Green Tea", "quantity": 1, "unit_price": "4.50", "line_total": "4.50"},
     ]
     assert (body["item_count"], body["total_amount"]) == (3, "24.48")
-    assert body["shipping_address"] == {"city": "Lyon"}
+    assert body["shipping_address"] == ADDRESS
     assert body["created_at"].endswith(("Z", "+00:00")) and body["shipped_at"] is None
     assert response["ETag"] == f'"{body["version"]}"'
 
@@ -86,7 +86,8 @@ def test_customer_lists_only_own_orders_staff_sees_all(
     customer_client: APIClient, staff_client: APIClient, shop: dict[str, str]
 ) -> None:
     mine = customer_client.get("/api/orders/").json()
-    assert set(mine) == {"count", "next", "previous", "results"}
+    assert list(mine) == ["count", "next", "previous", "results", "page", "page_size", "total_pages"]
+    assert (mine["page"], mine["page_size"], mine["total_pages"]) == (1, 20, 1)
     assert {o["order_id"] for o in mine["results"]} == {shop["alice_mug"], shop["alice_tea"]}
     assert customer_client.get("/api/orders/?customer_id=bob").json()["count"] == 0
     assert staff_client.get("/api/orders/").json()["count"] == 3
@@ -179,6 +180,20 @@ def test_page_size_is_capped_at_100(staff_client: APIClient, manual_projections:
     assert len(second["results"]) == 5
     assert not {o["order_id"] for o in second["results"]} & {o["order_id"] for o in page["results"]}
     assert len(staff_client.get("/api/orders/").json()["results"]) == 20
+
+
+def test_pages_say_where_they_are_and_link_to_their_neighbours(staff_client: APIClient, shop: dict[str, str]) -> None:
+    middle = staff_client.get("/api/orders/?ordering=created_at&page_size=1&page=2").json()
+    assert (middle["count"], middle["page"], middle["page_size"], middle["total_pages"]) == (3, 2, 1, 3)
+    assert [o["order_id"] for o in middle["results"]] == [shop["alice_tea"]]
+    assert middle["next"].endswith("/api/orders/?ordering=created_at&page=3&page_size=1")
+    assert middle["previous"].endswith("/api/orders/?ordering=created_at&page_size=1")  # page 1 has no page=
+    last = staff_client.get("/api/orders/?ordering=created_at&page_size=1&page=last").json()
+    assert (last["page"], last["next"], [o["order_id"] for o in last["results"]]) == (3, None, [shop["bob_mug"]])
+    assert staff_client.get("/api/orders/?page_size=abc").json()["page_size"] == 20
+    beyond = staff_client.get("/api/orders/?page=4&page_size=1")
+    assert (beyond.status_code, beyond.json()) == (404, {"detail": "Invalid page.", "code": "not_found"})
+    assert staff_client.get("/api/orders/?page=zero").status_code == 404
 
 
 def test_customer_orders_newest_first_with_status_filter(

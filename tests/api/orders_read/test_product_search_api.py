@@ -7,7 +7,7 @@ the cases here are chosen so that both answers are the contract's answer.
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api.orders_read.helpers import register
+from tests.support.api import register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),

@@ -24,9 +24,8 @@ from orders_write.limits import (
     MAX_RECEIVE,
     MAX_STOCK,
 )
-from tests.api.orders_read.helpers import place, register
-from tests.api.orders_write.shop import assert_refused, event_count
 from tests.integration.orders_read.support import LogWriter
+from tests.support.api import assert_refused, event_count, place, register
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),

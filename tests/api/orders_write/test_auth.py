@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.orders_write.shop import assert_refused, event_count, order, place, register
+from tests.support.api import assert_refused, event_count, order, place, register
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.orders_write.shop import ADDRESS, assert_refused, event_count, place, product, register
+from tests.support.api import ADDRESS, assert_refused, event_count, place, product, register
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from eventstore.log.append import read_stream
-from tests.api.orders_write.shop import ADDRESS, assert_refused, event_count, order, place, product, register
+from tests.support.api import ADDRESS, assert_refused, event_count, order, place, product, register
 
 pytestmark = pytest.mark.django_db
 

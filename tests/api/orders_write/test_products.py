@@ -5,13 +5,13 @@ from decimal import Decimal
 import pytest
 
 from eventstore.log.append import read_stream
-from tests.api.orders_write.shop import assert_refused, event_count, product, register
+from tests.support.api import assert_refused, event_count, product, register
 
 pytestmark = pytest.mark.django_db
 
 
 def test_register_answers_201_with_version_etag_and_consistency_token(staff_client) -> None:
-    response = register(staff_client, "mug.blue-1", price="9.99", stock=5)
+    response = register(staff_client, "mug.blue-1", name="Mug.Blue-1", price="9.99", stock=5)
     body = response.json()
     assert body == {"id": "mug.blue-1", "version": 2, "consistency_token": body["consistency_token"]}
     assert response["ETag"] == '"2"'

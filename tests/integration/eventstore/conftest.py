@@ -13,7 +13,7 @@ from django.db import connections
 
 from eventstore.projections.wakeups import request_catch_up
 from eventstore.signals import events_committed
-from tests.conftest import database_url
+from tests.support.processes import database_url
 
 TRIGGER_UID = "eventstore.request_catch_up"
 

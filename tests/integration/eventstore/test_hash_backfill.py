@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from django.db import connections
 
-from tests.conftest import ROOT, database_url
+from tests.support.processes import ROOT, database_url
 
 WRITE_LOG = """
 from eventstore.log.append import NO_STREAM, NewEvent, StreamWrite, append

@@ -14,8 +14,8 @@ from eventstore.log.append import NO_STREAM, StreamWrite, append, command_transa
 from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.projections import wakeups
 from orders_write.events import StockReceived
-from tests.conftest import database_url
 from tests.integration.eventstore.helpers import settle
+from tests.support.processes import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

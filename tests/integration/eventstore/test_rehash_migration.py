@@ -10,8 +10,8 @@ from django.db import DatabaseError, connection, transaction
 from eventstore.log.append import NO_STREAM, StreamWrite, append
 from eventstore.models import Seal
 from orders_write.events import StockReceived
-from tests.conftest import database_url
 from tests.integration.eventstore.test_tamper_evidence import assert_every_hash_recomputes, seal, stored_rows, verify
+from tests.support.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from eventstore.log.append import NO_STREAM, StreamWrite, append, read_stream
 from eventstore.models import Event, Seal
 from orders_write.events import StockReceived
-from tests.conftest import database_url
+from tests.support.processes import database_url
 from tests.support.roles import granted_runtime_role
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]

@@ -23,8 +23,8 @@ from eventstore.errors import ConcurrencyError
 from eventstore.log.append import ANY, NO_STREAM, StreamWrite, append, read_stream
 from eventstore.tamper.canonical import canonical_json, canonical_json_text, event_hash
 from orders_write.events import StockReceived
-from tests.conftest import database_url
 from tests.integration.eventstore.test_tamper_evidence import assert_every_hash_recomputes, seal, verify
+from tests.support.processes import database_url
 from tests.unit.eventstore.test_canonical import floats, payloads, python_canonical, scalars, text
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, ProgrammingError, connections, transaction
 
 from eventstore.transient import is_transient, sqlstates
-from tests.conftest import database_url
+from tests.support.processes import database_url
 
 
 def caught(fn: object) -> BaseException:

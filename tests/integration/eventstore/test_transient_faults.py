@@ -16,11 +16,9 @@ from django.db import connections
 from eventstore.log.append import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from eventstore.log.positions import ORIGIN
 from eventstore.models import ProjectionState
-from eventstore.projections import retries, runner
-from eventstore.projections.base import Projection, Target
+from eventstore.projections.base import Projection, Target, retries, runner
 from eventstore.routers import read_db_alias
 from orders_write.events import ProductRegistered
-from tests.conftest import database_url
 from tests.integration.ops.counting import (
     NAME,
     POISON,
@@ -29,6 +27,7 @@ from tests.integration.ops.counting import (
     expected_rows,
     view_rows,
 )
+from tests.support.processes import database_url
 
 __all__ = ["counting_projection"]  # the fixture, imported for pytest
 

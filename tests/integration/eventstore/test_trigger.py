@@ -13,7 +13,7 @@ from redis.connection import AbstractConnection
 
 from eventstore.projections.base import all_projections
 from eventstore.projections.wakeups import PENDING_TTL_SECONDS, pending_key, redis_cache, request_catch_up
-from tests.conftest import has_redis_cache
+from tests.support.services import has_redis_cache
 
 pytestmark = pytest.mark.skipif(
     not has_redis_cache(), reason="needs Redis as the cache: set REDIS_URL or a Redis CELERY_BROKER_URL (CI does)"

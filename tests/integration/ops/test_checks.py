@@ -11,8 +11,8 @@ from eventstore.models import ProjectionState
 from eventstore.projections.runner import catch_up
 from eventstore.rebuild.orchestration import rebuild_projection
 from eventstore.routers import read_db_alias
-from tests.conftest import ROOT, subprocess_env
 from tests.integration.ops.counting import NAME, add_products
+from tests.support.processes import ROOT, subprocess_env
 
 
 def _warnings() -> list:

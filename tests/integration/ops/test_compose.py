@@ -12,7 +12,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 

@@ -21,7 +21,7 @@ from django.db import connections
 
 from eventstore.management.commands.grant_runtime_role import view_tables
 from eventstore.routers import read_db_alias
-from tests.conftest import ROOT, database_url
+from tests.support.processes import ROOT, database_url
 from tests.support.roles import drop_role, granted_runtime_role, role_name
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, subprocess_env
 from tests.support.gunicorn import free_port
+from tests.support.processes import ROOT, subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.postgres, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 DEV_ONLY = {"pytest", "pytest-django", "hypothesis", "factory-boy", "selenium", "schemathesis", "ruff", "mypy"}
 

@@ -18,7 +18,6 @@ from eventstore.rebuild.orchestration import (
     stale_projections,
 )
 from eventstore.routers import read_db_alias
-from tests.conftest import database_url
 from tests.integration.ops.counting import (
     NAME,
     StockCount,
@@ -27,6 +26,7 @@ from tests.integration.ops.counting import (
     table_exists,
     view_rows,
 )
+from tests.support.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -74,14 +74,14 @@ def test_poison_event_fails_one_projection_others_go_on_and_status_shows_it(monk
     log = small_shop()
     poison = log.receive("B", 7)
     log.receive("A", 1)
-    real_evolve = catalogue._evolve
+    real_evolve = catalogue.evolve
 
     def buggy_evolve(products: dict[str, Any], event: RecordedEvent) -> None:
         if event.event_type == "StockReceived" and event.data["quantity"] == 7:
             raise ArithmeticError("a bug in the projection")
         real_evolve(products, event)
 
-    monkeypatch.setattr(catalogue, "_evolve", buggy_evolve)
+    monkeypatch.setattr(catalogue, "evolve", buggy_evolve)
     catch_up_all()
     failed = state("catalogue")
     assert failed.status == "failed"
@@ -93,7 +93,7 @@ def test_poison_event_fails_one_projection_others_go_on_and_status_shows_it(monk
     assert state("order_summary").status == "active" and OrderSummary.objects.count() == 2
     assert state("daily_sales").status == "active"
 
-    rows = {row.name: row for row in ask(GetProjectionStatus(), viewer=Viewer("staff", True)).result}
+    rows = {row.name: row for row in ask(GetProjectionStatus(), viewer=Viewer("staff", True)).result.items}
     assert rows["catalogue"].status == "failed" and rows["catalogue"].lag_events == 2
     assert "a bug in the projection" in rows["catalogue"].last_error
     assert rows["order_summary"].lag_events == 0
@@ -101,7 +101,7 @@ def test_poison_event_fails_one_projection_others_go_on_and_status_shows_it(monk
     catch_up_all()
     assert state("catalogue").status == "failed"  # stays stopped until an operator acts
 
-    monkeypatch.setattr(catalogue, "_evolve", real_evolve)  # the fix is deployed
+    monkeypatch.setattr(catalogue, "evolve", real_evolve)  # the fix is deployed
     runner.resume("catalogue")
     catch_up_all()
     assert state("catalogue").status == "active" and state("catalogue").last_error == ""

@@ -52,7 +52,7 @@ def test_a_stream_that_is_not_the_cached_one_any_more_is_read_again() -> None:
         *cached[:-1],
         dataclasses.replace(cached[-1], event_id=uuid.uuid4(), data={**cached[-1].data, "quantity": 100}),
     ]
-    STREAMS._streams["Product-A"] = forged
+    STREAMS.keep("Product-A", forged)
     assert on_hand("A", 3) == 6  # not 105
     assert STREAMS.events("Product-A") == read_stream("Product-A")
 
@@ -71,7 +71,7 @@ def test_short_streams_are_not_kept_and_the_least_recently_used_go_first() -> No
     on_hand("B", 1)
     assert STREAMS.held == 3
     on_hand("C", 1)  # 3 + 4 > 5: B goes
-    assert (STREAMS.held, list(STREAMS._streams)) == (4, ["Product-C"])
+    assert (STREAMS.held, STREAMS.stream_ids) == (4, ["Product-C"])
     log.receive("C", 1)
     log.receive("C", 1)  # 6 events: more than the whole cache, so not kept
     assert (on_hand("C", 6), STREAMS.held) == (5, 0)

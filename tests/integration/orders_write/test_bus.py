@@ -15,7 +15,7 @@ from django.db import connection
 from orders_write import bus
 from orders_write.commands import AddOrderItem, CreateOrder, Metadata, ReceiveStock, RegisterProduct
 from orders_write.repository import Repository
-from tests.api.orders_write.shop import ADDRESS, event_count, order, product
+from tests.support.api import ADDRESS, event_count, order, product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

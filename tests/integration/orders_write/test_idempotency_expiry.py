@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from orders_write.models import IdempotencyRecord
 from orders_write.tasks import purge_expired, purge_expired_idempotency_records
+from tests.support.api import register
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -19,9 +20,7 @@ def _record(key: str, age: timedelta, user_id: int = 1) -> IdempotencyRecord:
         key=key,
         user_id=user_id,
         fingerprint="f" * 64,
-        status_code=201,
-        body="{}",
-        headers="{}",
+        result="",
         created_at=timezone.now() - age,
     )
 
@@ -61,17 +60,9 @@ def test_the_beat_task_uses_the_configured_ttl(settings) -> None:
 
 
 def test_an_expired_key_is_evaluated_afresh(staff_client) -> None:
-    def register(name: str):
-        return staff_client.post(
-            "/api/products/",
-            {"sku": "ttl-lamp", "name": name, "price": "3.00"},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY="ttl-key",
-        )
-
-    assert register("Lamp").status_code == 201
-    assert register("Other lamp").status_code == 422  # the key is remembered: reused for another request
+    register(staff_client, "ttl-lamp", name="Lamp", key="ttl-key")
+    register(staff_client, "ttl-lamp", name="Other lamp", key="ttl-key", expect=422)  # the key is remembered
     IdempotencyRecord.objects.filter(key="ttl-key").update(created_at=timezone.now() - timedelta(hours=25))
     assert purge_expired_idempotency_records() == 1
-    again = register("Other lamp")
+    again = register(staff_client, "ttl-lamp", name="Other lamp", key="ttl-key", expect=None)
     assert again.status_code == 409 and again.json()["code"] == "already_exists"  # run afresh, not replayed

@@ -20,8 +20,7 @@ from orders_write import bus
 from orders_write.commands import CancelOrder, CreateOrder, Metadata, OrderLine, RegisterProduct, ShipOrder
 from orders_write.errors import OrderNotPending
 from orders_write.repository import Repository
-from tests.api.orders_write.shop import ADDRESS, event_count, place, product, register
-from tests.conftest import client_for
+from tests.support.api import ADDRESS, client_for, event_count, place, product, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

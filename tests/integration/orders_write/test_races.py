@@ -15,8 +15,7 @@ import pytest
 from django.db import connection
 
 from eventstore.log.append import read_stream
-from tests.api.orders_write.shop import ADDRESS, event_count, product, register
-from tests.conftest import client_for
+from tests.support.api import ADDRESS, client_for, event_count, product, register
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from orders_write.aggregates import Product
 from orders_write.bus import dispatch
 from orders_write.commands import CreateOrder, Metadata, OrderLine, ReceiveStock, RegisterProduct
 from orders_write.errors import InsufficientStock
-from tests.api.orders_write.shop import event_count
+from tests.support.api import event_count
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,7 @@ import pytest
 from django.db import connection
 
 from orders_write import idempotency
-from tests.api.orders_write.shop import ADDRESS, event_count, place, product, register
-from tests.conftest import client_for
+from tests.support.api import ADDRESS, client_for, event_count, place, product, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,7 +144,7 @@ def test_a_retry_that_looked_while_the_first_try_was_in_flight_replays_it(staff_
     register(staff_client, "mug", stock=1)
     body = {"items": [{"product_id": "mug", "quantity": 1}], "shipping_address": ADDRESS}
     claimed, release, looked, first_done = (threading.Event() for _ in range(4))
-    real_store, real_lookup = idempotency.store_answer, idempotency.lookup
+    real_store, real_lookup = idempotency.store_result, idempotency.lookup
     first_thread: list[threading.Thread] = []
 
     def store_then_hold(*args: Any, **kwargs: Any) -> None:
@@ -164,7 +163,7 @@ def test_a_retry_that_looked_while_the_first_try_was_in_flight_replays_it(staff_
             assert first_done.wait(30)
         return found
 
-    monkeypatch.setattr(idempotency, "store_answer", store_then_hold)
+    monkeypatch.setattr(idempotency, "store_result", store_then_hold)
     monkeypatch.setattr(idempotency, "lookup", lookup_then_wait)
     answers: dict[str, Any] = {}
 

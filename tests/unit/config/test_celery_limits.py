@@ -8,7 +8,7 @@ import sys
 from django.conf import settings
 
 from config.celery_app import app
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 PROJECT_APPS = ("eventstore.", "orders_write.", "orders_read.", "config.")
 

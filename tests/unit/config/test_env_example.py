@@ -2,7 +2,7 @@
 
 import re
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 # Set by the container or the shell, not by the project's operator.
 NOT_CONFIGURATION = {"HOSTNAME", "PATH", "DJANGO_SETTINGS_MODULE"}

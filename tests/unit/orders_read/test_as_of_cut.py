@@ -91,7 +91,7 @@ def test_the_fold_is_the_projections_and_skips_what_it_does_not_handle() -> None
     state = as_of.fold([*STREAM[:2], foreign], as_of.PRODUCT_EVENTS, catalogue.evolve_product)
     rows: dict[str, dict[str, Any]] = {}
     for event in STREAM[:2]:
-        catalogue._evolve(rows, event)
+        catalogue.evolve(rows, event)
     assert (
         state
         == rows["A"]
