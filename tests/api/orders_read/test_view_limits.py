@@ -50,7 +50,7 @@ def test_a_maximal_order_is_projected_exactly_and_its_order_takes_no_more_lines(
     staff_client: APIClient, customer_client: APIClient
 ) -> None:
     register(staff_client, "max", price=PRICE, stock=MAX_RECEIVE)
-    order = place(customer_client, [("max", MAX_QUANTITY)] * MAX_LINES)
+    order = place(customer_client, *[("max", MAX_QUANTITY)] * MAX_LINES).json()
 
     view = customer_client.get(f"/api/orders/{order['id']}/").json()
     assert (view["total_amount"], view["item_count"]) == (money(MAX_ORDER_TOTAL), MAX_ORDER_UNITS)

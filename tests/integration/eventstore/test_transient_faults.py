@@ -16,7 +16,8 @@ from django.db import connections
 from eventstore.log.append import NO_STREAM, RecordedEvent, StreamWrite, append, head
 from eventstore.log.positions import ORIGIN
 from eventstore.models import ProjectionState
-from eventstore.projections.base import Projection, Target, retries, runner
+from eventstore.projections import retries, runner
+from eventstore.projections.base import Projection, Target
 from eventstore.routers import read_db_alias
 from orders_write.events import ProductRegistered
 from tests.integration.ops.counting import (
