@@ -47,11 +47,11 @@ lock: install
 	$(LOCK) --output-file requirements/base.txt requirements/base.in
 	$(LOCK) --output-file requirements.txt requirements/dev.in
 
-# Run every benchmark (needs DATABASE_URL pointing at PostgreSQL); bench-quick for the short versions.
+# Run every benchmark (needs DATABASE_URL on PostgreSQL, and a Redis CELERY_BROKER_URL for projections); bench-quick for short runs.
 bench: install
-	for b in append commands projections reads; do $(PY) bench/$$b.py || exit 1; done
+	for b in append commands projections reads verify temporal; do $(PY) bench/$$b.py || exit 1; done
 bench-quick: install
-	for b in append commands projections reads; do $(PY) bench/$$b.py --quick || exit 1; done
+	for b in append commands projections reads verify temporal; do $(PY) bench/$$b.py --quick || exit 1; done
 
 # Soak: the whole stack (gunicorn, 2 Celery workers, beat, run_projector, a read database) under random
 # commands and scheduled faults, checked against the suite's own model; ends with one JSON line, fails on any
