@@ -1,10 +1,11 @@
 """Schemathesis against the published OpenAPI schema: no input makes the server fail or write when it refuses.
 
 Generated requests, valid and deliberately invalid, go to a live gunicorn (debug off,
-as in production) authenticated as staff, so every endpoint is reachable. Two
-properties must hold for every one of them: never a 5xx, and a refused request (4xx)
-appends nothing to the log. Examples are few and derandomized so the test is
-repeatable and bounded in time.
+as in production) authenticated as staff, so every endpoint is reachable. For every
+one of them: never a 5xx; a refused request (4xx) appends nothing to the log; and the
+answer is one the schema documents (its status code, content type, headers and body
+schema), so clients generated from the schema can trust it. Examples are few and
+derandomized so the test is repeatable and bounded in time.
 """
 
 import contextlib
@@ -19,6 +20,13 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.failures import FailureGroup
 
 from eventstore.models import Event
 from tests.support.api import ApiClient, place, register
@@ -33,6 +41,12 @@ pytestmark = [
 ]
 
 EXAMPLES_PER_MODE = 10
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 TIME_BUDGET_SECONDS = 50.0
 
 
@@ -72,6 +86,7 @@ def test_generated_requests_never_fail_the_server_and_refusals_append_nothing(
 
     assert findings.server_errors == [], "\n".join(findings.server_errors)
     assert findings.refused_but_appended == [], "\n".join(findings.refused_but_appended)
+    assert findings.off_schema == [], "\n".join(findings.off_schema)
     assert len(findings.exercised) >= len(operations) // 2, sorted(findings.exercised)
     assert findings.statuses.keys() & {200, 201}, findings.statuses  # some generated requests were accepted
 
@@ -80,6 +95,7 @@ def test_generated_requests_never_fail_the_server_and_refusals_append_nothing(
 class Findings:
     server_errors: list[str] = field(default_factory=list)
     refused_but_appended: list[str] = field(default_factory=list)
+    off_schema: list[str] = field(default_factory=list)
     exercised: set[str] = field(default_factory=set)
     statuses: Counter = field(default_factory=Counter)
 
@@ -127,6 +143,11 @@ def _fuzz(
             findings.server_errors.append(f"{where}: {response.status_code} {response.text[:300]}")
         elif response.status_code >= 400 and Event.objects.count() != before:
             findings.refused_but_appended.append(f"{where}: {response.status_code} appended events")
+        try:
+            case.validate_response(response, checks=CONFORMANCE)
+        except FailureGroup as failures:
+            reasons = "; ".join(str(failure).splitlines()[0] for failure in failures.exceptions)
+            findings.off_schema.append(f"{where}: {response.status_code}: {reasons[:400]}")
 
     with contextlib.suppress(Unsatisfiable):  # nothing to make invalid once the path is fixed (a bare GET)
         check()
