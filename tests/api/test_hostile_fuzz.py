@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.orders_write.shop import ADDRESS, event_count, place, register
+from tests.support.api import ADDRESS, event_count, place, register
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
