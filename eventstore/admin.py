@@ -7,32 +7,58 @@ total from PostgreSQL's statistics. Projections can be resumed and rebuilt from 
 whoever holds `orders_write.operate_projections` (superusers do): view permission
 alone shows them but offers no action, and a forged action POST does nothing. A
 rebuild runs as a Celery task and its progress shows in the list.
+
+Tamper evidence: each event's hash prefix, the seals, and the verifications with the
+last one's result; `eventstore.run_verification` holders may run one on a worker.
+A stream links to the view that shows it (an order, a product) when the app owning
+that view registered a link with `register_stream_view`: the event store imports no
+app of its own users.
 """
 
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from eventstore import runner
-from eventstore.models import Event, ProjectionState
+from eventstore.models import Event, ProjectionState, Seal, Verification
 from eventstore.positions import Checkpoint
 from eventstore.projections import get_projection
 from eventstore.rebuild import rebuild_progress
 from eventstore.store import count_after
+from eventstore.tamper.runs import verification_progress
+from eventstore.tamper.seals import last_seal
 
 OPERATE_PROJECTIONS = "orders_write.operate_projections"  # see orders_write.models.ProjectionOperations
+RUN_VERIFICATION = "eventstore.run_verification"
+HASH_PREFIX_LENGTH = 12
+
+StreamViewLink = Callable[[str], str | None]
+"""Given a stream id, the admin URL of the view showing that stream's entity (None: no such row)."""
+STREAM_VIEWS: dict[str, StreamViewLink] = {}
+
+
+def register_stream_view(stream_type: str, link: StreamViewLink) -> None:
+    """Let the event admin link a stream of `stream_type` to the admin page of its view."""
+    STREAM_VIEWS[stream_type] = link
+
+
+def stream_changelist_url(stream_id: str) -> str:
+    """Every event of one stream, in version order."""
+    return reverse("admin:eventstore_event_changelist") + "?" + urlencode({"stream_id": stream_id})
 
 
 class ReadOnlyAdminMixin:
@@ -109,7 +135,7 @@ def _pretty(value: Any) -> str:
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("position", "stream", "event_type", "version", "recorded_at")
+    list_display = ("position", "stream", "event_type", "version", "recorded_at", "hash_prefix")
     list_display_links = ("position",)
     list_filter = (StreamTypeFilter, EventTypeFilter)
     list_per_page = 50
@@ -128,6 +154,8 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "schema_version",
         "recorded_at",
         "transaction_id",
+        "hash",
+        "view_link",
         "payload",
         "event_metadata",
     )
@@ -158,10 +186,25 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="stream", ordering="stream_id")
     def stream(self, obj: Event) -> str:
         """The stream id, linking to every event of that stream in order."""
-        url = reverse("admin:eventstore_event_changelist") + "?" + urlencode({"stream_id": obj.stream_id})
         return format_html(
-            '<a class="stream-link" href="{}" title="all events of this stream">{}</a>', url, obj.stream_id
+            '<a class="stream-link" href="{}" title="all events of this stream">{}</a>',
+            stream_changelist_url(obj.stream_id),
+            obj.stream_id,
         )
+
+    @admin.display(description="hash")
+    def hash_prefix(self, obj: Event) -> str:
+        """Enough of the chain hash to compare by eye with `verify_log` or the history endpoint."""
+        return format_html('<code class="hash-prefix" title="{}">{}</code>', obj.hash, obj.hash[:HASH_PREFIX_LENGTH])
+
+    @admin.display(description="current view")
+    def view_link(self, obj: Event) -> str:
+        """The read side's page for this stream's entity, when its app registered one."""
+        link = STREAM_VIEWS.get(obj.stream_type)
+        url = link(obj.stream_id) if link else None
+        if not url:
+            return "-"
+        return format_html('<a class="view-link" href="{}">{}</a>', url, obj.stream_id)
 
     @admin.display(description="data")
     def payload(self, obj: Event) -> str:
@@ -282,3 +325,107 @@ class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"Could not change {name}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, done.format(name=name), messages.SUCCESS)
+
+
+@admin.register(Seal)
+class SealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The seals, newest first: what `verify_log` checks the log against."""
+
+    list_display = ("id", "sealed_at", "checkpoint_token", "events_count", "digest_prefix")
+    ordering = ("-id",)
+    list_per_page = 50
+    show_full_result_count = False
+    actions = None
+    fields = ("id", "sealed_at", "checkpoint_token", "events_count", "digest", "previous_digest", "streams")
+    readonly_fields = fields
+
+    @admin.display(description="checkpoint")
+    def checkpoint_token(self, obj: Seal) -> str:
+        return obj.checkpoint.token()
+
+    @admin.display(description="digest")
+    def digest_prefix(self, obj: Seal) -> str:
+        return format_html('<code title="{}">{}</code>', obj.digest, obj.digest[:HASH_PREFIX_LENGTH])
+
+    @admin.display(description="streams in its range")
+    def streams(self, obj: Seal) -> int:
+        return len(obj.heads)
+
+
+@admin.register(Verification)
+class VerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every recorded verification, newest first, with a button that runs one on a worker.
+
+    The button (here and on the operations page) needs `eventstore.run_verification`;
+    the run view refuses anyone else, whatever they post.
+    """
+
+    change_list_template = "admin/eventstore/verification/change_list.html"
+    list_display = (
+        "id",
+        "finished_at",
+        "result",
+        "events_checked",
+        "streams_checked",
+        "seals_checked",
+        "checkpoint_position",
+        "first_failure",
+        "started_by",
+    )
+    list_filter = ("ok",)
+    ordering = ("-id",)
+    actions = None
+    fields = (
+        "id",
+        "started_at",
+        "finished_at",
+        "result",
+        "checkpoint_token",
+        "events_checked",
+        "streams_checked",
+        "seals_checked",
+        "first_failure",
+        "started_by",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="result", ordering="ok")
+    def result(self, obj: Verification) -> str:
+        return format_html(
+            '<span class="verification-{}">{}</span>', "ok" if obj.ok else "failed", "OK" if obj.ok else "FAILED"
+        )
+
+    @admin.display(description="covered up to")
+    def checkpoint_token(self, obj: Verification) -> str:
+        return obj.checkpoint.token()
+
+    def get_urls(self) -> list[Any]:
+        run = path("run/", self.admin_site.admin_view(self.run_view), name="eventstore_verification_run")
+        return [run, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "last_seal": last_seal(),
+            "progress": verification_progress(),
+            "can_run": request.user.has_perm(RUN_VERIFICATION),
+            "run_url": reverse("admin:eventstore_verification_run"),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        """POST only, with the permission: queue a whole-log verification unless one is running."""
+        from eventstore.tamper.tasks import queue_verification
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(RUN_VERIFICATION):
+            raise PermissionDenied
+        if queue_verification(started_by=request.user.get_username()):
+            self.message_user(request, "Verification started; its progress shows here.", messages.SUCCESS)
+        else:
+            self.message_user(request, "A verification is already running.", messages.WARNING)
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:eventstore_verification_changelist")
+        return HttpResponseRedirect(target)

@@ -99,7 +99,7 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],  # the operations page (config/ops_page.py)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -257,6 +257,14 @@ CELERY_BEAT_SCHEDULE["purge-idempotency-records"] = {
     "task": "orders_write.tasks.purge_expired_idempotency_records",
     "schedule": env.float("IDEMPOTENCY_PURGE_BEAT_SECONDS", default=15 * 60.0),
     "options": {"expires": 600},
+}
+
+# OPERATIONS PAGE (/admin/operations/): beat samples every projection's lag for its chart.
+LAG_SAMPLE_KEEP_SECONDS = env.int("LAG_SAMPLE_KEEP_SECONDS", default=2 * 3600)
+CELERY_BEAT_SCHEDULE["sample-projection-lag"] = {
+    "task": "eventstore.lag_history.sample_projection_lag",
+    "schedule": env.float("LAG_SAMPLE_BEAT_SECONDS", default=20.0),
+    "options": {"expires": 30},
 }
 
 # CACHES (Redis when a Redis broker is configured: coalesces projection triggers)
