@@ -15,7 +15,8 @@ from tests.integration.orders_read.support import manual_projections  # noqa: F4
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-def test_a_sample_records_each_projections_lag_in_events(counting_projection, manual_projections) -> None:
+@pytest.mark.usefixtures("manual_projections")
+def test_a_sample_records_each_projections_lag_in_events(counting_projection) -> None:
     add_products(3)  # 6 events: registered and received, each product
     wait_until_readable()
     samples = {s.projection: s for s in take_lag_sample()}
