@@ -199,3 +199,8 @@ def test_the_run_view_does_not_redirect_off_site(eager_tasks) -> None:
     root = _browser(_user("root", superuser=True))
     response = root.post(RUN, {"next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == "/admin/eventstore/verification/"
+
+
+def test_the_admin_index_links_to_the_page() -> None:
+    html = _browser(_user("watcher")).get("/admin/").content.decode()
+    assert f'<a href="{PAGE}" class="section">Operations</a>' in html
