@@ -421,10 +421,15 @@ class VerificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm(RUN_VERIFICATION):
             raise PermissionDenied
-        if queue_verification(started_by=request.user.get_username()):
-            self.message_user(request, "Verification started; its progress shows here.", messages.SUCCESS)
+        try:
+            queued = queue_verification(started_by=request.user.get_username())
+        except Exception as exc:  # the broker is down: say so, rather than a 500 page
+            self.message_user(request, f"Could not start a verification: {type(exc).__name__}", messages.ERROR)
         else:
-            self.message_user(request, "A verification is already running.", messages.WARNING)
+            if queued:
+                self.message_user(request, "Verification started; its progress shows here.", messages.SUCCESS)
+            else:
+                self.message_user(request, "A verification is already running.", messages.WARNING)
         target = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("admin:eventstore_verification_changelist")

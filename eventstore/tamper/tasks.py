@@ -19,5 +19,9 @@ def queue_verification(*, started_by: str) -> bool:
     if verification_running():
         return False
     store_progress("queued", started_by=started_by)
-    verify_whole_log.delay(started_by)
+    try:
+        verify_whole_log.delay(started_by)
+    except Exception:
+        store_progress("failed", started_by=started_by)  # not left "queued" for a task that never was
+        raise
     return True

@@ -192,3 +192,16 @@ def test_a_verification_started_in_the_admin_runs_on_a_celery_worker(admin_clien
     verification = Verification.objects.get(id=progress["verification_id"])
     assert verification.ok and verification.started_by == "root"
     assert 'data-ok="1" data-events="5"' in admin_client.get("/admin/operations/").content.decode()
+
+
+def test_a_broker_that_refuses_the_task_is_reported_not_a_server_error(admin_client, monkeypatch) -> None:
+    from eventstore.tamper import tasks
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.verify_whole_log, "delay", refuse)
+    response = admin_client.post(RUN, follow=True)
+    assert response.status_code == 200
+    assert "Could not start a verification: ConnectionError" in response.content.decode()
+    assert verification_progress()["phase"] == "failed"  # a later click is not refused as "already running"
