@@ -127,6 +127,7 @@ class EventStoreCollector:
         from eventstore.projections.base import all_projections
 
         yield from rebuild_gauges([projection.name for projection in all_projections()])
+        yield from _tamper_metrics()
 
 
 REBUILD_ACTIVE_PHASES = frozenset({"queued", "running", "swapping"})
@@ -160,6 +161,34 @@ def rebuild_gauges(names: list[str]) -> list[Metric]:
         running.add_metric([name], 1 if phase in REBUILD_ACTIVE_PHASES else 0)
         progress.add_metric([name], 1.0 if phase == "done" else (done / total if total else 0.0))
     return [running, progress]
+
+
+def _tamper_metrics() -> Iterator[Metric]:
+    """The last verification's outcome and reach, and the last seal's: no sample before the first of each."""
+    from eventstore.tamper.runs import last_verification
+    from eventstore.tamper.seals import last_seal
+
+    verification = last_verification()
+    ok = GaugeMetricFamily("eventstore_last_verification_ok", "1 when the last whole-log verification held")
+    position = GaugeMetricFamily(
+        "eventstore_last_verification_checkpoint_position", "Log position the last verification covered"
+    )
+    when = GaugeMetricFamily(
+        "eventstore_last_verification_timestamp_seconds", "When the last verification finished (Unix time)"
+    )
+    checked = GaugeMetricFamily("eventstore_last_verification_events_checked", "Events the last verification read")
+    if verification is not None:
+        ok.add_metric([], 1 if verification.ok else 0)
+        position.add_metric([], verification.checkpoint_position)
+        when.add_metric([], verification.finished_at.timestamp())
+        checked.add_metric([], verification.events_checked)
+    seal = last_seal()
+    sealed_position = GaugeMetricFamily("eventstore_last_seal_checkpoint_position", "Log position the last seal covers")
+    sealed_when = GaugeMetricFamily("eventstore_last_seal_timestamp_seconds", "When the last seal was made (Unix time)")
+    if seal is not None:
+        sealed_position.add_metric([], seal.checkpoint_position)
+        sealed_when.add_metric([], seal.sealed_at.timestamp())
+    yield from (ok, position, when, checked, sealed_position, sealed_when)
 
 
 _DATABASE_REGISTRY = CollectorRegistry(auto_describe=False)

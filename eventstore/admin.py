@@ -7,11 +7,18 @@ total from PostgreSQL's statistics. Projections can be resumed and rebuilt from 
 whoever holds `orders_write.operate_projections` (superusers do): view permission
 alone shows them but offers no action, and a forged action POST does nothing. A
 rebuild runs as a Celery task and its progress shows in the list.
+
+Tamper evidence: each event's hash prefix, the seals, and the verifications with the
+last one's result; `eventstore.run_verification` holders may run one on a worker.
+A stream links to the view that shows it (an order, a product) when the app owning
+that view registered a link with `register_stream_view`: the event store imports no
+app of its own users.
 """
 
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -33,6 +40,21 @@ from eventstore.projections.base import get_projection
 from eventstore.rebuild.orchestration import rebuild_progress
 
 OPERATE_PROJECTIONS = "orders_write.operate_projections"  # see orders_write.models.ProjectionOperations
+HASH_PREFIX_LENGTH = 12
+
+StreamViewLink = Callable[[str], str | None]
+"""Given a stream id, the admin URL of the view showing that stream's entity (None: no such row)."""
+STREAM_VIEWS: dict[str, StreamViewLink] = {}
+
+
+def register_stream_view(stream_type: str, link: StreamViewLink) -> None:
+    """Let the event admin link a stream of `stream_type` to the admin page of its view."""
+    STREAM_VIEWS[stream_type] = link
+
+
+def stream_changelist_url(stream_id: str) -> str:
+    """Every event of one stream, in version order."""
+    return reverse("admin:eventstore_event_changelist") + "?" + urlencode({"stream_id": stream_id})
 
 
 class ReadOnlyAdminMixin:
@@ -95,7 +117,7 @@ def _pretty(value: Any) -> str:
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("position", "stream", "event_type", "version", "recorded_at")
+    list_display = ("position", "stream", "event_type", "version", "recorded_at", "hash_prefix")
     list_display_links = ("position",)
     list_filter = (StreamTypeFilter, EventTypeFilter)
     list_per_page = 50
@@ -114,6 +136,8 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "schema_version",
         "recorded_at",
         "transaction_id",
+        "hash",
+        "view_link",
         "payload",
         "event_metadata",
     )
@@ -144,10 +168,25 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="stream", ordering="stream_id")
     def stream(self, obj: Event) -> str:
         """The stream id, linking to every event of that stream in order."""
-        url = reverse("admin:eventstore_event_changelist") + "?" + urlencode({"stream_id": obj.stream_id})
         return format_html(
-            '<a class="stream-link" href="{}" title="all events of this stream">{}</a>', url, obj.stream_id
+            '<a class="stream-link" href="{}" title="all events of this stream">{}</a>',
+            stream_changelist_url(obj.stream_id),
+            obj.stream_id,
         )
+
+    @admin.display(description="hash")
+    def hash_prefix(self, obj: Event) -> str:
+        """Enough of the chain hash to compare by eye with `verify_log` or the history endpoint."""
+        return format_html('<code class="hash-prefix" title="{}">{}</code>', obj.hash, obj.hash[:HASH_PREFIX_LENGTH])
+
+    @admin.display(description="current view")
+    def view_link(self, obj: Event) -> str:
+        """The read side's page for this stream's entity, when its app registered one."""
+        link = STREAM_VIEWS.get(obj.stream_type)
+        url = link(obj.stream_id) if link else None
+        if not url:
+            return "-"
+        return format_html('<a class="view-link" href="{}">{}</a>', url, obj.stream_id)
 
     @admin.display(description="data")
     def payload(self, obj: Event) -> str:
@@ -268,3 +307,7 @@ class ProjectionStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.message_user(request, f"Could not change {name}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, done.format(name=name), messages.SUCCESS)
+
+
+# The seal and verification admins live with the rest of the tamper evidence.
+from eventstore.tamper import admin as _tamper_admin  # noqa: E402, F401

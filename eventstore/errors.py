@@ -37,3 +37,7 @@ class ProjectionNotFound(EventStoreError, LookupError):
 
 class ProjectionBusy(EventStoreError):
     """Another worker holds this projection's checkpoint row (it moves the same checkpoint)."""
+
+
+class RoleRefused(ValueError):
+    """The runtime role asked for would hold more than the app needs (or is the owner itself)."""

@@ -178,3 +178,77 @@ class ProjectionState(models.Model):
     @checkpoint.setter
     def checkpoint(self, value: Checkpoint) -> None:
         self.checkpoint_txid, self.checkpoint_position = value
+
+
+class Verification(models.Model):
+    """The outcome of one whole-log verification (`verify_log`, or the admin's button through a worker).
+
+    Kept so the admin and `/metrics` can say when the log was last proven whole and up to
+    where. Written once when a run ends and never changed (the model refuses it); old runs
+    may be deleted by whoever holds the delete permission, which is why there is no trigger.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    checkpoint_txid = models.BigIntegerField(help_text="the log head when the run started: it covered at least this")
+    checkpoint_position = models.BigIntegerField()
+    events_checked = models.BigIntegerField(default=0)
+    streams_checked = models.BigIntegerField(default=0)
+    seals_checked = models.BigIntegerField(default=0)
+    failure_stream_id = models.CharField(max_length=255, blank=True, default="")
+    failure_version = models.PositiveIntegerField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=20, blank=True, default="")
+    failure_detail = models.TextField(blank=True, default="")
+    started_by = models.CharField(max_length=150, blank=True, default="", help_text="empty: the command line")
+
+    class Meta:
+        db_table = "eventstore_verification"
+        ordering = ("-id",)
+        permissions = [("run_verification", "Can run a verification of the log from the admin")]
+
+    def __str__(self) -> str:
+        return f"verification #{self.id} {'ok' if self.ok else 'FAILED'} at {self.checkpoint.token()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyViolation("a verification's result cannot be changed once recorded")
+        super().save(*args, **kwargs)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.checkpoint_txid, self.checkpoint_position)
+
+    @property
+    def first_failure(self) -> str:
+        """Where the run found the log broken first, as `verify_log` words it ("" when it held)."""
+        if self.ok:
+            return ""
+        where = f"stream {self.failure_stream_id}" if self.failure_stream_id else "the seals"
+        if self.failure_version is not None:
+            where += f" version {self.failure_version}"
+        return f"{where}: {self.failure_reason}: {self.failure_detail}"
+
+
+class LagSample(models.Model):
+    """One projection's lag at one moment: the history behind the operations page's lag chart.
+
+    The current lag is computed from the log at any time (eventstore.projections.status), but its past
+    is gone once the projection catches up, so beat samples it (`sample_projection_lag`)
+    and prunes what is older than LAG_SAMPLE_KEEP_SECONDS. A cache of recent history:
+    safe to delete.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    taken_at = models.DateTimeField(db_index=True)
+    projection = models.CharField(max_length=100)
+    lag_events = models.BigIntegerField()
+    lag_seconds = models.FloatField()
+
+    class Meta:
+        db_table = "eventstore_lag_sample"
+        ordering = ("taken_at", "projection")
+
+    def __str__(self) -> str:
+        return f"{self.projection} at {self.taken_at:%H:%M:%S}: {self.lag_events} events behind"

@@ -70,3 +70,9 @@ def seal_log() -> None:
     from eventstore.tamper.seals import seal_log as seal_new_events
 
     seal_new_events()
+
+
+# Tasks defined beside what they run, imported here so that a worker registers them ---------
+
+from eventstore.lag_history import sample_projection_lag  # noqa: E402, F401
+from eventstore.tamper.tasks import verify_whole_log  # noqa: E402, F401

@@ -5,6 +5,10 @@ tokens could act as any user) and shows it again in the change and delete pages.
 is replaced by a list that shows `ab12…`, with no add, change, detail or delete page
 (each of those prints the key as the object's name). Revoke a token by deleting it
 from a shell, or by deactivating its user.
+
+Idempotency records are listed read-only: each is the first answer to a retried
+request and must replay byte for byte, so nobody edits one; beat deletes them when
+they expire.
 """
 
 from typing import Any
@@ -14,6 +18,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
+
+from eventstore.admin import ReadOnlyAdminMixin
+from orders_write.models import IdempotencyRecord
 
 KEY_PREFIX_LENGTH = 4
 
@@ -54,3 +61,20 @@ class TokenPrefixAdmin(TokenAdmin):
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         raise PermissionDenied
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which keys were answered, for whom and with what: support's view of a client's retries."""
+
+    list_display = ("key", "user_id", "status_code", "created_at")
+    list_filter = ("status_code",)
+    search_fields = ("=key",)
+    search_help_text = "An Idempotency-Key (exact)."
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    list_per_page = 50
+    actions = None
+    fields = ("key", "user_id", "fingerprint", "status_code", "created_at", "headers", "body")
+    readonly_fields = fields

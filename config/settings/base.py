@@ -127,7 +127,7 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],  # the operations page (config/ops_page.py)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -282,7 +282,12 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 60)
 REBUILD_SOFT_TIME_LIMIT = env.int("CELERY_REBUILD_SOFT_TIME_LIMIT", default=4 * 3600)
 REBUILD_TIME_LIMIT = env.int("CELERY_REBUILD_TIME_LIMIT", default=4 * 3600 + 5 * 60)
 CELERY_TASK_ANNOTATIONS = {
+    # Both read the whole log.
     "eventstore.tasks.rebuild_projections": {
+        "soft_time_limit": REBUILD_SOFT_TIME_LIMIT,
+        "time_limit": REBUILD_TIME_LIMIT,
+    },
+    "eventstore.tamper.tasks.verify_whole_log": {
         "soft_time_limit": REBUILD_SOFT_TIME_LIMIT,
         "time_limit": REBUILD_TIME_LIMIT,
     },
@@ -298,6 +303,13 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= max(CELERY_TASK_TIME
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed every task's hard time limit (a rebuild's).")
 # Beat writes its schedule file after every task it sends: the file's age is its health check (compose).
 CELERY_BEAT_SYNC_EVERY = 1
+# OPERATIONS PAGE (/admin/operations/): beat samples every projection's lag for its chart.
+LAG_SAMPLE_KEEP_SECONDS = env.int("LAG_SAMPLE_KEEP_SECONDS", default=2 * 3600)
+CELERY_BEAT_SCHEDULE["sample-projection-lag"] = {
+    "task": "eventstore.lag_history.sample_projection_lag",
+    "schedule": env.float("LAG_SAMPLE_BEAT_SECONDS", default=20.0),
+    "options": {"expires": 30},
+}
 
 # CACHES (Redis when a Redis broker is configured: coalesces projection triggers)
 # ------------------------------------------------------------------------------

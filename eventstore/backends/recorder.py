@@ -95,6 +95,15 @@ class Recorder(Protocol):
     """An append alone can run as one statement in autocommit: its own transaction, one round trip."""
     listens: bool
     """Commits can be waited for (`listener`); otherwise readers poll."""
+    database_roles: bool
+    """The database has roles and grants, so the app can run as a role that may only append to the log."""
+
+    def grant_runtime_role(self, name: str, password: str, *, view_tables: Collection[str] | None, using: str) -> int:
+        """Create or update the app's runtime role and state its privileges; returns the tables granted on.
+
+        `view_tables` are the tables it owns and rebuilds (on the database holding the views), else None.
+        Raises `eventstore.errors.RoleRefused` for a role that would hold more than it needs.
+        """
 
     def insert_events(self, streams: Sequence[StreamRows], *, using: str, alone: bool = False) -> Inserted:
         """Check every stream's expected version and insert all events or none.

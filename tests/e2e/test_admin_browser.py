@@ -5,14 +5,8 @@ the projections and start a rebuild. Every page is saved as a screenshot under
 artifacts/screenshots/ (git-ignored; CI keeps it as a test artefact).
 """
 
-import shutil
-import tempfile
-import unittest
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 
 from config.celery_app import app as celery_app
 from eventstore.log.append import read_stream
@@ -20,61 +14,14 @@ from eventstore.models import Event, ProjectionState
 from eventstore.projections.base import all_projections
 from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
+from tests.e2e.browser import BrowserTestCase
 from tests.integration.ops.counting import wait_until_readable
 from tests.support.api import client_for
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1400,1000",
-)
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-class AdminInTheBrowserTests(StaticLiveServerTestCase):
-    databases = "__all__"
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        if not (CHROMIUM and CHROMEDRIVER):
-            raise unittest.SkipTest(
-                "needs Debian's chromium and chromium-driver (apt-get install chromium "
-                "chromium-driver; .ci/run installs them)"
-            )
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        super().setUpClass()
-        cls.profile = tempfile.mkdtemp(prefix="chromium-profile-")
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={cls.profile}"):
-            options.add_argument(flag)
-        try:
-            cls.browser = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-        except Exception:
-            super().tearDownClass()
-            shutil.rmtree(cls.profile, ignore_errors=True)
-            raise
-        cls.browser.implicitly_wait(5)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.browser.quit()
-        shutil.rmtree(cls.profile, ignore_errors=True)
-        super().tearDownClass()
-
+class AdminInTheBrowserTests(BrowserTestCase):
     def setUp(self) -> None:
         self.eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = True  # the admin's rebuild runs in the live server, visibly
@@ -100,18 +47,6 @@ class AdminInTheBrowserTests(StaticLiveServerTestCase):
         wait_until_readable()
         for projection in all_projections():
             catch_up(projection.name)
-
-    def shot(self, name: str) -> None:
-        self.browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-
-    def open(self, path: str) -> None:
-        self.browser.get(f"{self.live_server_url}{path}")
-
-    def wait_for(self, condition: object, timeout: float = 30) -> None:
-        """Wait for the page a click started: a click returns before the next page has loaded."""
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        WebDriverWait(self.browser, timeout).until(condition)
 
     def test_operator_follows_an_order_stream_and_starts_a_rebuild(self) -> None:
         from selenium.webdriver.common.by import By

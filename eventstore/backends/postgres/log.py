@@ -21,6 +21,7 @@ import psycopg
 from django.db import connections
 from psycopg import IsolationLevel
 
+from eventstore.backends.postgres import roles
 from eventstore.backends.postgres.listener import PostgresListener
 from eventstore.backends.postgres.prepared import execute_alone, prepared_cursor
 from eventstore.backends.recorder import EVENT_COLUMNS, Inserted, Row, StreamRows
@@ -50,6 +51,7 @@ def xid(checkpoint: Checkpoint) -> list[Any]:
 class PostgresLog:
     single_statement_append = True
     listens = True
+    database_roles = True
     transaction_id_type = "xid8"
     transaction_id_as_text = True
 
@@ -247,6 +249,9 @@ class PostgresLog:
         cursor = prepared_cursor(connection)
         with connection.wrap_database_errors:
             cursor.execute(_NOTIFY_SQL, [channel], prepare=True)
+
+    def grant_runtime_role(self, name: str, password: str, *, view_tables: Collection[str] | None, using: str) -> int:
+        return roles.grant_runtime_role(name, password, view_tables=view_tables, using=using)
 
     def listener(self, channel: str, *, using: str) -> PostgresListener:
         return PostgresListener(connections[using].get_connection_params(), channel)

@@ -26,6 +26,7 @@ _UNIQUE_STREAM_VERSION = "eventstore_event.stream_id, eventstore_event.version"
 class SqliteLog:
     single_statement_append = False
     listens = False
+    database_roles = False
     transaction_id_type = None
     transaction_id_as_text = False
 
@@ -149,6 +150,9 @@ class SqliteLog:
 
     def listener(self, channel: str, *, using: str) -> Listener:
         raise NotImplementedError("SQLite has no LISTEN; poll instead (`listens` is False)")
+
+    def grant_runtime_role(self, name: str, password: str, *, view_tables: Collection[str] | None, using: str) -> int:
+        raise NotImplementedError("SQLite has no roles (`database_roles` is False)")
 
 
 def _fetch(using: str, sql: str, params: Sequence[Any]) -> list[Row]:

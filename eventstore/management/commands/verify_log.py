@@ -1,14 +1,22 @@
 """`manage.py verify_log [--stream STREAM_ID] [--json]`: recompute the hash chains and seals; exit 1 on tampering."""
 
 import json
+import logging
 import sys
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
+from eventstore.log.positions import Checkpoint
+from eventstore.log.read import head
+from eventstore.tamper.runs import record
 from eventstore.tamper.verify import Report, verify_log
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -19,8 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="one JSON object, for scripts")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        started_at, checkpoint = timezone.now(), head()
         with _progress_bar(options["stream"]) as bar:
             report = verify_log(stream_id=options["stream"], progress=bar.update if bar else None)
+        if options["stream"] is None:
+            _record(report, started_at, checkpoint)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict()))
         else:
@@ -28,6 +39,15 @@ class Command(BaseCommand):
         if not report.ok:
             # CommandError's returncode becomes the process exit code under manage.py.
             raise CommandError(_failure(report), returncode=1)
+
+
+def _record(report: Report, started_at: datetime, checkpoint: Checkpoint) -> None:
+    """Keep a whole-log result for the admin and /metrics; failing to store it must not change the verdict."""
+    try:
+        with transaction.atomic():  # a savepoint: a refused insert must not spoil a caller's transaction
+            record(report, started_at=started_at, checkpoint=checkpoint, started_by="")
+    except DatabaseError:
+        logger.warning("could not record the verification's result", exc_info=True)
 
 
 def _progress_bar(stream_id: str | None) -> Any:
