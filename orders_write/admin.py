@@ -67,8 +67,7 @@ class TokenPrefixAdmin(TokenAdmin):
 class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Which keys were answered, for whom and with what: support's view of a client's retries."""
 
-    list_display = ("key", "user_id", "status_code", "created_at")
-    list_filter = ("status_code",)
+    list_display = ("key", "user_id", "created_at")
     search_fields = ("=key",)
     search_help_text = "An Idempotency-Key (exact)."
     ordering = ("-created_at",)
@@ -76,5 +75,5 @@ class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     actions = None
-    fields = ("key", "user_id", "fingerprint", "status_code", "created_at", "headers", "body")
+    fields = ("key", "user_id", "fingerprint", "created_at", "result")
     readonly_fields = fields

@@ -136,7 +136,7 @@ def test_idempotency_records_are_listed_read_only(root, admin_client) -> None:
     detail = admin_client.get(f"{IDEMPOTENCY}{record.pk}/change/")
     assert detail.status_code == 200 and order_id in detail.content.decode()
     assert admin_client.get(f"{IDEMPOTENCY}add/").status_code == 403
-    assert admin_client.post(f"{IDEMPOTENCY}{record.pk}/change/", {"status_code": 500}).status_code == 403
+    assert admin_client.post(f"{IDEMPOTENCY}{record.pk}/change/", {"result": "{}"}).status_code == 403
     assert admin_client.post(f"{IDEMPOTENCY}{record.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert IdempotencyRecord.objects.get(pk=record.pk).status_code == 201
+    assert IdempotencyRecord.objects.get(pk=record.pk).result == record.result
     assert "retry-me-42" in admin_client.get(f"{IDEMPOTENCY}?q=retry-me-42").content.decode()

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 
 from config.celery_app import app as celery_app
@@ -21,6 +21,7 @@ from eventstore.tamper.runs import PROGRESS_KEY, verification_progress
 from eventstore.tamper.seals import seal_log
 from orders_write.events import StockReceived
 from tests.integration.eventstore.helpers import settle
+from tests.integration.eventstore.test_tamper_evidence import sqlite_tamper
 from tests.support.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -73,14 +74,13 @@ def _verify_command() -> int:
 
 
 def _tamper(sql: str, params: list) -> None:
-    """Change the log behind the app's back: a superuser with triggers off (PostgreSQL), the purge hatch (SQLite)."""
+    """Change the log behind the app's back: a superuser with triggers off (PostgreSQL), the file's holder (SQLite)."""
     if connection.vendor == "postgresql":
         with psycopg.connect(database_url("default"), autocommit=True) as raw:
             raw.execute("SET session_replication_role = replica")
             raw.execute(sql, params)
     else:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        sqlite_tamper(sql, params)
 
 
 def _metric(body: str, name: str) -> float | None:
