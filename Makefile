@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: help install run test lint bench bench-quick soak clean
+.PHONY: help install run test lint typecheck bench bench-quick soak clean
 
 # List the targets with what each does.
 help:
@@ -32,6 +32,10 @@ test: install
 # Lint with ruff.
 lint: install
 	$(VENV)/bin/ruff check .
+
+# Type-check eventstore, orders_write, orders_read and config with mypy (settings in pyproject.toml).
+typecheck: install
+	$(VENV)/bin/mypy
 
 # Run every benchmark (needs DATABASE_URL pointing at PostgreSQL); bench-quick for the short versions.
 bench: install
