@@ -20,7 +20,7 @@ from eventstore.log_reader import log_batches
 from eventstore.positions import ORIGIN, Checkpoint
 from eventstore.projections import Projection, Target
 from eventstore.rebuild_progress import Reporter
-from eventstore.store import RecordedEvent
+from eventstore.store import Recorded
 
 MAX_HELD_ROWS = 100_000
 """Rows a fill keeps in memory before it flushes them: an order row costs about 2-3 kB of Python
@@ -35,7 +35,7 @@ class FreshFill(ABC):
     """
 
     @abstractmethod
-    def fold(self, batch: Sequence[RecordedEvent]) -> None:
+    def fold(self, batch: Sequence[Recorded]) -> None:
         """Fold handled events (in log order) into the rows held in memory."""
 
     @abstractmethod

@@ -19,9 +19,16 @@ from eventstore.domain import DomainEvent
 from eventstore.prepared import prepared_cursor
 from eventstore.reading import _COLUMNS, _SELECT, _decode
 
+E_contra = TypeVar("E_contra", bound=DomainEvent, contravariant=True)
 
-class Aggregate(Protocol):
-    """What `load` needs of an aggregate class (plain Python, no Django)."""
+
+class Aggregate(Protocol[E_contra]):
+    """What `load` needs of an aggregate class (plain Python, no Django).
+
+    `apply` takes only the aggregate's own events: the store cannot check that a stream
+    holds only those, so `load` passes each event on untyped and the aggregate's fold
+    refuses a foreign one (its `match` ends in `assert_never`).
+    """
 
     stream_type: ClassVar[str]
     snapshot_schema: ClassVar[int]
@@ -36,13 +43,13 @@ class Aggregate(Protocol):
 
     def snapshot_state(self) -> dict[str, Any]: ...
 
-    def apply(self, event: DomainEvent) -> None: ...
+    def apply(self, event: E_contra, /) -> None: ...
 
 
-A = TypeVar("A", bound=Aggregate)
+A = TypeVar("A", bound=Aggregate[Any])
 
 
-def stream_id_for(aggregate_type: type[Aggregate], aggregate_id: str) -> str:
+def stream_id_for(aggregate_type: type[Aggregate[Any]], aggregate_id: str) -> str:
     return f"{aggregate_type.stream_type}-{aggregate_id}"
 
 
@@ -125,7 +132,7 @@ def snapshot_due(previous_version: int, new_version: int) -> bool:
     return every > 0 and new_version // every > previous_version // every
 
 
-def save_snapshot(aggregate: Aggregate, *, using: str = DEFAULT_DB_ALIAS) -> None:
+def save_snapshot(aggregate: Aggregate[Any], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Store the aggregate's state unless a newer snapshot is already there.
 
     Called after the command committed and outside its transaction: a cache write

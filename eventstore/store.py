@@ -28,7 +28,7 @@ from eventstore.errors import ConcurrencyError
 from eventstore.positions import Checkpoint
 from eventstore.post_commit import best_effort
 from eventstore.prepared import execute_alone, prepared_cursor
-from eventstore.reading import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
+from eventstore.reading import Recorded, RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.signals import events_committed
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "NO_STREAM",
     "AppendResult",
     "NewEvent",
+    "Recorded",
     "RecordedEvent",
     "StreamWrite",
     "append",

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from eventstore.fresh_fill import FreshFill
 from eventstore.projections import Projection, Target, register
-from eventstore.store import RecordedEvent
+from eventstore.store import Recorded
 from orders_read.models import DailySales
 from orders_read.projections.sql import db_date, money, upsert
 from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded
@@ -30,7 +30,7 @@ class DailySalesProjection(Projection):
     needs_metadata: ClassVar[bool] = False
     """Folds read only payloads, types, versions and times: a rebuild may skip metadata (log_reader)."""
 
-    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
+    def apply(self, batch: Sequence[Recorded], target: Target) -> None:
         days: dict[date, list] = defaultdict(_zero)
         _add(days, batch)
         _upsert(target, days)
@@ -46,7 +46,7 @@ class DailySalesFill(FreshFill):
         self.target = target
         self.days: dict[date, list] = defaultdict(_zero)
 
-    def fold(self, batch: Sequence[RecordedEvent]) -> None:
+    def fold(self, batch: Sequence[Recorded]) -> None:
         _add(self.days, batch)
 
     def held(self) -> int:
@@ -62,20 +62,19 @@ def _zero() -> list:
     return [0, 0, Decimal("0.00"), 0]
 
 
-def _add(days: dict[date, list], batch: Sequence[RecordedEvent]) -> None:
-    for event in batch:
-        day = days[event.recorded_at.date()]
-        match event.event_type:
-            case "OrderCreated":
+def _add(days: dict[date, list], batch: Sequence[Recorded]) -> None:
+    for recorded in batch:
+        day = days[recorded.recorded_at.date()]
+        match recorded.to_domain():
+            case OrderCreated():
                 day[0] += 1
-            case "OrderItemAdded":
-                quantity = int(event.data["quantity"])
+            case OrderItemAdded(quantity=quantity, unit_price=unit_price):
                 day[1] += quantity
-                day[2] += money(event.data["unit_price"]) * quantity
-            case "OrderCancelled":
+                day[2] += money(unit_price) * quantity
+            case OrderCancelled():
                 day[3] += 1
-            case other:
-                raise ValueError(f"daily_sales does not handle {other}")
+            case _:
+                raise ValueError(f"daily_sales does not handle {recorded.event_type}")
 
 
 def _upsert(target: Target, days: dict[date, list]) -> None:

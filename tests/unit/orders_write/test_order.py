@@ -1,13 +1,14 @@
 """Order decisions: given these events, when this decision, then these events or this error."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from orders_write.aggregates import Order
 from orders_write.aggregates.order import PricedItem
 from orders_write.errors import OrderNotPending
-from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped, StockReceived
 
 MUG = PricedItem("mug", "Mug", 2, Decimal("9.99"))
 TEA = PricedItem("tea", "Tea", 1, Decimal("4.50"))
@@ -67,3 +68,10 @@ def test_snapshot_round_trip_keeps_the_state() -> None:
     order.apply(OrderCancelled(order_id="o1", reason="late", cancelled_by="alice"))
     restored = Order.from_snapshot("o1", order.snapshot_state(), 4)
     assert vars(restored) | {"version": 0} == vars(order) | {"version": 0}
+
+
+def test_an_event_of_another_stream_is_refused_not_ignored() -> None:
+    order = created_order()
+    foreign: Any = StockReceived(product_id="mug", quantity=1)  # what a mislabelled stream would hand the fold
+    with pytest.raises(AssertionError):
+        order.apply(foreign)
