@@ -65,7 +65,10 @@ class Repository:
         stream_id = stream_id_for(aggregate_type, aggregate_id)
         if stream_id not in self._loaded:
             self._loaded[stream_id] = load(aggregate_type, aggregate_id, using=self.using)
-        return self._loaded[stream_id]  # type: ignore[return-value]
+        aggregate = self._loaded[stream_id]
+        if not isinstance(aggregate, aggregate_type):  # two aggregate types sharing a stream type
+            raise TypeError(f"{stream_id} holds a {type(aggregate).__name__}, not a {aggregate_type.__name__}")
+        return aggregate
 
     def get_many(self, aggregate_type: type[A], aggregate_ids: Sequence[str]) -> dict[str, A]:
         """Several aggregates of one type in one statement rather than one each (an order's products)."""
