@@ -16,7 +16,8 @@ class CurrentTransactionId(models.Func):
 
     output_field = models.BigIntegerField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+    # Django's Func.as_sql returns its params as a list (the stubs say tuple) and takes more keywords.
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:  # type: ignore[override]
         return "0", []
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
@@ -32,7 +33,7 @@ class Xid8Field(models.BigIntegerField):
 
     description = "64-bit transaction id"
 
-    def db_type(self, connection: Any) -> str:
+    def db_type(self, connection: Any) -> str | None:
         if connection.vendor == "postgresql":
             return "xid8"
         return super().db_type(connection)

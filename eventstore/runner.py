@@ -15,6 +15,7 @@ TRANSIENT_RETRY_SECONDS it stops this round with the projection still active, fo
 beat or `run_projector` to come back to.
 """
 
+import functools
 import logging
 import random
 import time
@@ -298,7 +299,7 @@ def _isolate_failure(projection: Projection, retry: _TransientRetry) -> int:
         except _DatabaseUnavailable:
             raise
         except Exception as exc:
-            retry.call(lambda exc=exc: _mark_failed(projection, exc))
+            retry.call(functools.partial(_mark_failed, projection, exc))
             return applied
         if not done:
             return applied  # the failure did not reproduce one event at a time

@@ -75,16 +75,16 @@ def load_many(
         return {}
     connection = connections[using]
     sql = _load_many_statement(len(streams), connection.vendor)
-    params = [aggregate_type.snapshot_schema, *streams, *(x for sid in streams for x in (sid, sid))]
+    params: list[int | str] = [aggregate_type.snapshot_schema, *streams, *(x for sid in streams for x in (sid, sid))]
     if connection.vendor == "postgresql":  # prepared once per connection and number of streams
         cursor = prepared_cursor(connection)
         with connection.wrap_database_errors:
             cursor.execute(sql, params, prepare=True)
             rows = cursor.fetchall()
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        with connection.cursor() as plain:
+            plain.execute(sql, params)
+            rows = plain.fetchall()
     loaded: dict[str, A] = {}
     for row in rows:
         stream_id, version, event_type = row[3], row[5], row[6]

@@ -283,13 +283,12 @@ def _append_postgres(
             cursor.execute(sql, params, prepare=True)
             rows = cursor.fetchall()
     versions: dict[str, int] = {}
-    position = txid = None
-    for index, actual_version, last_position, last_txid in rows:
+    for index, actual_version, _, _ in rows:
         write, actual = writes[int(index)], int(actual_version)
         if write.expected_version != ANY and write.expected_version != actual:
             raise ConcurrencyError(write.stream_id, write.expected_version, actual)
         versions[write.stream_id] = actual + len(write.events)
-        position, txid = last_position, last_txid
+    _, _, position, txid = rows[-1]  # every row carries the append's last position and transaction
     return versions, Checkpoint(int(txid), int(position))
 
 
