@@ -56,7 +56,7 @@ def method_dispatch(views: dict[str, View]) -> View:
 
     @csrf_exempt
     def dispatch(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        method = request.method.lower()
+        method = (request.method or "").lower()  # None only for a request built by hand: a 405
         if method == "head":
             method = "get"
         view = views.get(method) or (next(iter(views.values())) if method == "options" else None)

@@ -86,7 +86,7 @@ def ask(query: Query, *, viewer: Viewer, after: Checkpoint | None = None, timeou
     """
     started = time.perf_counter()
     try:
-        consistency = None
+        consistency: Literal["fresh", "stale"] | None = None
         if after is not None and not is_recorded(after):
             raise InvalidCheckpoint(f"consistency token {after.token()!r} names no event in the log")
         if after is not None:
