@@ -94,7 +94,7 @@ def _merged(route: str, patterns: list[URLPattern]) -> list[URLPattern]:
         for method in allowed_methods(pattern.callback):
             views.setdefault(method, pattern.callback)
     view = method_dispatch(views)
-    names = [p.name for p in patterns if p.name] or [None]
+    names: list[str | None] = [p.name for p in patterns if p.name] or [None]
     return [path(route, view, name=name) for name in dict.fromkeys(names)]
 
 
