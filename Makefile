@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 DEMO_ENV := DJANGO_SETTINGS_MODULE=config.settings.local DJANGO_DEBUG=1
 
-.PHONY: help install run test lint bench bench-quick soak clean
+.PHONY: help install run test lint typecheck bench bench-quick soak clean
 .PHONY: lock fmt
 
 # List the targets with what each does.
@@ -33,6 +33,10 @@ test: install
 # Lint with ruff.
 lint: install
 	$(VENV)/bin/ruff check .
+
+# Type-check eventstore, orders_write, orders_read and config with mypy (settings in pyproject.toml).
+typecheck: install
+	$(VENV)/bin/mypy
 
 # Format the code and apply ruff's safe fixes (CI checks both with `ruff format --check` and `ruff check`).
 fmt: install

@@ -56,7 +56,7 @@ def method_dispatch(views: dict[str, View]) -> View:
 
     @csrf_exempt
     def dispatch(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        method = request.method.lower()
+        method = (request.method or "").lower()  # None only for a request built by hand: a 405
         if method == "head":
             method = "get"
         view = views.get(method) or (next(iter(views.values())) if method == "options" else None)
@@ -94,7 +94,7 @@ def _merged(route: str, patterns: list[URLPattern]) -> list[URLPattern]:
         for method in allowed_methods(pattern.callback):
             views.setdefault(method, pattern.callback)
     view = method_dispatch(views)
-    names = [p.name for p in patterns if p.name] or [None]
+    names: list[str | None] = [p.name for p in patterns if p.name] or [None]
     return [path(route, view, name=name) for name in dict.fromkeys(names)]
 
 

@@ -16,7 +16,7 @@ app.autodiscover_tasks()
 
 
 @setup_logging.connect
-def config_loggers(*args, **kwargs) -> None:
+def config_loggers(*args: Any, **kwargs: Any) -> None:
     """Use Django's LOGGING in workers too, so worker logs look like web logs."""
     from logging.config import dictConfig
 

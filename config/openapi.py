@@ -15,10 +15,14 @@ each other or on the wiring.
 import json
 import re
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+"""What `extend_schema` decorates: a view function or class, returned as it came."""
 
 ERROR = "Error"
 FIELD_ERRORS = "FieldErrors"
@@ -154,7 +158,8 @@ def error_responses(*examples: OpenApiExample) -> dict[int, OpenApiResponse]:
     """One response per status, with its examples; the schema follows the examples' shape."""
     by_status: dict[int, list[OpenApiExample]] = defaultdict(list)
     for example in examples:
-        by_status[int(example.status_codes[0])].append(example)
+        for status in example.status_codes or ():  # `error` and `field_errors` always name one
+            by_status[int(status)].append(example)
     return {status: _error_response(status, found) for status, found in sorted(by_status.items())}
 
 

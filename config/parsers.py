@@ -9,6 +9,7 @@ to a serializer that does not look at it (an address's keys, an ignored field) e
 in a 500 when it is stored or hashed (API.md, Errors).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import parsers
@@ -18,7 +19,7 @@ from config.hostile import unstorable
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

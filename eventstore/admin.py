@@ -24,7 +24,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Combinable, RawSQL
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -196,12 +196,12 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def event_metadata(self, obj: Event) -> str:
         return _pretty(obj.metadata)
 
-    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+    def get_ordering(self, request: HttpRequest) -> list[str | Combinable] | tuple[str | Combinable, ...]:
         if request.GET.get("stream_id"):  # the stream link: one stream, in version order
             return ("version",)
         return super().get_ordering(request)
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:  # Django 5.2 always passes it
         return lookup == "stream_id" or super().lookup_allowed(lookup, value, request)
 
 

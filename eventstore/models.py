@@ -22,7 +22,9 @@ class EventQuerySet(models.QuerySet):
     def delete(self) -> NoReturn:
         raise AppendOnlyViolation("events cannot be deleted")
 
-    _raw_delete = delete
+    def _raw_delete(self, using: str | None) -> NoReturn:
+        """The deletion collector's fast path (`_raw_delete(using)`), refused like `delete`."""
+        raise AppendOnlyViolation("events cannot be deleted")
 
 
 class Event(models.Model):
@@ -77,7 +79,9 @@ class SealQuerySet(models.QuerySet):
     def delete(self) -> NoReturn:
         raise AppendOnlyViolation("seals cannot be deleted")
 
-    _raw_delete = delete
+    def _raw_delete(self, using: str | None) -> NoReturn:
+        """The deletion collector's fast path (`_raw_delete(using)`), refused like `delete`."""
+        raise AppendOnlyViolation("seals cannot be deleted")
 
 
 class Seal(models.Model):

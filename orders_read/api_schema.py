@@ -17,6 +17,7 @@ from config.openapi import (
     UNAUTHENTICATED,
     UNAVAILABLE,
     UNPAGINATED,
+    ViewT,
     error,
     error_responses,
     field_errors,
@@ -176,7 +177,7 @@ def _query(
     *refusals: OpenApiExample,
     paginated: bool = True,
     parameters: list[OpenApiParameter] | None = None,
-) -> extend_schema:
+) -> Callable[[ViewT], ViewT]:
     return extend_schema(
         parameters=parameters,
         summary=summary,

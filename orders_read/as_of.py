@@ -19,8 +19,13 @@ from uuid import UUID
 
 from eventstore.log.append import RecordedEvent
 from orders_read.models import OrderSummary, ProductView
-from orders_read.projections.catalogue import CatalogueProjection, evolve_product, product_fields
-from orders_read.projections.order_summary import OrderSummaryProjection, evolve_order, order_fields
+from orders_read.projections.catalogue import CatalogueProjection, fold_product, product_fields
+from orders_read.projections.order_summary import (
+    OrderSummaryProjection,
+    evolve_order,
+    order_event,
+    order_fields,
+)
 from orders_read.stream_cache import STREAMS
 
 ORDER_EVENTS: Final = OrderSummaryProjection.handled_types()
@@ -74,7 +79,7 @@ def order_as_of(order_id: UUID, events: Sequence[RecordedEvent], seen: int) -> O
 
 def product_as_of(sku: str, events: Sequence[RecordedEvent], seen: int) -> ProductView:
     """The catalogue row after the first `seen` events of the product's stream."""
-    state = fold(events[:seen], PRODUCT_EVENTS, evolve_product)
+    state = fold(events[:seen], PRODUCT_EVENTS, fold_product)
     if state is None:
         raise NoSuchPoint("The product did not exist yet.")
     return ProductView(**product_fields(sku, state))
@@ -88,8 +93,8 @@ def product_events(sku: str) -> list[RecordedEvent]:
     return STREAMS.events(f"Product-{sku}")
 
 
-def _evolve_order(order: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
-    return evolve_order(order, event, _as_is)
+def _evolve_order(order: dict[str, Any] | None, recorded: RecordedEvent) -> dict[str, Any]:
+    return evolve_order(order, order_event(recorded), recorded, _as_is)
 
 
 def _as_is(at: datetime) -> datetime:

@@ -98,7 +98,7 @@ def ask(query: q.Query, *, viewer: Viewer, after: Checkpoint | None = None, time
     started = time.perf_counter()
     try:
         route = ROUTES[type(query)]
-        consistency = None
+        consistency: Literal["fresh", "stale"] | None = None
         if after is not None and not is_recorded(after):
             raise InvalidCheckpoint(f"consistency token {after.token()!r} names no event in the log")
         if after is not None:

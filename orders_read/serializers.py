@@ -52,7 +52,8 @@ class HistoryEventSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     event_type = serializers.CharField()
     recorded_at = serializers.DateTimeField()
-    data = serializers.DictField()
+    # Shadows Serializer.data only in the class body: DRF's metaclass moves declared fields out of it.
+    data = serializers.DictField()  # type: ignore[assignment]
     metadata = serializers.DictField()
     hash = serializers.CharField(help_text="hex SHA-256 chaining this event to the previous one")
 

@@ -78,8 +78,11 @@ class CommandApi(APIView):
         if not key or len(key) > MAX_KEY_LENGTH:
             raise InvalidHeader(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", "invalid_idempotency_key")
         data = request.data if isinstance(request.data, dict) else list(request.data)
+        # The command APIs admit only authenticated users (a pk), and DRF's request always has a method.
         return c.IdempotencyClaim(
-            key=key, user_id=request.user.pk, fingerprint=fingerprint(request.method, request.get_full_path(), data)
+            key=key,
+            user_id=request.user.pk,  # type: ignore[arg-type]
+            fingerprint=fingerprint(request.method, request.get_full_path(), data),  # type: ignore[arg-type]
         )
 
     def if_match(self, request: Request) -> tuple[int | None, bool]:

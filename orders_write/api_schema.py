@@ -6,6 +6,7 @@ examples are built with config/openapi.py's helpers from the same messages the
 domain errors carry, so a documented body is the body a client gets.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +25,7 @@ from config.openapi import (
     TOO_LARGE,
     UNAUTHENTICATED,
     UNAVAILABLE,
+    ViewT,
     error,
     error_responses,
     field_errors,
@@ -125,7 +127,7 @@ def _command(
     *refusals: OpenApiExample,
     parameters: list[OpenApiParameter] | None = None,
     body: Any = None,
-) -> extend_schema:
+) -> Callable[[ViewT], ViewT]:
     """`body` replaces the view's request schema where it has none to show (an empty object)."""
     return extend_schema(
         **({"request": body} if body is not None else {}),  # request=None would mean "no body"

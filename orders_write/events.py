@@ -131,5 +131,9 @@ class OrderShipped(DomainEvent):
     shipped_by: str
 
 
+ProductEvent = ProductRegistered | StockReceived | PriceChanged | StockReserved | StockReleased | StockShipped
+"""Every event of a Product stream: what the Product aggregate applies and the catalogue folds."""
+OrderEvent = OrderCreated | OrderItemAdded | OrderCancelled | OrderShipped
+"""Every event of an Order stream: what the Order aggregate applies and the order view folds."""
 PRODUCT_EVENTS = (ProductRegistered, StockReceived, PriceChanged, StockReserved, StockReleased, StockShipped)
 ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderCancelled, OrderShipped)

@@ -7,6 +7,7 @@ embedded: a SQLite file beside manage.py and eager Celery tasks.
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -357,7 +358,7 @@ CONSISTENCY_MAX_WAITERS = env.int("CONSISTENCY_MAX_WAITERS", default=6)
 # LOGGING (one JSON object per line unless debug)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},

@@ -16,9 +16,16 @@ from eventstore.backends import recorder_for
 from eventstore.domain import DomainEvent
 from eventstore.log.read import decode
 
+E_contra = TypeVar("E_contra", bound=DomainEvent, contravariant=True)
 
-class Aggregate(Protocol):
-    """What `load` needs of an aggregate class (plain Python, no Django)."""
+
+class Aggregate(Protocol[E_contra]):
+    """What `load` needs of an aggregate class (plain Python, no Django).
+
+    `apply` takes only the aggregate's own events: the store cannot check that a stream
+    holds only those, so `load` passes each event on untyped and the aggregate's fold
+    refuses a foreign one (its `match` ends in `assert_never`).
+    """
 
     stream_type: ClassVar[str]
     snapshot_schema: ClassVar[int]
@@ -33,13 +40,13 @@ class Aggregate(Protocol):
 
     def snapshot_state(self) -> dict[str, Any]: ...
 
-    def apply(self, event: DomainEvent) -> None: ...
+    def apply(self, event: E_contra, /) -> None: ...
 
 
-A = TypeVar("A", bound=Aggregate)
+A = TypeVar("A", bound=Aggregate[Any])
 
 
-def stream_id_for(aggregate_type: type[Aggregate], aggregate_id: str) -> str:
+def stream_id_for(aggregate_type: type[Aggregate[Any]], aggregate_id: str) -> str:
     return f"{aggregate_type.stream_type}-{aggregate_id}"
 
 

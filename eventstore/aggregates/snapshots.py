@@ -3,6 +3,8 @@
 Snapshots are a cache: deleting them changes nothing but the speed of a load.
 """
 
+from typing import Any
+
 import orjson
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
@@ -18,7 +20,7 @@ def snapshot_due(previous_version: int, new_version: int) -> bool:
     return every > 0 and new_version // every > previous_version // every
 
 
-def save_snapshot(aggregate: Aggregate, *, using: str = DEFAULT_DB_ALIAS) -> None:
+def save_snapshot(aggregate: Aggregate[Any], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Store the aggregate's state unless a newer snapshot is already there.
 
     Called after the command committed and outside its transaction: a cache write

@@ -86,8 +86,13 @@ class Listener(Protocol):
 class Recorder(Protocol):
     """The log, aggregates' loads, the command transaction and commit notifications, in rows."""
 
-    transaction_id_type: str | None
-    """The column type of `transaction_id` (`eventstore.fields.Xid8Field`), None for Django's BigIntegerField's."""
+    @property
+    def transaction_id_type(self) -> str | None:
+        """The column type of `transaction_id` (`eventstore.fields.Xid8Field`), None for Django's BigIntegerField's.
+
+        Read-only, so a backend may declare it as the narrower `str` or `None` it always is.
+        """
+
     transaction_id_as_text: bool
     """Transaction ids are sent as text (xid8 takes no integer parameter)."""
 

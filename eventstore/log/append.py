@@ -23,7 +23,7 @@ from eventstore.backends.recorder import Recorder, StreamRows
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
 from eventstore.log.positions import Checkpoint
-from eventstore.log.read import RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
+from eventstore.log.read import Recorded, RecordedEvent, count_after, head, read_all, read_stream, wait_until_readable
 from eventstore.projections.wakeups import after_append
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "NO_STREAM",
     "AppendResult",
     "NewEvent",
+    "Recorded",
     "RecordedEvent",
     "StreamWrite",
     "append",

@@ -22,7 +22,7 @@ class Checkpoint(NamedTuple):
         return f"{self.txid}-{self.position}"
 
     @classmethod
-    def parse(cls, token: str) -> "Checkpoint":
+    def parse(cls, token: object) -> "Checkpoint":
         match = _TOKEN.match(token.strip()) if isinstance(token, str) else None
         if match is None:
             raise InvalidCheckpoint(f"malformed consistency token {token!r}; expected '<txid>-<position>'")

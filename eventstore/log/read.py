@@ -9,21 +9,53 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS
 from django.utils.dateparse import parse_datetime
 
 from eventstore.backends import recorder_for
-from eventstore.domain import DomainEvent, event_class
+from eventstore.domain import DomainEvent
+from eventstore.domain import decode as decode_event
 from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.upcasting import upcast
 
 
+class Recorded(Protocol):
+    """What every recorded event offers, full or lean: all a projection's fold may read.
+
+    A projection sees only this (`Projection.apply`), because a rebuild hands projections
+    that need no metadata lean events (eventstore.rebuild.log_reader.LeanEvent) instead of
+    RecordedEvents; metadata and the event id are on RecordedEvent alone.
+    """
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def txid(self) -> int: ...
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def stream_type(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def checkpoint(self) -> Checkpoint: ...
+    def to_domain(self) -> DomainEvent: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
-    """An event as the log holds it, its payload already upcast to the current schema."""
+    """An event as the log holds it, its payload already upcast to the current schema (a full `Recorded`)."""
 
     position: int
     txid: int
@@ -43,7 +75,7 @@ class RecordedEvent:
 
     def to_domain(self) -> DomainEvent:
         """The typed event object (raises UnknownEventType for an unregistered type)."""
-        return event_class(self.event_type).from_payload(self.data)
+        return decode_event(self.event_type, self.data)
 
 
 def read_stream(stream_id: str, after_version: int = 0, *, using: str = DEFAULT_DB_ALIAS) -> list[RecordedEvent]:

@@ -15,7 +15,7 @@ from django.db import models
 
 from eventstore.domain import DomainEvent
 from eventstore.errors import ProjectionNotFound
-from eventstore.log.read import RecordedEvent
+from eventstore.log.read import Recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class Projection(ABC):
         return frozenset(event.event_type() for event in cls.handles)
 
     @abstractmethod
-    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
+    def apply(self, batch: Sequence[Recorded], target: Target) -> None:
         """Apply events (only of handled types, in log order) to the target tables.
 
         Runs inside the runner's transaction: raise to refuse the whole batch.

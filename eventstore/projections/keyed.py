@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from django.db import models, transaction
 
-from eventstore.log.read import RecordedEvent
+from eventstore.log.read import Recorded
 from eventstore.projections.base import Projection, Target
 from eventstore.projections.sql import insert_fresh, upsert
 from eventstore.rebuild.fresh_fill import FreshFill
@@ -29,7 +29,7 @@ class KeyedProjection(Projection):
     """Folds read only payloads, types, versions and times: a rebuild may skip metadata (log_reader)."""
 
     @abstractmethod
-    def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
+    def keys(self, batch: Sequence[Recorded]) -> tuple[set[str], set[str]]:
         """The keys the batch touches and those it creates (raw, as the events carry them)."""
 
     def canonical(self, key: str) -> str:
@@ -41,14 +41,14 @@ class KeyedProjection(Projection):
         """The stored rows of these keys, as folded dicts under their canonical keys."""
 
     @abstractmethod
-    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
+    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[Recorded], target: Target) -> None:
         """Fold the batch into `rows` (pure; raises on an event the log should not hold)."""
 
     @abstractmethod
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
         """The table rows (in `columns` order) of the folded dicts."""
 
-    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
+    def apply(self, batch: Sequence[Recorded], target: Target) -> None:
         touched, created = self.keys(batch)
         folded = self.load(target, touched - created)
         self.fold(folded, batch, target)
@@ -69,7 +69,7 @@ class KeyedFill(FreshFill):
         """Keys read back from the table (after a flush): those rows exist there already."""
         self.flushed = False
 
-    def fold(self, batch: Sequence[RecordedEvent]) -> None:
+    def fold(self, batch: Sequence[Recorded]) -> None:
         projection = self.projection
         if self.flushed:  # before the first flush the table is empty: nothing to read back
             touched, created = projection.keys(batch)

@@ -11,6 +11,7 @@ A database error that says nothing about the event never fails a projection and 
 counts as one of its retries (`eventstore.projections.retries`).
 """
 
+import functools
 import logging
 import time
 import traceback
@@ -199,7 +200,7 @@ def _isolate_failure(projection: Projection, retry: TransientRetry) -> int:
         except DatabaseUnavailable:
             raise
         except Exception as exc:
-            retry.call(lambda exc=exc: _mark_failed(projection, exc))
+            retry.call(functools.partial(_mark_failed, projection, exc))
             return applied
         if not done:
             return applied  # the failure did not reproduce one event at a time

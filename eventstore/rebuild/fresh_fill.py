@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from eventstore.log.positions import ORIGIN, Checkpoint
-from eventstore.log.read import RecordedEvent
+from eventstore.log.read import Recorded
 from eventstore.projections.base import Projection, Target
 from eventstore.rebuild.log_reader import log_batches
 from eventstore.rebuild.progress import Reporter
@@ -35,7 +35,7 @@ class FreshFill(ABC):
     """
 
     @abstractmethod
-    def fold(self, batch: Sequence[RecordedEvent]) -> None:
+    def fold(self, batch: Sequence[Recorded]) -> None:
         """Fold handled events (in log order) into the rows held in memory."""
 
     @abstractmethod

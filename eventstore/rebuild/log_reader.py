@@ -12,7 +12,6 @@ text decoded by orjson, which is several times faster than psycopg's jsonb loade
 
 import queue
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -21,16 +20,15 @@ import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventstore.backends import recorder_for
+from eventstore.domain import DomainEvent, decode
 from eventstore.log.positions import Checkpoint
 from eventstore.log.read import RecordedEvent, read_all
 from eventstore.log.upcasting import upcast
 
-NO_EVENT_ID = uuid.UUID(int=0)
-"""The event id of a lean event (its real id was not read)."""
-
 
 class LeanEvent(NamedTuple):
-    """A RecordedEvent without metadata and id (they read as `{}` and a nil UUID), cheap to build.
+    """A `Recorded` without metadata and id, cheap to build: not a RecordedEvent, so no fold can
+    read what was never selected.
 
     A tuple, not the frozen dataclass: building a million of those costs more than
     decoding their payloads.
@@ -50,13 +48,9 @@ class LeanEvent(NamedTuple):
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.txid, self.position)
 
-    @property
-    def event_id(self) -> uuid.UUID:
-        return NO_EVENT_ID
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return {}
+    def to_domain(self) -> DomainEvent:
+        """The typed event object (raises UnknownEventType for an unregistered type)."""
+        return decode(self.event_type, self.data)
 
 
 def log_batches(
@@ -67,7 +61,7 @@ def log_batches(
     The reader runs on its own connection in autocommit, so it holds no transaction id
     and does not hold back any projection reader. It is only used outside an atomic
     block: a thread's connection cannot see the caller's uncommitted rows. `lean`
-    batches (prefetched only) are LeanEvents: no metadata, a nil event id.
+    batches (prefetched only) are LeanEvents: no metadata, no event id.
     """
     recorder = recorder_for(DEFAULT_DB_ALIAS)
     if not prefetch or not recorder.prefetches or connections[DEFAULT_DB_ALIAS].in_atomic_block:

@@ -40,8 +40,8 @@ MAX_WAITING = 100_000
 _NEW_STREAM = (0, "")
 
 
-def _place(event: StoredEvent) -> tuple[int, int]:
-    return event[0], event[1]
+def _place(event: StoredEvent) -> Checkpoint:
+    return Checkpoint(event[0], event[1])
 
 
 _sha256, _dumps = hashlib.sha256, orjson.dumps

@@ -1,21 +1,27 @@
 """CatalogueProjection: one row per product with price and stock (on_hand, reserved, available)."""
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, assert_never
 
-from eventstore.log.append import RecordedEvent
+from eventstore.log.read import Recorded
 from eventstore.projections.base import Target, register
 from eventstore.projections.keyed import KeyedProjection
 from eventstore.projections.sql import fetch, money
 from orders_read.models import ProductView
 from orders_write.events import (
+    PRODUCT_EVENTS,
     PriceChanged,
+    ProductEvent,
     ProductRegistered,
     StockReceived,
     StockReleased,
     StockReserved,
     StockShipped,
 )
+
+_REGISTERED: Final = ProductRegistered.event_type()
+PRODUCT_KEY: Final = "product_id"
+"""The field by which every product event names its product (a unit test holds each contract to it)."""
 
 COLUMNS = ("product_id", "sku", "name", "description", "price", "on_hand", "reserved", "available", "version")
 _FOLDED = ("name", "description", "price", "on_hand", "reserved", "version")
@@ -31,16 +37,17 @@ class CatalogueProjection(KeyedProjection):
 
     name: ClassVar[str] = "catalogue"
     version: ClassVar[int] = 1
-    handles = (ProductRegistered, StockReceived, PriceChanged, StockReserved, StockReleased, StockShipped)
+    handles = PRODUCT_EVENTS
     models = (ProductView,)
     model = ProductView
     columns = COLUMNS
     key = "product_id"
 
-    def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
+    def keys(self, batch: Sequence[Recorded]) -> tuple[set[str], set[str]]:
+        # The key is read from the raw payload, not a typed event: the fold decodes each event, once.
         return (
-            {e.data["product_id"] for e in batch},
-            {e.data["product_id"] for e in batch if e.event_type == "ProductRegistered"},
+            {e.data[PRODUCT_KEY] for e in batch},
+            {e.data[PRODUCT_KEY] for e in batch if e.event_type == _REGISTERED},
         )
 
     def load(self, target: Target, keys: set[str]) -> dict[str, dict[str, Any]]:
@@ -49,21 +56,34 @@ class CatalogueProjection(KeyedProjection):
             for row in fetch(target, target.table(ProductView), ("product_id", *_FOLDED), "product_id", keys)
         }
 
-    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
-        for event in batch:
-            evolve(rows, event)
+    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[Recorded], target: Target) -> None:
+        for recorded in batch:
+            evolve(rows, recorded)
 
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
         return [_columns(sku, p) for sku, p in folded.items()]
 
 
-def evolve(products: dict[str, dict[str, Any]], event: RecordedEvent) -> None:
+def product_event(recorded: Recorded) -> ProductEvent:
+    """The typed product event of a recorded one; ValueError for a type the catalogue does not handle."""
+    event = recorded.to_domain()
+    if not isinstance(event, PRODUCT_EVENTS):
+        raise ValueError(f"catalogue does not handle {recorded.event_type}")
+    return event
+
+
+def evolve(products: dict[str, dict[str, Any]], recorded: Recorded) -> None:
     """Fold one event into the rows of a batch, keyed by sku."""
-    sku = event.data["product_id"]
-    products[sku] = evolve_product(products.get(sku), event)
+    event = product_event(recorded)
+    products[event.product_id] = evolve_product(products.get(event.product_id), event, recorded)
 
 
-def evolve_product(product: dict[str, Any] | None, event: RecordedEvent) -> dict[str, Any]:
+def fold_product(product: dict[str, Any] | None, recorded: Recorded) -> dict[str, Any]:
+    """`evolve_product` of a recorded event: the step of one stream's fold (as-of queries)."""
+    return evolve_product(product, product_event(recorded), recorded)
+
+
+def evolve_product(product: dict[str, Any] | None, event: ProductEvent, recorded: Recorded) -> dict[str, Any]:
     """One product's state after `event` (None before its ProductRegistered): what the catalogue shows.
 
     The one transition both readers of the log use: the projection folds its batches with
@@ -71,35 +91,41 @@ def evolve_product(product: dict[str, Any] | None, event: RecordedEvent) -> dict
     it, so the product "as of now" and the live row cannot differ. No I/O. The state is
     updated in place and returned (a rebuild folds millions of events; copies would slow it).
     """
-    data = event.data
-    if event.event_type == "ProductRegistered":
-        return {
-            "name": data["name"],
-            "description": data.get("description") or "",
-            "price": data["price"],
-            "on_hand": 0,
-            "reserved": 0,
-            "version": event.version,
-        }
+    match event:
+        case ProductRegistered():
+            return {
+                "name": event.name,
+                "description": event.description or "",
+                "price": event.price,
+                "on_hand": 0,
+                "reserved": 0,
+                "version": recorded.version,
+            }
+        case StockReceived():
+            product = _registered(product, recorded, event.product_id)
+            product["on_hand"] += event.quantity
+        case PriceChanged():
+            product = _registered(product, recorded, event.product_id)
+            product["price"] = event.new_price
+        case StockReserved():
+            product = _registered(product, recorded, event.product_id)
+            product["reserved"] += event.quantity
+        case StockReleased():
+            product = _registered(product, recorded, event.product_id)
+            product["reserved"] -= event.quantity
+        case StockShipped():
+            product = _registered(product, recorded, event.product_id)
+            product["on_hand"] -= event.quantity
+            product["reserved"] -= event.quantity
+        case _:
+            assert_never(event)
+    product["version"] = recorded.version
+    return product
+
+
+def _registered(product: dict[str, Any] | None, recorded: Recorded, sku: str) -> dict[str, Any]:
     if product is None:
-        raise ProductBeforeRegistration(
-            f"{event.event_type} at position {event.position} for unknown {data['product_id']!r}"
-        )
-    match event.event_type:
-        case "StockReceived":
-            product["on_hand"] += int(data["quantity"])
-        case "PriceChanged":
-            product["price"] = data["new_price"]
-        case "StockReserved":
-            product["reserved"] += int(data["quantity"])
-        case "StockReleased":
-            product["reserved"] -= int(data["quantity"])
-        case "StockShipped":
-            product["on_hand"] -= int(data["quantity"])
-            product["reserved"] -= int(data["quantity"])
-        case other:
-            raise ValueError(f"catalogue does not handle {other}")
-    product["version"] = event.version
+        raise ProductBeforeRegistration(f"{recorded.event_type} at position {recorded.position} for unknown {sku!r}")
     return product
 
 

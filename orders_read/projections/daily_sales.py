@@ -2,13 +2,14 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
 from django.db import transaction
 
-from eventstore.log.append import RecordedEvent
+from eventstore.log.read import Recorded
 from eventstore.projections.base import Projection, Target, register
 from eventstore.projections.sql import db_date, money, upsert
 from eventstore.rebuild.fresh_fill import FreshFill
@@ -30,8 +31,8 @@ class DailySalesProjection(Projection):
     needs_metadata: ClassVar[bool] = False
     """Folds read only payloads, types, versions and times: a rebuild may skip metadata (log_reader)."""
 
-    def apply(self, batch: Sequence[RecordedEvent], target: Target) -> None:
-        days: dict[date, list] = defaultdict(_zero)
+    def apply(self, batch: Sequence[Recorded], target: Target) -> None:
+        days: dict[date, Day] = defaultdict(Day)
         _add(days, batch)
         _upsert(target, days)
 
@@ -44,9 +45,9 @@ class DailySalesFill(FreshFill):
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.days: dict[date, list] = defaultdict(_zero)
+        self.days: dict[date, Day] = defaultdict(Day)
 
-    def fold(self, batch: Sequence[RecordedEvent]) -> None:
+    def fold(self, batch: Sequence[Recorded]) -> None:
         _add(self.days, batch)
 
     def held(self) -> int:
@@ -55,31 +56,36 @@ class DailySalesFill(FreshFill):
     def flush(self, chunk: int) -> None:
         with transaction.atomic(using=self.target.using):  # a row per day: one short transaction
             _upsert(self.target, self.days)
-        self.days = defaultdict(_zero)
+        self.days = defaultdict(Day)
 
 
-def _zero() -> list:
-    return [0, 0, Decimal("0.00"), 0]
+@dataclass(slots=True)
+class Day:
+    """One day's figures summed over a batch (or a whole fill): what is added to its stored row."""
+
+    orders: int = 0
+    units: int = 0
+    revenue: Decimal = Decimal("0.00")
+    cancelled: int = 0
 
 
-def _add(days: dict[date, list], batch: Sequence[RecordedEvent]) -> None:
-    for event in batch:
-        day = days[event.recorded_at.date()]
-        match event.event_type:
-            case "OrderCreated":
-                day[0] += 1
-            case "OrderItemAdded":
-                quantity = int(event.data["quantity"])
-                day[1] += quantity
-                day[2] += money(event.data["unit_price"]) * quantity
-            case "OrderCancelled":
-                day[3] += 1
-            case other:
-                raise ValueError(f"daily_sales does not handle {other}")
+def _add(days: dict[date, Day], batch: Sequence[Recorded]) -> None:
+    for recorded in batch:
+        day = days[recorded.recorded_at.date()]
+        match recorded.to_domain():
+            case OrderCreated():
+                day.orders += 1
+            case OrderItemAdded(quantity=quantity, unit_price=unit_price):
+                day.units += quantity
+                day.revenue += money(unit_price) * quantity
+            case OrderCancelled():
+                day.cancelled += 1
+            case _:
+                raise ValueError(f"daily_sales does not handle {recorded.event_type}")
 
 
-def _upsert(target: Target, days: dict[date, list]) -> None:
-    rows = [(db_date(target, d), o, u, r, c) for d, (o, u, r, c) in sorted(days.items())]
+def _upsert(target: Target, days: dict[date, Day]) -> None:
+    rows = [(db_date(target, d), x.orders, x.units, x.revenue, x.cancelled) for d, x in sorted(days.items())]
     upsert(
         target,
         DailySales,

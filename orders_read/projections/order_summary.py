@@ -5,14 +5,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, assert_never
 
-from eventstore.log.append import RecordedEvent
+from eventstore.log.read import Recorded
 from eventstore.projections.base import Target, register
 from eventstore.projections.keyed import KeyedProjection
 from eventstore.projections.sql import db_json, db_uuid, fetch, load_json, money, native_uuids, time_adapter
 from orders_read.models import OrderSummary
-from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from orders_write.events import ORDER_EVENTS, OrderCancelled, OrderCreated, OrderEvent, OrderItemAdded, OrderShipped
+
+_CREATED: Final = OrderCreated.event_type()
+ORDER_KEY: Final = "order_id"
+"""The field by which every order event names its order (a unit test holds each contract to it)."""
 
 COLUMNS = (
     "order_id",
@@ -59,16 +63,17 @@ class OrderSummaryProjection(KeyedProjection):
 
     name: ClassVar[str] = "order_summary"
     version: ClassVar[int] = 1
-    handles = (OrderCreated, OrderItemAdded, OrderCancelled, OrderShipped)
+    handles = ORDER_EVENTS
     models = (OrderSummary,)
     model = OrderSummary
     columns = COLUMNS
     key = "order_id"
 
-    def keys(self, batch: Sequence[RecordedEvent]) -> tuple[set[str], set[str]]:
+    def keys(self, batch: Sequence[Recorded]) -> tuple[set[str], set[str]]:
+        # The key is read from the raw payload, not a typed event: the fold decodes each event, once.
         return (
-            {e.data["order_id"] for e in batch},
-            {e.data["order_id"] for e in batch if e.event_type == "OrderCreated"},
+            {e.data[ORDER_KEY] for e in batch},
+            {e.data[ORDER_KEY] for e in batch if e.event_type == _CREATED},
         )
 
     def canonical(self, key: str) -> str:
@@ -86,25 +91,36 @@ class OrderSummaryProjection(KeyedProjection):
             orders[str(uuid.UUID(str(row[0])))] = order
         return orders
 
-    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[RecordedEvent], target: Target) -> None:
+    def fold(self, rows: dict[str, dict[str, Any]], batch: Sequence[Recorded], target: Target) -> None:
         at = time_adapter(target)
-        for event in batch:
-            evolve(rows, event, at)
+        for recorded in batch:
+            evolve(rows, recorded, at)
 
     def rows(self, folded: dict[str, dict[str, Any]], target: Target) -> list[tuple]:
         native_uuid = native_uuids(target)
         return [table_row(i, o, native_uuid) for i, o in folded.items()]
 
 
-def evolve(orders: dict[str, dict[str, Any]], event: RecordedEvent, at: Callable[[datetime], Any]) -> None:
+def order_event(recorded: Recorded) -> OrderEvent:
+    """The typed order event of a recorded one; ValueError for a type the view does not handle."""
+    event = recorded.to_domain()
+    if not isinstance(event, ORDER_EVENTS):
+        raise ValueError(f"order_summary does not handle {recorded.event_type}")
+    return event
+
+
+def evolve(orders: dict[str, dict[str, Any]], recorded: Recorded, at: Callable[[datetime], Any]) -> None:
     """Fold one event into the rows of a batch, keyed by the canonical order id."""
-    order_id = event.data["order_id"]
+    event = order_event(recorded)
+    order_id = event.order_id
     if order_id not in orders and not _CANONICAL_UUID.fullmatch(order_id):  # the canonical form is the key
         order_id = str(uuid.UUID(order_id))
-    orders[order_id] = evolve_order(orders.get(order_id), event, at)
+    orders[order_id] = evolve_order(orders.get(order_id), event, recorded, at)
 
 
-def evolve_order(order: dict[str, Any] | None, event: RecordedEvent, at: Callable[[datetime], Any]) -> dict[str, Any]:
+def evolve_order(
+    order: dict[str, Any] | None, event: OrderEvent, recorded: Recorded, at: Callable[[datetime], Any]
+) -> dict[str, Any]:
     """One order's state after `event` (None before its OrderCreated): what the order view shows.
 
     The one transition both readers of the log use: the projection folds its batches with
@@ -112,51 +128,55 @@ def evolve_order(order: dict[str, Any] | None, event: RecordedEvent, at: Callabl
     it, so the view "as of now" and the live view cannot differ. No I/O. The state is
     updated in place and returned: a rebuild folds millions of events, and copying each
     state would cost it more than the fold itself. Times are kept in the form `at` gives
-    them (the database's for the projection, datetimes for time travel).
+    them (the database's for the projection, datetimes for time travel); `recorded` says
+    when and at which version the event was recorded.
     """
-    data = event.data
-    if event.event_type == "OrderCreated":
-        return {
-            "customer_id": data["customer_id"],
-            "status": "pending",
-            "items": [],
-            "shipping_address": data.get("shipping_address") or {},
-            "created_at": at(event.recorded_at),
-            "shipped_at": None,
-            "cancelled_at": None,
-            "cancel_reason": "",
-            "cancelled_by": "",
-            "version": event.version,
-        }
-    if order is None:
-        raise OrderBeforeCreation(
-            f"{event.event_type} at position {event.position} for unknown order {data['order_id']}"
-        )
-    match event.event_type:
-        case "OrderItemAdded":
-            price = money(data["unit_price"])
-            quantity = int(data["quantity"])
+    match event:
+        case OrderCreated():
+            return {
+                "customer_id": event.customer_id,
+                "status": "pending",
+                "items": [],
+                "shipping_address": event.shipping_address or {},
+                "created_at": at(recorded.recorded_at),
+                "shipped_at": None,
+                "cancelled_at": None,
+                "cancel_reason": "",
+                "cancelled_by": "",
+                "version": recorded.version,
+            }
+        case OrderItemAdded():
+            order = _created(order, recorded, event.order_id)
+            price = money(event.unit_price)
             order["items"].append(
                 {
-                    "product_id": data["product_id"],
-                    "name": data["name"],
-                    "quantity": quantity,
+                    "product_id": event.product_id,
+                    "name": event.name,
+                    "quantity": event.quantity,
                     "unit_price": str(price),
-                    "line_total": str(price * quantity),
+                    "line_total": str(price * event.quantity),
                 }
             )
-        case "OrderCancelled":
+        case OrderCancelled():
+            order = _created(order, recorded, event.order_id)
             order.update(
                 status="cancelled",
-                cancelled_at=at(event.recorded_at),
-                cancel_reason=data.get("reason") or "",
-                cancelled_by=data.get("cancelled_by") or "",
+                cancelled_at=at(recorded.recorded_at),
+                cancel_reason=event.reason or "",
+                cancelled_by=event.cancelled_by or "",
             )
-        case "OrderShipped":
-            order.update(status="shipped", shipped_at=at(event.recorded_at))
-        case other:
-            raise ValueError(f"order_summary does not handle {other}")
-    order["version"] = event.version
+        case OrderShipped():
+            order = _created(order, recorded, event.order_id)
+            order.update(status="shipped", shipped_at=at(recorded.recorded_at))
+        case _:
+            assert_never(event)
+    order["version"] = recorded.version
+    return order
+
+
+def _created(order: dict[str, Any] | None, recorded: Recorded, order_id: str) -> dict[str, Any]:
+    if order is None:
+        raise OrderBeforeCreation(f"{recorded.event_type} at position {recorded.position} for unknown order {order_id}")
     return order
 
 

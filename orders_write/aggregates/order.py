@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Self, assert_never
 
-from eventstore.domain import DomainEvent
 from orders_write.errors import OrderNotPending, TooManyLines
-from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from orders_write.events import OrderCancelled, OrderCreated, OrderEvent, OrderItemAdded, OrderShipped
 from orders_write.limits import MAX_LINES
 
 PENDING, SHIPPED, CANCELLED = "pending", "shipped", "cancelled"
@@ -98,7 +97,7 @@ class Order:
             "shipped_by": self.shipped_by,
         }
 
-    def apply(self, event: DomainEvent) -> None:
+    def apply(self, event: OrderEvent) -> None:
         match event:
             case OrderCreated():
                 self.customer_id, self.status = event.customer_id, PENDING
@@ -110,13 +109,13 @@ class Order:
             case OrderShipped():
                 self.status, self.shipped_by = SHIPPED, event.shipped_by
             case _:
-                assert_never(event)  # type: ignore[arg-type]
+                assert_never(event)
 
     # Decisions ---------------------------------------------------------------------
 
     def create(
         self, *, customer_id: str, shipping_address: dict[str, Any], items: list[PricedItem]
-    ) -> list[DomainEvent]:
+    ) -> list[OrderEvent]:
         """Open the order with all its lines; each line is its own OrderItemAdded."""
         if self.exists:
             raise ValueError(f"order {self.id} already exists")
@@ -126,16 +125,16 @@ class Order:
         created = OrderCreated(order_id=self.id, customer_id=customer_id, shipping_address=shipping_address)
         return [created, *(self._line(item) for item in items)]
 
-    def add_item(self, item: PricedItem) -> list[DomainEvent]:
+    def add_item(self, item: PricedItem) -> list[OrderEvent]:
         self._require_pending()
         self._require_room(1)
         return [self._line(item)]
 
-    def cancel(self, *, reason: str, by: str) -> list[DomainEvent]:
+    def cancel(self, *, reason: str, by: str) -> list[OrderEvent]:
         self._require_pending()
         return [OrderCancelled(order_id=self.id, reason=reason, cancelled_by=by)]
 
-    def ship(self, *, by: str) -> list[DomainEvent]:
+    def ship(self, *, by: str) -> list[OrderEvent]:
         self._require_pending()
         return [OrderShipped(order_id=self.id, shipped_by=by)]
 

@@ -9,7 +9,6 @@ under concurrency. Plain Python: no Django, no I/O.
 from decimal import Decimal
 from typing import Any, ClassVar, Self, assert_never
 
-from eventstore.domain import DomainEvent
 from orders_write.errors import (
     AlreadyExists,
     InconsistentRead,
@@ -20,6 +19,7 @@ from orders_write.errors import (
 )
 from orders_write.events import (
     PriceChanged,
+    ProductEvent,
     ProductRegistered,
     StockReceived,
     StockReleased,
@@ -76,7 +76,7 @@ class Product:
             "reserved": self.reserved,
         }
 
-    def apply(self, event: DomainEvent) -> None:
+    def apply(self, event: ProductEvent) -> None:
         match event:
             case ProductRegistered():
                 self.registered = True
@@ -93,21 +93,21 @@ class Product:
                 self.on_hand -= event.quantity
                 self.reserved -= event.quantity
             case _:
-                assert_never(event)  # type: ignore[arg-type]
+                assert_never(event)
 
     # Decisions ---------------------------------------------------------------------
 
-    def register(self, *, name: str, description: str, price: Decimal, initial_stock: int) -> list[DomainEvent]:
+    def register(self, *, name: str, description: str, price: Decimal, initial_stock: int) -> list[ProductEvent]:
         if self.registered:
             raise AlreadyExists(f"A product with sku {self.id!r} already exists.", product_id=self.id)
-        events: list[DomainEvent] = [
+        events: list[ProductEvent] = [
             ProductRegistered(product_id=self.id, name=name, description=description, price=price)
         ]
         if initial_stock > 0:
             events.append(StockReceived(product_id=self.id, quantity=initial_stock))
         return events
 
-    def receive(self, *, quantity: int) -> list[DomainEvent]:
+    def receive(self, *, quantity: int) -> list[ProductEvent]:
         """Bounded on hand keeps the catalogue's stock figures within what their columns hold."""
         self._require_registered()
         _require_positive(quantity)
@@ -120,13 +120,13 @@ class Product:
             )
         return [StockReceived(product_id=self.id, quantity=quantity)]
 
-    def change_price(self, *, price: Decimal) -> list[DomainEvent]:
+    def change_price(self, *, price: Decimal) -> list[ProductEvent]:
         self._require_registered()
         if price <= 0:
             raise ValueError("price must be positive")
         return [PriceChanged(product_id=self.id, old_price=self.price, new_price=price)]
 
-    def reserve(self, *, order_id: str, quantity: int) -> list[DomainEvent]:
+    def reserve(self, *, order_id: str, quantity: int) -> list[ProductEvent]:
         """Hold units for a pending order; refuses what is not available (never oversells)."""
         if not self.registered:
             raise UnknownProduct(f"Product {self.id!r} does not exist.", product_id=self.id)
@@ -140,14 +140,14 @@ class Product:
             )
         return [StockReserved(product_id=self.id, order_id=order_id, quantity=quantity)]
 
-    def release(self, *, order_id: str, quantity: int) -> list[DomainEvent]:
+    def release(self, *, order_id: str, quantity: int) -> list[ProductEvent]:
         """Give back what a cancelled order held; more than is reserved means a stale read of the order."""
         _require_positive(quantity)
         if quantity > self.reserved:
             raise InconsistentRead(f"cannot release {quantity} of {self.id}: only {self.reserved} reserved")
         return [StockReleased(product_id=self.id, order_id=order_id, quantity=quantity)]
 
-    def ship(self, *, order_id: str, quantity: int) -> list[DomainEvent]:
+    def ship(self, *, order_id: str, quantity: int) -> list[ProductEvent]:
         """Reserved units leave the warehouse: on_hand and reserved drop, available stays."""
         _require_positive(quantity)
         if quantity > self.reserved or quantity > self.on_hand:

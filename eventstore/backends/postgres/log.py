@@ -91,15 +91,14 @@ class PostgresLog:
         for index, actual_version, last_position, last_txid in rows:
             actual[int(index)] = int(actual_version)
             position, txid = last_position, last_txid
-        checkpoint = Checkpoint(int(txid), int(position)) if position is not None else None
+        checkpoint = Checkpoint(int(txid), int(position)) if position is not None and txid is not None else None
         return Inserted(actual, checkpoint)
 
     def is_write_conflict(self, exc: BaseException) -> bool:
         cause = exc.__cause__
         if getattr(cause, "sqlstate", None) in _CONFLICT_SQLSTATES:
             return True
-        diag = getattr(cause, "diag", None)
-        return isinstance(cause, psycopg.IntegrityError) and diag.constraint_name == _UNIQUE_STREAM_VERSION
+        return isinstance(cause, psycopg.IntegrityError) and cause.diag.constraint_name == _UNIQUE_STREAM_VERSION
 
     @contextmanager
     def command_isolation(self, *, using: str) -> Iterator[Callable[[], None]]:

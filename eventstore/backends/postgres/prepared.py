@@ -39,7 +39,8 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> psycopg.Cursor:
     if cursor is None or cursor.connection is not raw or cursor.closed:
         if raw.prepare_threshold is None:
             raw.prepare_threshold = ONLY_EXPLICIT_PREPARE
-        cursor = connection._eventstore_cursor = psycopg.Cursor(raw)
+        # Kept on Django's wrapper so it lives and dies with the connection; Django declares no such attribute.
+        cursor = connection._eventstore_cursor = psycopg.Cursor(raw)  # type: ignore[attr-defined]
     return cursor
 
 
@@ -93,7 +94,7 @@ def _statement_names(connection: BaseDatabaseWrapper, raw: psycopg.Connection) -
     """The statements prepared through `execute_alone` on this (physical) connection, by SQL text."""
     cached = getattr(connection, "_eventstore_statements", None)
     if cached is None or cached[0] is not raw:
-        cached = connection._eventstore_statements = (raw, {})
+        cached = connection._eventstore_statements = (raw, {})  # type: ignore[attr-defined]  # as the cursor above
     return cached[1]
 
 
@@ -105,7 +106,8 @@ def _exec_prepared(pgconn: pq.abc.PGconn, names: dict[str, bytes], sql: str, val
         if prepared.status != pq.ExecStatus.COMMAND_OK:
             return prepared
         names[sql] = name
-    return pgconn.exec_prepared(name, values)
+    # None is SQL NULL: libpq takes it and psycopg passes it itself, but its stub lists only bytes.
+    return pgconn.exec_prepared(name, values)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=64)

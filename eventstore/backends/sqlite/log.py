@@ -12,7 +12,6 @@ from typing import Any, Final
 
 from django.db import IntegrityError, connections
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from eventstore.backends.recorder import EVENT_COLUMNS, Inserted, Listener, Row, StreamRows
 from eventstore.backends.standard_sql import SNAPSHOT_SQL, insert_values
@@ -77,7 +76,8 @@ class SqliteLog:
     def select_tail(
         self, after: Checkpoint, limit: int, event_types: Collection[str] | None, *, using: str
     ) -> list[Row]:
-        where, params = "position > %s", [after.position]
+        where = "position > %s"
+        params: list[int | str] = [after.position]
         if event_types is not None:
             where += f" AND event_type IN ({', '.join(['%s'] * len(event_types))})"
             params.extend(event_types)
@@ -106,7 +106,8 @@ class SqliteLog:
         )
         if not rows:
             return None
-        value = rows[0][0] if isinstance(rows[0][0], datetime) else parse_datetime(rows[0][0])
+        stored = rows[0][0]
+        value = stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
         return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
     def count_of_types(self, event_types: Collection[str], *, using: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -87,7 +88,9 @@ class Command(BaseCommand):
             skus.append(sku)
         return skus
 
-    def _orders(self, count: int, skus: list[str], customers: list[Any], staff: Metadata, rng: random.Random) -> int:
+    def _orders(
+        self, count: int, skus: list[str], customers: list[AbstractUser], staff: Metadata, rng: random.Random
+    ) -> int:
         placed = 0
         if not skus:
             return 0
@@ -118,7 +121,7 @@ class Command(BaseCommand):
         return placed
 
 
-def _user(username: str, *, staff: bool = False) -> Any:
+def _user(username: str, *, staff: bool = False) -> AbstractUser:
     """The demo user, created with password = username if missing (admin is a superuser)."""
     user, created = get_user_model().objects.get_or_create(
         username=username, defaults={"is_staff": staff, "is_superuser": staff}

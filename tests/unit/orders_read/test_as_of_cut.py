@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -88,13 +89,13 @@ def test_exactly_one_of_version_and_time() -> None:
 
 def test_the_fold_is_the_projections_and_skips_what_it_does_not_handle() -> None:
     foreign = RecordedEvent(9, 0, uuid.uuid4(), "Product-A", "Product", 3, "SomethingElse", 1, {}, {}, T0)
-    state = as_of.fold([*STREAM[:2], foreign], as_of.PRODUCT_EVENTS, catalogue.evolve_product)
+    state = as_of.fold([*STREAM[:2], foreign], as_of.PRODUCT_EVENTS, catalogue.fold_product)
     rows: dict[str, dict[str, Any]] = {}
     for event in STREAM[:2]:
         catalogue.evolve(rows, event)
     assert (
         state
         == rows["A"]
-        == {"name": "A", "description": "", "price": "1.00", "on_hand": 1, "reserved": 0, "version": 2}
+        == {"name": "A", "description": "", "price": Decimal("1.00"), "on_hand": 1, "reserved": 0, "version": 2}
     )
-    assert as_of.fold([], as_of.PRODUCT_EVENTS, catalogue.evolve_product) is None
+    assert as_of.fold([], as_of.PRODUCT_EVENTS, catalogue.fold_product) is None

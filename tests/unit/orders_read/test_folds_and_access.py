@@ -1,7 +1,9 @@
 """Pure parts of the read side: the in-memory folds and the bus's access rules (no database)."""
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,7 +38,7 @@ def test_catalogue_fold_follows_the_stock_rules() -> None:
     assert products["A"] == {
         "name": "Apple",
         "description": "",
-        "price": "1.50",
+        "price": Decimal("1.50"),
         "on_hand": 7,
         "reserved": 0,
         "version": 6,
@@ -135,3 +137,14 @@ def test_query_objects_are_immutable() -> None:
 
 def test_a_query_backed_by_no_projection_is_fresh_at_once() -> None:
     assert wait_until_passed(Checkpoint(10**12, 10**12), [], timeout=0) is True
+
+
+@pytest.mark.parametrize(
+    ("projection", "key"),
+    [
+        (order_summary.OrderSummaryProjection, order_summary.ORDER_KEY),
+        (catalogue.CatalogueProjection, catalogue.PRODUCT_KEY),
+    ],
+)
+def test_every_handled_contract_names_its_row_by_the_key_the_batch_scan_reads(projection: Any, key: str) -> None:
+    assert all(key in {f.name for f in dataclasses.fields(event)} for event in projection.handles)

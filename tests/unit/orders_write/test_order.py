@@ -1,13 +1,14 @@
 """Order decisions: given these events, when this decision, then these events or this error."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from orders_write.aggregates import Order
 from orders_write.aggregates.order import PricedItem
 from orders_write.errors import OrderNotPending, TooManyLines
-from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from orders_write.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped, StockReceived
 from orders_write.limits import MAX_LINES, MAX_ORDER_TOTAL, MAX_PRICE, MAX_QUANTITY
 
 MUG = PricedItem("mug", "Mug", 2, Decimal("9.99"))
@@ -82,3 +83,10 @@ def test_an_order_takes_lines_up_to_the_limit_and_refuses_one_more() -> None:
     assert refused.value.code == "too_many_lines" and refused.value.extra["max_lines"] == MAX_LINES
     with pytest.raises(TooManyLines):
         Order.blank("o2").create(customer_id="alice", shipping_address={}, items=[MUG] * (MAX_LINES + 1))
+
+
+def test_an_event_of_another_stream_is_refused_not_ignored() -> None:
+    order = created_order()
+    foreign: Any = StockReceived(product_id="mug", quantity=1)  # what a mislabelled stream would hand the fold
+    with pytest.raises(AssertionError):
+        order.apply(foreign)
