@@ -148,7 +148,7 @@ class TamperState:
 
     @property
     def running(self) -> bool:
-        return bool(self.progress) and self.progress.get("phase") in ACTIVE_PHASES  # type: ignore[union-attr]
+        return self.progress is not None and self.progress.get("phase") in ACTIVE_PHASES
 
     @property
     def percent(self) -> int:

@@ -24,7 +24,8 @@ class StandardPagination(PageNumberPagination):
     def page_request(self, request: Request) -> PageRequest:
         """The page the client asked for; a size that is not a positive integer is the default."""
         return PageRequest(
-            number=request.query_params.get(self.page_query_param) or 1, size=self.get_page_size(request)
+            number=request.query_params.get(self.page_query_param) or 1,
+            size=self.get_page_size(request) or DEFAULT_PAGE_SIZE,
         )
 
     def render(self, page: Page[Any], results: list[Any], request: Request) -> Response:

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
@@ -27,7 +28,7 @@ from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from orders_read import api_schema, filters, serializers
 from orders_read.bus import Answer, Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView
-from orders_read.pages import Page
+from orders_read.pages import Page, PageRenderer
 from orders_read.queries import (
     GetCustomerOrders,
     GetDailySales,
@@ -145,9 +146,17 @@ class QueryViewSet(viewsets.GenericViewSet):
     def filterset_class(self) -> type | None:
         return self.filtersets.get(getattr(self, "action", None) or "")
 
+    @property
+    def pages(self) -> PageRenderer:
+        """The paginator, which must render the bus's pages (config's StandardPagination does)."""
+        paginator = self.paginator
+        if not isinstance(paginator, PageRenderer):
+            raise ImproperlyConfigured(f"{type(paginator).__name__} cannot render the query bus's pages")
+        return paginator
+
     def listing(self) -> dict[str, Any]:
         """What a list query carries from the request: its filters and the page wanted."""
-        return {"filters": self.request.query_params, "page": self.paginator.page_request(self.request)}
+        return {"filters": self.request.query_params, "page": self.pages.page_request(self.request)}
 
     def ask(self, query: Query) -> Any:
         token = self.request.headers.get("X-Consistency-Token") or self.request.query_params.get("consistency_token")
@@ -177,7 +186,7 @@ class QueryViewSet(viewsets.GenericViewSet):
         return response
 
     def paginated(self, page: Page[Any]) -> Response:
-        return self.paginator.render(page, self.get_serializer(page.items, many=True).data, self.request)
+        return self.pages.render(page, self.get_serializer(page.items, many=True).data, self.request)
 
     def one(self, instance: Any) -> Response:
         return Response(self.get_serializer(instance).data, headers={"ETag": f'"{instance.version}"'})

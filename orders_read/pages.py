@@ -6,7 +6,7 @@ queryset), so a page is cut in the database, never in Python.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 from django.core.paginator import InvalidPage, Paginator
 
@@ -64,3 +64,12 @@ def paginate(rows: Any, request: PageRequest) -> Page[Any]:
         page_size=request.size,
         total_pages=paginator.num_pages,
     )
+
+
+@runtime_checkable
+class PageRenderer(Protocol):
+    """What the read API asks of its paginator (DEFAULT_PAGINATION_CLASS): the page wanted, and the page rendered."""
+
+    def page_request(self, request: Any) -> PageRequest: ...
+
+    def render(self, page: Page[Any], results: list[Any], request: Any) -> Any: ...

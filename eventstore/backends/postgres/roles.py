@@ -87,7 +87,7 @@ def grant(cursor: Any, name: str, *, view_tables: Collection[str] | None) -> int
     for relname, kind, relowner in _relations(cursor):
         relation = sql.Identifier(relname)
         if relowner == name:
-            if not views or (kind != "S" and relname not in view_tables()):
+            if not views or (kind != "S" and relname not in owned_views):
                 raise RoleRefused(f"{name!r} owns {relname!r}: only the views' tables may be the runtime role's")
             tables += kind != "S"
             continue
