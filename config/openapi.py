@@ -38,8 +38,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     FIELD_ERRORS: {
         "type": "object",
-        "description": "Syntactic validation: each invalid field with its messages.",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "description": "Syntactic validation: each invalid field with its messages. A nested field's errors "
+        "nest the same way: an object for an object's fields, a list with one entry per item for a list's.",
+        "additionalProperties": {"anyOf": [{"type": "array"}, {"type": "object"}]},
     },
     VERSION_MISMATCH: {
         "allOf": [
@@ -168,7 +169,7 @@ def _error_response(status: int, examples: list[OpenApiExample]) -> OpenApiRespo
     kinds = {FIELD_ERRORS if "code" not in e.value else ERROR for e in examples}
     if status == 412:
         schema: dict[str, Any] = {"$ref": f"#/components/schemas/{VERSION_MISMATCH}"}
-    elif len(kinds) == 1:
+    elif len(kinds) == 1 and status != 400:  # any 400 may be field errors or a detail with a code
         schema = {"$ref": f"#/components/schemas/{kinds.pop()}"}
     else:
         schema = {
@@ -216,6 +217,7 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
             elif method == "get":
                 _query(path, operation)
                 _page_links(path, operation)
+                _page_not_found(operation)
             _retry_after(operation)
             if operation.pop(UNPAGINATED, False):
                 pages.add(_unpaginate(operation, components.get("schemas", {})))
@@ -269,6 +271,30 @@ def _page_links(path: str, operation: dict[str, Any]) -> None:
         if isinstance(value, dict) and "next" in value and "previous" in value:
             value["next"] = f"https://shop.example.com{path}?page=4"
             value["previous"] = f"https://shop.example.com{path}?page=2"
+
+
+def _page_not_found(operation: dict[str, Any]) -> None:
+    """A paginated list answers 404 for a page beyond its last (DRF's "Invalid page.")."""
+    if not any(p.get("in") == "query" and p.get("name") == "page" for p in operation.get("parameters", [])):
+        return
+    responses = operation.setdefault("responses", {})
+    responses.setdefault(
+        "404",
+        {
+            "description": "No such page: the page asked for is beyond the last. Codes: not_found.",
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{ERROR}"},
+                    "examples": {
+                        "InvalidPage": {
+                            "value": {"detail": "Invalid page.", "code": "not_found"},
+                            "summary": "a page beyond the last",
+                        }
+                    },
+                }
+            },
+        },
+    )
 
 
 def _header_params(operation: dict[str, Any], *names: str) -> None:

@@ -19,7 +19,7 @@ from eventstore.projections.base import all_projections
 from eventstore.rebuild.orchestration import rebuild_progress
 from eventstore.routers import read_db_alias
 from eventstore.tasks import catch_up_all_projections, queue_rebuild, seal_log
-from tests.support.api import ApiClient
+from tests.support.api import ApiClient, register
 from tests.support.consistency import wait_for_views_to_match
 from tests.support.gunicorn import GunicornProcess
 from tests.support.processes import WorkerProcess, runtime_role
@@ -71,7 +71,7 @@ def test_the_app_processes_command_project_seal_and_rebuild(
     run = uuid.uuid4().hex[:8]
     skus, customer = [f"role-{run}-{i}" for i in range(3)], f"role-{run}"
     for sku in skus:
-        assert api.register_product(sku, initial_stock=1000).status_code == 201
+        register(api, sku, stock=1000)
     outcome = command_burst(api, customer=customer, skus=skus, commands=30, seed=11)
     assert outcome.errors == [] and outcome.created
     wait_for_views_to_match(api, skus=skus, customer_ids=[customer], timeout=60, nudge=_nudge)

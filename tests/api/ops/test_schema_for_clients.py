@@ -29,15 +29,15 @@ ERRORS = {  # (method, path) -> the error statuses each can give
     ("post", "/api/orders/{order_id}/cancel/"): {400, 401, 404, 409, 412, 413, 422, 429, 503},
     ("delete", "/api/orders/{order_id}/"): {400, 401, 404, 409, 412, 413, 422, 429, 503},
     ("post", "/api/orders/{order_id}/ship/"): {400, 401, 403, 404, 409, 412, 413, 422, 429, 503},
-    ("get", "/api/products/"): {400, 429, 503},
+    ("get", "/api/products/"): {400, 404, 429, 503},
     ("get", "/api/products/{sku}/"): {400, 404, 429, 503},
-    ("get", "/api/orders/"): {400, 401, 429, 503},
-    ("get", "/api/orders/search/"): {400, 401, 429, 503},
+    ("get", "/api/orders/"): {400, 401, 404, 429, 503},
+    ("get", "/api/orders/search/"): {400, 401, 404, 429, 503},
     ("get", "/api/orders/{order_id}/"): {400, 401, 404, 429, 503},
     ("get", "/api/orders/{order_id}/history/"): {400, 401, 404, 429, 503},
     ("get", "/api/customers/{customer_id}/orders/"): {400, 401, 404, 429, 503},
-    ("get", "/api/analytics/sales/"): {400, 401, 403, 429, 503},
-    ("get", "/api/projections/"): {400, 401, 403, 429, 503},
+    ("get", "/api/analytics/sales/"): {400, 401, 403, 404, 429, 503},
+    ("get", "/api/projections/"): {400, 401, 403, 404, 429, 503},
 }
 INTERNAL = re.compile(
     r"\.py\b|\bissue\b|API\.md|DESIGN|\bbus\b|orders_(read|write)|eventstore|docstring|TODO|config/|"
