@@ -3,7 +3,9 @@
 Why: every command ends in one append, so the store's per-append overhead over the
 bare INSERT + COMMIT is the ceiling on command throughput. The raw psycopg figure is
 the same rows in the same pattern (one event per transaction, `BEGIN; INSERT; COMMIT`)
-with nothing else, so `ratio_vs_psycopg` is the store's efficiency, and the 4-writer
+with nothing else, so `ratio_vs_psycopg` is the store's efficiency; the store sends a lone
+append as one statement in autocommit, so `ratio_vs_psycopg_autocommit` compares it with
+the best raw psycopg can do with the same row (one prepared INSERT, one round trip). The 4-writer
 run shows that writers of different streams do not wait for each other. Writers are
 processes, as gunicorn's and Celery's are (threads in one process would measure the
 GIL). The store also runs with its single-call libpq append switched off
@@ -118,10 +120,39 @@ def psycopg_writer(url: str, writer: int) -> Work:
     return work
 
 
+def psycopg_autocommit_writer(url: str, writer: int) -> Work:
+    """The best raw psycopg can do with the same rows: one prepared INSERT per event in autocommit, one round trip."""
+    run = uuid.uuid4().hex[:8]
+
+    def work(deadline: float) -> int:
+        i = 0
+        with psycopg.connect(url, autocommit=True) as conn:
+            while time.time() < deadline:
+                conn.execute(
+                    INSERT,
+                    (
+                        uuid.uuid4(),
+                        f"Auto-{run}-{writer}-{i // 100}",
+                        "Auto",
+                        i % 100 + 1,
+                        "Benched",
+                        json.dumps({"n": i, "writer": writer}),
+                        "{}",
+                    ),
+                    prepare=True,
+                )
+                i += 1
+        return i
+
+    return work
+
+
 def _writer_process(kind: str, url: str, writer: int, start_at: float, seconds: float, out: Any) -> None:
     """One writer in its own process, as gunicorn and Celery run: set up, wait for the start, append, report."""
     if kind == "psycopg":
         work = psycopg_writer(url, writer)
+    elif kind == "psycopg_autocommit":
+        work = psycopg_autocommit_writer(url, writer)
     else:
         setup_django(url, migrate=False)
         if kind == "store_without_libpq_append":
@@ -187,6 +218,7 @@ def main() -> None:
                 "store 1 writer": ("store", 1),
                 "store without libpq_append 1 writer": ("store_without_libpq_append", 1),
                 "psycopg 1 writer": ("psycopg", 1),
+                "psycopg autocommit 1 writer": ("psycopg_autocommit", 1),
                 "store 4 writers": ("store", 4),
                 "store without libpq_append 4": ("store_without_libpq_append", 4),
                 "psycopg 4 writers": ("psycopg", 4),
@@ -196,6 +228,7 @@ def main() -> None:
             seconds,
         )
         store1, raw1 = result["store 1 writer"], result["psycopg 1 writer"]
+        auto1 = result["psycopg autocommit 1 writer"]
         store4, raw4 = result["store 4 writers"], result["psycopg 4 writers"]
         plain1, plain4 = result["store without libpq_append 1 writer"], result["store without libpq_append 4"]
     finally:
@@ -213,6 +246,8 @@ def main() -> None:
                 "events_per_s": round(store1),
                 "psycopg_events_per_s": round(raw1),
                 "ratio_vs_psycopg": round(store1 / raw1, 2),
+                "psycopg_autocommit_events_per_s": round(auto1),
+                "ratio_vs_psycopg_autocommit": round(store1 / auto1, 2),
                 "writers4_events_per_s": round(store4),
                 "writers4_speedup": round(store4 / store1, 2),
                 "psycopg_writers4_events_per_s": round(raw4),

@@ -75,7 +75,7 @@ def prepare(env: dict[str, str], products: int, orders: int) -> tuple[str, str, 
     staff = Metadata(user="bench", user_id=0, is_staff=True, correlation_id="bench")
     token = dispatch(
         RegisterProduct(metadata=staff, sku="FRESH", name="Fresh", price=Decimal("1.00"))
-    ).consistency_token
+    ).checkpoint.token()
     names = ("catalogue", "daily_sales", "order_summary")
     for name in names:
         catch_up(name, batch_size=20_000)
