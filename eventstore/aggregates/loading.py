@@ -14,7 +14,8 @@ from django.db import DEFAULT_DB_ALIAS
 
 from eventstore.backends import recorder_for
 from eventstore.domain import DomainEvent
-from eventstore.log.read import decode
+from eventstore.domain import decode as decode_event
+from eventstore.log.upcasting import upcast
 
 E_contra = TypeVar("E_contra", bound=DomainEvent, contravariant=True)
 
@@ -72,21 +73,19 @@ def load_many(
         return {}
     rows = recorder_for(using).select_aggregates(aggregate_type.snapshot_schema, list(streams), using=using)
     loaded: dict[str, A] = {}
-    for row in rows:
-        stream_id, version, event_type = row[3], row[5], row[6]
+    for stream_id, version, event_type, schema_version, data in rows:
         aggregate_id = streams[stream_id]
-        if event_type is None:
-            state = row[8] if isinstance(row[8], dict) else orjson.loads(row[8])
-            loaded[aggregate_id] = aggregate_type.from_snapshot(aggregate_id, state, version)
+        payload = data if isinstance(data, dict) else orjson.loads(data)
+        if event_type is None or schema_version is None:  # the snapshot
+            loaded[aggregate_id] = aggregate_type.from_snapshot(aggregate_id, payload, version)
             loaded[aggregate_id].version = version
             continue
         aggregate = loaded.get(aggregate_id)
         if aggregate is None:
             aggregate = loaded[aggregate_id] = aggregate_type.blank(aggregate_id)
-            aggregate.version = 0
-        recorded = decode(row)
-        aggregate.apply(recorded.to_domain())
-        aggregate.version = recorded.version
+        _, payload = upcast(event_type, schema_version, payload)
+        aggregate.apply(decode_event(event_type, payload))
+        aggregate.version = version
     for aggregate_id in streams.values():
         if aggregate_id not in loaded:  # no snapshot and no events: the stream does not exist
             loaded[aggregate_id] = aggregate_type.blank(aggregate_id)

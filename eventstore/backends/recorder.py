@@ -46,6 +46,11 @@ LeanRow = tuple[int, int, str, str, int, str, int, Any, datetime]
 JSON text, recorded_at in UTC)."""
 
 
+FoldRow = tuple[str, int, str | None, int | None, Any]
+"""What an aggregate's fold reads of a row: (stream_id, version, event_type, schema_version, data as JSON
+text or a dict). A snapshot is a row with no event type and no schema version, its state as the data."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamRows:
     """One stream's part of an append: the version the writer expects (-1: any) and its new events."""
@@ -152,10 +157,12 @@ class Recorder(Protocol):
     def count_of_types(self, event_types: Collection[str], *, using: str) -> int:
         """How many events of these types the log holds."""
 
-    def select_aggregates(self, snapshot_schema: int, stream_ids: Sequence[str], *, using: str) -> list[Row]:
-        """Each stream's snapshot at that schema (a row with no event type, its state as data) and the events after it.
+    def select_aggregates(self, snapshot_schema: int, stream_ids: Sequence[str], *, using: str) -> list[FoldRow]:
+        """Each stream's snapshot at that schema and the events after it, as `FoldRow`s.
 
-        Sorted by stream and version, the snapshot first.
+        Sorted by stream and version, the snapshot first. Only what a fold reads: a
+        command loads its aggregates on every call, and decoding ids, metadata and times
+        it never looks at would be most of the load's Python.
         """
 
     def upsert_snapshot(

@@ -42,6 +42,7 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
 
 from eventstore.backends import recorder_for
 from eventstore.log.positions import Checkpoint
@@ -91,14 +92,41 @@ def redis_cache() -> RedisCache | None:
     return backend if isinstance(backend, RedisCache) else None
 
 
+SET_FLAGS_SCRIPT: Final = """
+local added = {}
+for i, key in ipairs(KEYS) do
+  added[i] = redis.call('SET', key, 1, 'NX', 'EX', ARGV[1]) and 1 or 0
+end
+return added
+"""
+"""`SET key 1 NX EX ttl` for every key (what `cache.add` sends), in one command: 1 where it set the flag."""
+
+
+def _set_flags_script(redis: RedisCache) -> Script:
+    """The flag-setting script, registered once per process on the cache's own connection pool.
+
+    Django's `get_client` builds a new redis-py client (hundreds of Python calls) on every
+    cache operation; a command pays this on every commit, so the client and its script are
+    made once and kept on Django's cache client, whose pool lives as long as it does.
+    redis-py clients are thread-safe and their pools reconnect after a fork.
+    """
+    client_holder = redis._cache
+    script: Script | None = getattr(client_holder, "_eventstore_set_flags", None)
+    if script is None:
+        script = client_holder.get_client(write=True).register_script(SET_FLAGS_SCRIPT)
+        client_holder._eventstore_set_flags = script  # type: ignore[attr-defined]  # Django declares no such attribute
+    return script
+
+
 def request_catch_up(**_: Any) -> None:
     """Receiver of `events_committed`: every projection may have new work.
 
     Runs after a command's commit, so it never raises: with the cache or the broker
     unreachable it gives up after one bounded try, and beat's catch-up (or
     `run_projector`) brings the views along when they are back. Every command pays
-    this, so with Redis all the flags are set in one pipelined round trip (`SET NX
-    EX`, what `cache.add` sends) instead of one each (profiled with bench/commands.py).
+    this, so with Redis all the flags are set by one server-side script in one round
+    trip and one command (`_set_flags_script`) instead of one `cache.add` each
+    (bench/commands.py weighs it as the `pipeline` trick).
     """
     names = [projection.name for projection in all_projections()]
     redis = redis_cache()
@@ -106,10 +134,8 @@ def request_catch_up(**_: Any) -> None:
         _publish([name for name in names if cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS)])
         return
     try:
-        pipe = redis._cache.get_client(write=True).pipeline(transaction=False)
-        for name in names:
-            pipe.set(redis.make_and_validate_key(pending_key(name)), 1, nx=True, ex=PENDING_TTL_SECONDS)
-        added = pipe.execute()
+        keys = [redis.make_and_validate_key(pending_key(name)) for name in names]
+        added = _set_flags_script(redis)(keys=keys, args=[PENDING_TTL_SECONDS])
     except Exception:
         record_failure("cache")  # no flag, no publish: a second timeout would only double the delay
         return

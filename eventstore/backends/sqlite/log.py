@@ -13,7 +13,7 @@ from typing import Any, Final
 from django.db import IntegrityError, connections
 from django.utils import timezone
 
-from eventstore.backends.recorder import EVENT_COLUMNS, Inserted, Listener, Row, StreamRows
+from eventstore.backends.recorder import EVENT_COLUMNS, FoldRow, Inserted, Listener, Row, StreamRows
 from eventstore.backends.standard_sql import SNAPSHOT_SQL, insert_values
 from eventstore.log.positions import Checkpoint
 
@@ -115,7 +115,7 @@ class SqliteLog:
         sql = f"SELECT count(*) FROM eventstore_event WHERE event_type IN ({marks})"
         return int(_fetch(using, sql, list(event_types))[0][0])
 
-    def select_aggregates(self, snapshot_schema: int, stream_ids: Sequence[str], *, using: str) -> list[Row]:
+    def select_aggregates(self, snapshot_schema: int, stream_ids: Sequence[str], *, using: str) -> list[FoldRow]:
         marks = ", ".join(["%s"] * len(stream_ids))
         tails = " OR ".join(
             ["(stream_id = %s AND version > COALESCE((SELECT version FROM s WHERE stream_id = %s), 0))"]
@@ -124,9 +124,10 @@ class SqliteLog:
         sql = (
             "WITH s AS (SELECT stream_id, version, state FROM eventstore_snapshot"
             f" WHERE schema = %s AND stream_id IN ({marks}))"
-            " SELECT NULL, NULL, NULL, stream_id, NULL, version, NULL, NULL, state, NULL, NULL FROM s"
-            f" UNION ALL SELECT {SELECT} FROM eventstore_event WHERE {tails}"
-            " ORDER BY 4, 6"
+            " SELECT stream_id, version, NULL, NULL, state FROM s"
+            " UNION ALL SELECT stream_id, version, event_type, schema_version, data"
+            f" FROM eventstore_event WHERE {tails}"
+            " ORDER BY 1, 2"
         )
         params = [snapshot_schema, *stream_ids, *(x for sid in stream_ids for x in (sid, sid))]
         return _fetch(using, sql, params)

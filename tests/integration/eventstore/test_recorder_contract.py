@@ -226,12 +226,13 @@ def test_aggregates_load_as_their_snapshot_then_the_events_after_it(rec: Backend
     rec.upsert_snapshot("Order-1", 2, 1, '{"lines": 2}', datetime.now(UTC), using=db)
     rec.upsert_snapshot("Order-1", 1, 1, '{"lines": 1}', datetime.now(UTC), using=db)  # older: ignored
     rows = rec.select_aggregates(1, ["Order-1", "Order-2"], using=db)
-    shaped = [(r[3], r[5], r[6]) for r in rows]
-    assert shaped == [("Order-1", 2, None), ("Order-1", 3, "C"), ("Order-2", 1, "A")]
-    state = rows[0][8] if isinstance(rows[0][8], dict) else orjson.loads(rows[0][8])
-    assert state == {"lines": 2}
+    shaped = [row[:4] for row in rows]
+    assert shaped == [("Order-1", 2, None, None), ("Order-1", 3, "C", 1), ("Order-2", 1, "A", 1)]
+    payloads = [row[4] if isinstance(row[4], dict) else orjson.loads(row[4]) for row in rows]
+    assert payloads[0] == {"lines": 2}  # the snapshot's state
+    assert payloads[1] == {"n": 1}  # the event's data
     other_schema = rec.select_aggregates(2, ["Order-1"], using=db)
-    assert [(r[5], r[6]) for r in other_schema] == [(1, "A"), (2, "B"), (3, "C")]
+    assert [row[1:3] for row in other_schema] == [(1, "A"), (2, "B"), (3, "C")]
 
 
 # Views and rebuilds ------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from redis.connection import AbstractConnection
 
+from eventstore.projections import wakeups
 from eventstore.projections.base import all_projections
 from eventstore.projections.wakeups import PENDING_TTL_SECONDS, pending_key, redis_cache, request_catch_up
 from tests.support.services import has_redis_cache
@@ -48,8 +49,26 @@ def test_a_commit_touches_every_flag_in_one_round_trip(
         sent.append(command)
         send(self, command, *args, **kwargs)
 
+    request_catch_up()  # the first in a process registers the flag-setting script on the server
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
     request_catch_up()
 
     assert len(sent) == 1
     assert all(cache.get(key) == 1 for key in flags_already_set)  # still set: nothing was queued or cleared
+
+
+def test_a_commit_sets_the_missing_flags_and_queues_only_their_projections(
+    flags_already_set: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [projection.name for projection in all_projections()]
+    cleared = names[0]
+    cache.delete(pending_key(cleared))
+    queued: list[list[str]] = []
+    monkeypatch.setattr(wakeups, "_publish", queued.append)
+
+    request_catch_up()
+
+    assert queued == [[cleared]]
+    assert cache.get(pending_key(cleared)) == 1
+    ttl = redis_cache()._cache.get_client().ttl(redis_cache().make_and_validate_key(pending_key(cleared)))
+    assert 0 < ttl <= PENDING_TTL_SECONDS  # a flag outlives a lost task for PENDING_TTL_SECONDS at most
