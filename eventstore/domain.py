@@ -27,8 +27,14 @@ class DomainEvent:
         return cls.__name__
 
     def to_payload(self) -> dict[str, Any]:
-        """A JSON-ready dict: Decimal and datetime become strings (money never floats)."""
-        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """A JSON-ready dict: Decimal and datetime become strings (money never floats).
+
+        Every command encodes its events, so each class's field names are looked up once.
+        """
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        return {name: _to_json(getattr(self, name)) for name in names}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Self:
@@ -114,7 +120,13 @@ def _decoder(cls: type[D]) -> Callable[[dict[str, Any]], D]:
     return decode
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_JSON_READY = (str, int, float, bool, type(None))
+
+
 def _to_json(value: Any) -> Any:
+    if isinstance(value, _JSON_READY):
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime):
