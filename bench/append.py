@@ -5,7 +5,9 @@ bare INSERT + COMMIT is the ceiling on command throughput. The raw psycopg figur
 the same rows in the same pattern (one event per transaction, `BEGIN; INSERT; COMMIT`)
 with nothing else, so `ratio_vs_psycopg` is the store's efficiency; the store sends a lone
 append as one statement in autocommit, so `ratio_vs_psycopg_autocommit` compares it with
-the best raw psycopg can do with the same row (one prepared INSERT, one round trip). The 4-writer
+the best raw psycopg can do with the same row (one prepared INSERT, one round trip), and
+`hash_costs_pct` is how much faster that INSERT is into a copy of the table without the
+hash-chain trigger (what tamper evidence costs a writer). The 4-writer
 run shows that writers of different streams do not wait for each other. Writers are
 processes, as gunicorn's and Celery's are (threads in one process would measure the
 GIL). The store also runs with its single-call libpq append switched off
@@ -120,16 +122,29 @@ def psycopg_writer(url: str, writer: int) -> Work:
     return work
 
 
-def psycopg_autocommit_writer(url: str, writer: int) -> Work:
+UNHASHED_TABLE = "bench_unhashed_event"
+"""The event table's shape, columns, defaults and indexes, without its triggers: what the hash chain costs."""
+
+
+def create_unhashed_table(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {UNHASHED_TABLE} (LIKE eventstore_event INCLUDING DEFAULTS INCLUDING INDEXES"
+            " INCLUDING IDENTITY)"
+        )
+
+
+def psycopg_autocommit_writer(url: str, writer: int, table: str = "eventstore_event") -> Work:
     """The best raw psycopg can do with the same rows: one prepared INSERT per event in autocommit, one round trip."""
     run = uuid.uuid4().hex[:8]
+    insert = INSERT.replace("eventstore_event", table, 1)
 
     def work(deadline: float) -> int:
         i = 0
         with psycopg.connect(url, autocommit=True) as conn:
             while time.time() < deadline:
                 conn.execute(
-                    INSERT,
+                    insert,
                     (
                         uuid.uuid4(),
                         f"Auto-{run}-{writer}-{i // 100}",
@@ -153,6 +168,8 @@ def _writer_process(kind: str, url: str, writer: int, start_at: float, seconds: 
         work = psycopg_writer(url, writer)
     elif kind == "psycopg_autocommit":
         work = psycopg_autocommit_writer(url, writer)
+    elif kind == "psycopg_autocommit_unhashed":
+        work = psycopg_autocommit_writer(url, writer, UNHASHED_TABLE)
     else:
         setup_django(url, migrate=False)
         if kind == "store_without_libpq_append":
@@ -212,6 +229,7 @@ def main() -> None:
     recreate(admin, SCRATCH_DB)
     try:
         setup_django(scratch)
+        create_unhashed_table(scratch)
         measure("store", scratch, 1, 1.0)  # warm-up: the server's caches
         result = medians(
             {
@@ -219,6 +237,7 @@ def main() -> None:
                 "store without libpq_append 1 writer": ("store_without_libpq_append", 1),
                 "psycopg 1 writer": ("psycopg", 1),
                 "psycopg autocommit 1 writer": ("psycopg_autocommit", 1),
+                "psycopg autocommit unhashed 1": ("psycopg_autocommit_unhashed", 1),
                 "store 4 writers": ("store", 4),
                 "store without libpq_append 4": ("store_without_libpq_append", 4),
                 "psycopg 4 writers": ("psycopg", 4),
@@ -228,7 +247,7 @@ def main() -> None:
             seconds,
         )
         store1, raw1 = result["store 1 writer"], result["psycopg 1 writer"]
-        auto1 = result["psycopg autocommit 1 writer"]
+        auto1, unhashed1 = result["psycopg autocommit 1 writer"], result["psycopg autocommit unhashed 1"]
         store4, raw4 = result["store 4 writers"], result["psycopg 4 writers"]
         plain1, plain4 = result["store without libpq_append 1 writer"], result["store without libpq_append 4"]
     finally:
@@ -248,6 +267,8 @@ def main() -> None:
                 "ratio_vs_psycopg": round(store1 / raw1, 2),
                 "psycopg_autocommit_events_per_s": round(auto1),
                 "ratio_vs_psycopg_autocommit": round(store1 / auto1, 2),
+                "psycopg_autocommit_unhashed_events_per_s": round(unhashed1),
+                "hash_costs_pct": round((unhashed1 / auto1 - 1) * 100, 1),
                 "writers4_events_per_s": round(store4),
                 "writers4_speedup": round(store4 / store1, 2),
                 "psycopg_writers4_events_per_s": round(raw4),
