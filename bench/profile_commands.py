@@ -123,7 +123,8 @@ def profile_all(env: dict[str, str], per_round: int, rounds: int, top: int) -> d
     client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
     skus = [f"SKU-{i:03d}" for i in range(PRODUCTS)]
     for sku in skus:
-        answer(client, ("POST", "/api/products/", {"sku": sku, "name": sku, "price": "9.99", "initial_stock": 1_000_000}))
+        body = {"sku": sku, "name": sku, "price": "9.99", "initial_stock": 1_000_000}
+        answer(client, ("POST", "/api/products/", body))
 
     def place() -> str:
         body = {"items": [{"product_id": skus[0], "quantity": 1}], "shipping_address": ADDRESS}
