@@ -9,7 +9,9 @@ read-your-writes headers on queries, Retry-After on 429 and 503) is added by the
 postprocessing hook once, so no view has to repeat it and none can forget it.
 
 This module imports nothing of the apps, so both can use it without depending on
-each other or on the wiring.
+each other or on the wiring. It is longer than most because the error catalogue and the
+hook that applies it are one contract: split, a new error could be documented in one
+half and forgotten in the other.
 """
 
 import json

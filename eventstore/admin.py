@@ -12,7 +12,9 @@ Tamper evidence: each event's hash prefix, the seals, and the verifications with
 last one's result; `eventstore.run_verification` holders may run one on a worker.
 A stream links to the view that shows it (an order, a product) when the app owning
 that view registered a link with `register_stream_view`: the event store imports no
-app of its own users.
+app of its own users. One module for the whole of the store's admin, as Django's
+convention has it (`admin.py` is what `autodiscover` imports), a little over the size
+the rest keeps to.
 """
 
 import contextlib

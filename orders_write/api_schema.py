@@ -3,7 +3,9 @@
 One `extend_schema_view` per endpoint class, applied in api.py with one decorator
 line, so the views stay about HTTP and this module about documentation. Error
 examples are built with config/openapi.py's helpers from the same messages the
-domain errors carry, so a documented body is the body a client gets.
+domain errors carry, so a documented body is the body a client gets. Eight
+endpoints, each with examples for every answer, make it longer than most modules;
+it is declarations only.
 """
 
 from collections.abc import Callable

@@ -3,7 +3,9 @@
 Not a settings module of its own: `production.py` (the default of manage.py, wsgi,
 asgi and Celery), `local.py` (`make run`) and `test.py` start from it and add what
 their environment needs, the secret key first. With no URLs set the project runs
-embedded: a SQLite file beside manage.py and eager Celery tasks.
+embedded: a SQLite file beside manage.py and eager Celery tasks. Long because every
+setting a deployment can change is read here, in one place, each with its default
+(.env.example lists the same names; a test keeps the two in step).
 """
 
 from pathlib import Path

@@ -9,6 +9,9 @@ Readers order the log by (transaction_id, position) and take only events of
 transactions older than every running one (`READABLE`): positions come from a
 sequence at insert time but transactions commit in another order, so a reader that
 took `position > checkpoint` would skip events under concurrent writers (DESIGN.md).
+
+It is the whole `Recorder` protocol for PostgreSQL's log in one class, so it is as long
+as the protocol; the tables, tamper records, roles and listener live beside it.
 """
 
 import functools
