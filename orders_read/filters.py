@@ -6,13 +6,16 @@ OrderingFilter silently ignores an unknown field and django-filter's accepts a l
 Each offered ordering has an index (orders_read/models.py).
 """
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
+
+from orders_read.errors import InvalidFilters
 
 STATUS_CHOICES = (("pending", "pending"), ("shipped", "shipped"), ("cancelled", "cancelled"))
 
@@ -36,17 +39,61 @@ class StrictOrderingFilter(filters.ChoiceFilter):
         return qs.order_by(value, self.tiebreak)
 
 
-class OrderListFilter(filters.FilterSet):
+_FORM_CLASSES: dict[tuple[type, type[Model]], type[forms.Form]] = {}
+
+
+class ListFilterSet(filters.FilterSet):
+    """A list's FilterSet: its filters, then `arrange` (the list's default order) over what they left.
+
+    `narrow` skips building the FilterSet when the request names none of its filters:
+    then every filter would see an empty value and pass the rows through, and the form
+    (every field optional) could not fail, so only `arrange` has anything to do. A
+    FilterSet deep-copies its filters and builds a form class per instance, which would
+    otherwise be paid by every plain page of a list.
+    """
+
+    @classmethod
+    def arrange(cls, queryset: QuerySet, cleaned: Mapping[str, Any]) -> QuerySet:
+        """The rows after the filters, in the list's order (`cleaned`: the validated parameters)."""
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return self.arrange(super().filter_queryset(queryset), self.form.cleaned_data)
+
+    def get_form_class(self) -> type[forms.Form]:
+        """One form class per FilterSet class and model, built once: none of these filters
+        makes its form field from the request (as a ModelChoiceFilter with a callable
+        queryset would), and each form copies its class's fields (Django's BaseForm)."""
+        key = (type(self), self.queryset.model)
+        form_class = _FORM_CLASSES.get(key)
+        if form_class is None:  # two threads may both build it: either result is as good
+            form_class = _FORM_CLASSES[key] = filters.FilterSet.get_form_class(
+                type(self)(queryset=self.queryset.model._default_manager.none())
+            )
+        return form_class
+
+    @classmethod
+    def narrow(cls, data: Mapping[str, Any], queryset: QuerySet) -> QuerySet:
+        """`queryset` filtered by `data`; a malformed parameter raises InvalidFilters (a 400)."""
+        if cls.base_filters.keys().isdisjoint(data.keys()):
+            return cls.arrange(queryset.all(), {})
+        narrowing = cls(data=data, queryset=queryset)
+        if not narrowing.is_valid():
+            raise InvalidFilters(narrowing.errors)
+        return narrowing.qs
+
+
+class OrderListFilter(ListFilterSet):
     customer_id = filters.CharFilter(field_name="customer_id", max_length=150)
     status = filters.ChoiceFilter(choices=STATUS_CHOICES)
     ordering = StrictOrderingFilter(fields=("created_at", "total_amount", "status"), tiebreak="order_id")
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
+    @classmethod
+    def arrange(cls, queryset: QuerySet, cleaned: Mapping[str, Any]) -> QuerySet:
         return queryset if queryset.query.order_by else queryset.order_by("-created_at", "order_id")
 
 
-class CustomerOrdersFilter(filters.FilterSet):
+class CustomerOrdersFilter(ListFilterSet):
     status = filters.ChoiceFilter(choices=STATUS_CHOICES)
 
 
@@ -91,7 +138,7 @@ class CreatedBoundFilter(filters.Filter):
         return qs.filter(created_at__lt=start + timedelta(days=1)) if self.upper else qs.filter(created_at__gte=start)
 
 
-class OrderSearchFilter(filters.FilterSet):
+class OrderSearchFilter(ListFilterSet):
     """`q` is applied by the SearchOrders query; here the list's filters, a creation range and the sort."""
 
     q = filters.CharFilter(method="_ignore", max_length=200)
@@ -105,17 +152,17 @@ class OrderSearchFilter(filters.FilterSet):
     def _ignore(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
-        field = self.form.cleaned_data.get("sort_by") or "created_at"
-        descending = (self.form.cleaned_data.get("sort_order") or "desc") == "desc"
+    @classmethod
+    def arrange(cls, queryset: QuerySet, cleaned: Mapping[str, Any]) -> QuerySet:
+        field = cleaned.get("sort_by") or "created_at"
+        descending = (cleaned.get("sort_order") or "desc") == "desc"
         return queryset.order_by(f"-{field}" if descending else field, "order_id")
 
 
 IN_STOCK = (("true", "true"), ("false", "false"), ("1", "1"), ("0", "0"))
 
 
-class ProductFilter(filters.FilterSet):
+class ProductFilter(ListFilterSet):
     """`search` is applied by the SearchProducts query (full text); here in_stock and ordering."""
 
     search = filters.CharFilter(method="_ignore", max_length=200)
@@ -129,14 +176,14 @@ class ProductFilter(filters.FilterSet):
         wanted = value in ("true", "1")
         return queryset.filter(available__gt=0) if wanted else queryset.filter(available__lte=0)
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
+    @classmethod
+    def arrange(cls, queryset: QuerySet, cleaned: Mapping[str, Any]) -> QuerySet:
         if queryset.query.order_by or queryset.query.extra_order_by:  # asked for, or relevance of a search
             return queryset
         return queryset.order_by("product_id")
 
 
-class DailySalesFilter(filters.FilterSet):
+class DailySalesFilter(ListFilterSet):
     """Bad dates are 400; the range itself is applied by the GetDailySales query."""
 
     date_from = filters.DateFilter(method="_ignore")
