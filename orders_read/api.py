@@ -8,7 +8,7 @@ through config/pagination.py) and reports the consistency of the answer in heade
 
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
@@ -134,6 +134,19 @@ class InvalidConsistencyTimeout(APIException):
     default_code = "invalid_consistency_timeout"
 
 
+_PAGE_RENDERERS: set[type] = set()
+
+
+def _renders_pages(paginator_class: type) -> bool:
+    """Checked once per class: a runtime Protocol check walks the protocol's members every time."""
+    if paginator_class in _PAGE_RENDERERS:
+        return True
+    if not issubclass(paginator_class, PageRenderer):
+        return False
+    _PAGE_RENDERERS.add(paginator_class)
+    return True
+
+
 class QueryViewSet(viewsets.GenericViewSet):
     """Base: asks the bus with the request's consistency token and reports freshness."""
 
@@ -150,9 +163,9 @@ class QueryViewSet(viewsets.GenericViewSet):
     def pages(self) -> PageRenderer:
         """The paginator, which must render the bus's pages (config's StandardPagination does)."""
         paginator = self.paginator
-        if not isinstance(paginator, PageRenderer):
+        if not _renders_pages(type(paginator)):
             raise ImproperlyConfigured(f"{type(paginator).__name__} cannot render the query bus's pages")
-        return paginator
+        return cast(PageRenderer, paginator)
 
     def listing(self) -> dict[str, Any]:
         """What a list query carries from the request: its filters and the page wanted."""
