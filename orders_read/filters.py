@@ -8,7 +8,7 @@ Each offered ordering has an index (orders_read/models.py).
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.db.models import Model, QuerySet
@@ -43,14 +43,18 @@ _FORM_CLASSES: dict[tuple[type, type[Model]], type[forms.Form]] = {}
 
 
 class ListFilterSet(filters.FilterSet):
-    """A list's FilterSet: its filters, then `arrange` (the list's default order) over what they left.
+    """A list's FilterSet: its filters, then `arrange` (the list's order) over what they left.
 
-    `narrow` skips building the FilterSet when the request names none of its filters:
-    then every filter would see an empty value and pass the rows through, and the form
-    (every field optional) could not fail, so only `arrange` has anything to do. A
-    FilterSet deep-copies its filters and builds a form class per instance, which would
-    otherwise be paid by every plain page of a list.
+    `narrow` builds the FilterSet only when the request names a filter that narrows the
+    rows. A request naming none, or only parameters the query itself applies
+    (`applied_by_query`: a search's text, a sort), passes every other filter an empty
+    value, which lets the rows through; so once those few values are valid, only
+    `arrange` has anything to do. A FilterSet deep-copies its filters and a form its
+    fields on every request, which a plain page or a search would otherwise pay.
     """
+
+    applied_by_query: ClassVar[frozenset[str]] = frozenset()
+    """Parameters validated here but applied by the query or by `arrange`, never as a filter of rows."""
 
     @classmethod
     def arrange(cls, queryset: QuerySet, cleaned: Mapping[str, Any]) -> QuerySet:
@@ -61,26 +65,53 @@ class ListFilterSet(filters.FilterSet):
         return self.arrange(super().filter_queryset(queryset), self.form.cleaned_data)
 
     def get_form_class(self) -> type[forms.Form]:
+        return self.form_class(self.queryset.model)
+
+    @classmethod
+    def form_class(cls, model: type[Model]) -> type[forms.Form]:
         """One form class per FilterSet class and model, built once: none of these filters
         makes its form field from the request (as a ModelChoiceFilter with a callable
         queryset would), and each form copies its class's fields (Django's BaseForm)."""
-        key = (type(self), self.queryset.model)
+        key = (cls, model)
         form_class = _FORM_CLASSES.get(key)
         if form_class is None:  # two threads may both build it: either result is as good
             form_class = _FORM_CLASSES[key] = filters.FilterSet.get_form_class(
-                type(self)(queryset=self.queryset.model._default_manager.none())
+                cls(queryset=model._default_manager.none())
             )
         return form_class
 
     @classmethod
     def narrow(cls, data: Mapping[str, Any], queryset: QuerySet) -> QuerySet:
         """`queryset` filtered by `data`; a malformed parameter raises InvalidFilters (a 400)."""
-        if cls.base_filters.keys().isdisjoint(data.keys()):
-            return cls.arrange(queryset.all(), {})
+        cleaned = cls._only_applied_by_query(data, queryset.model)
+        if cleaned is not None:
+            return cls.arrange(queryset.all(), cleaned)
         narrowing = cls(data=data, queryset=queryset)
         if not narrowing.is_valid():
             raise InvalidFilters(narrowing.errors)
         return narrowing.qs
+
+    @classmethod
+    def _only_applied_by_query(cls, data: Mapping[str, Any], model: type[Model]) -> dict[str, Any] | None:
+        """The cleaned values when `data` names no filter but valid `applied_by_query` ones, else None.
+
+        Cleaned as the form would clean them (a field's clean keeps no state, so the
+        class's fields serve every request); anything invalid goes the FilterSet's way,
+        which words the 400 as always.
+        """
+        named = cls.base_filters.keys() & data.keys()
+        if not named <= cls.applied_by_query:
+            return None
+        cleaned: dict[str, Any] = {}
+        if named:
+            fields = cls.form_class(model).base_fields
+            for name in named:
+                field = fields[name]
+                try:
+                    cleaned[name] = field.clean(field.widget.value_from_datadict(data, {}, name))
+                except forms.ValidationError:
+                    return None
+        return cleaned
 
 
 class OrderListFilter(ListFilterSet):
@@ -141,6 +172,8 @@ class CreatedBoundFilter(filters.Filter):
 class OrderSearchFilter(ListFilterSet):
     """`q` is applied by the SearchOrders query; here the list's filters, a creation range and the sort."""
 
+    applied_by_query = frozenset({"q", "sort_by", "sort_order"})
+
     q = filters.CharFilter(method="_ignore", max_length=200)
     status = filters.ChoiceFilter(choices=STATUS_CHOICES)
     customer_id = filters.CharFilter(field_name="customer_id", max_length=150)
@@ -165,6 +198,8 @@ IN_STOCK = (("true", "true"), ("false", "false"), ("1", "1"), ("0", "0"))
 class ProductFilter(ListFilterSet):
     """`search` is applied by the SearchProducts query (full text); here in_stock and ordering."""
 
+    applied_by_query = frozenset({"search"})
+
     search = filters.CharFilter(method="_ignore", max_length=200)
     in_stock = filters.ChoiceFilter(choices=IN_STOCK, method="_in_stock")
     ordering = StrictOrderingFilter(fields=("name", "price", "available"), tiebreak="product_id")
@@ -185,6 +220,8 @@ class ProductFilter(ListFilterSet):
 
 class DailySalesFilter(ListFilterSet):
     """Bad dates are 400; the range itself is applied by the GetDailySales query."""
+
+    applied_by_query = frozenset({"date_from", "date_to"})
 
     date_from = filters.DateFilter(method="_ignore")
     date_to = filters.DateFilter(method="_ignore")

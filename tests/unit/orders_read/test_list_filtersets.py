@@ -8,7 +8,7 @@ from django.http import QueryDict
 
 from orders_read.bus import ROUTES
 from orders_read.errors import InvalidFilters
-from orders_read.filters import ListFilterSet, OrderListFilter, ProductFilter
+from orders_read.filters import DailySalesFilter, ListFilterSet, OrderListFilter, OrderSearchFilter, ProductFilter
 from orders_read.models import DailySales, OrderSummary, ProductView
 
 FILTERSETS = sorted({route.filterset for route in ROUTES.values() if route.filterset}, key=lambda f: f.__name__)
@@ -60,3 +60,50 @@ def test_the_form_class_is_built_once_per_filterset_and_model() -> None:
     assert first.get_form_class() is second.get_form_class()
     assert first.is_valid() and not second.is_valid()
     assert first.form.fields["status"] is not second.form.fields["status"]
+
+
+@pytest.mark.parametrize("filterset", FILTERSETS, ids=lambda f: f.__name__)
+def test_what_the_query_applies_is_no_filter_of_rows(filterset: type[ListFilterSet]) -> None:
+    assert filterset.applied_by_query <= filterset.base_filters.keys()
+    assert all(filterset.base_filters[name].method == "_ignore" for name in filterset.applied_by_query)
+
+
+@pytest.mark.parametrize(
+    ("filterset", "query"),
+    [
+        (ProductFilter, "search=mug&page=2"),
+        (ProductFilter, "search=mug&in_stock=true"),
+        (ProductFilter, "search=mug&ordering=-price"),
+        (ProductFilter, "search="),
+        (OrderSearchFilter, "q=abc&sort_by=total_amount&sort_order=asc"),
+        (OrderSearchFilter, "q=abc&sort_by=status"),
+        (OrderSearchFilter, "q=abc&status=shipped"),
+        (DailySalesFilter, "date_from=2026-01-01&date_to=2026-02-01"),
+    ],
+)
+def test_parameters_the_query_applies_are_cleaned_as_the_form_cleans_them(
+    filterset: type[ListFilterSet], query: str
+) -> None:
+    rows = ROWS[filterset.__name__]()
+    data = QueryDict(query)
+    assert sql(filterset.narrow(data, rows)) == sql(built(filterset, data, rows))
+
+
+@pytest.mark.parametrize(
+    ("filterset", "query"),
+    [
+        (ProductFilter, "search=" + "x" * 201),
+        (OrderSearchFilter, "q=abc&sort_by=nope"),
+        (OrderSearchFilter, "sort_order=up"),
+        (DailySalesFilter, "date_from=2026-13-01"),
+    ],
+)
+def test_an_invalid_parameter_the_query_applies_is_refused_as_the_filterset_refuses_it(
+    filterset: type[ListFilterSet], query: str
+) -> None:
+    rows = ROWS[filterset.__name__]()
+    expected = filterset(data=QueryDict(query), queryset=rows)
+    assert not expected.is_valid()
+    with pytest.raises(InvalidFilters) as refused:
+        filterset.narrow(QueryDict(query), rows)
+    assert refused.value.errors == expected.errors
