@@ -28,7 +28,7 @@ from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from orders_read import api_schema, filters, serializers
 from orders_read.bus import Answer, Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView
-from orders_read.pages import Page, PageRenderer
+from orders_read.pages import Page, PageRenderer, renders_pages
 from orders_read.queries import (
     GetCustomerOrders,
     GetDailySales,
@@ -134,19 +134,6 @@ class InvalidConsistencyTimeout(APIException):
     default_code = "invalid_consistency_timeout"
 
 
-_PAGE_RENDERERS: set[type] = set()
-
-
-def _renders_pages(paginator_class: type) -> bool:
-    """Checked once per class: a runtime Protocol check walks the protocol's members every time."""
-    if paginator_class in _PAGE_RENDERERS:
-        return True
-    if not issubclass(paginator_class, PageRenderer):
-        return False
-    _PAGE_RENDERERS.add(paginator_class)
-    return True
-
-
 class QueryViewSet(viewsets.GenericViewSet):
     """Base: asks the bus with the request's consistency token and reports freshness."""
 
@@ -163,7 +150,7 @@ class QueryViewSet(viewsets.GenericViewSet):
     def pages(self) -> PageRenderer:
         """The paginator, which must render the bus's pages (config's StandardPagination does)."""
         paginator = self.paginator
-        if not _renders_pages(type(paginator)):
+        if not renders_pages(type(paginator)):
             raise ImproperlyConfigured(f"{type(paginator).__name__} cannot render the query bus's pages")
         return cast(PageRenderer, paginator)
 

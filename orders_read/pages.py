@@ -116,3 +116,20 @@ class PageRenderer(Protocol):
     def page_request(self, request: Any) -> PageRequest: ...
 
     def render(self, page: Page[Any], results: list[Any], request: Any) -> Any: ...
+
+
+_PAGE_RENDERERS: set[type] = set()
+
+
+def renders_pages(paginator_class: type) -> bool:
+    """Whether the class is a PageRenderer, remembered per class.
+
+    A runtime Protocol check walks the protocol's members on every call, and the read
+    API asks on every list request.
+    """
+    if paginator_class in _PAGE_RENDERERS:
+        return True
+    if not issubclass(paginator_class, PageRenderer):
+        return False
+    _PAGE_RENDERERS.add(paginator_class)
+    return True
