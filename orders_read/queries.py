@@ -159,10 +159,10 @@ def search_products(query: SearchProducts) -> QuerySet[ProductView]:
     (a word still being typed: `bow` finds "Bowl"). Whole words first because a prefix
     of a common word ("mug": "mugs", "mugster", ...) can match many times more products,
     and ranking and counting them all put the large catalogue's p99 at 4x the small
-    one's. The probe is one index lookup, made inside each statement (`_tsquery_sql`) rather
-    than as a statement of its own, so a search costs no extra round trip. SQLite: each
-    word as a case-insensitive substring. A blank search is no filter; a search with no
-    word in it (`&&&`) finds nothing.
+    one's. The probe is one index lookup inside the statement (`_TSQUERY_SQL`), not a
+    statement of its own, so a search costs no extra round trip. SQLite: each word as a
+    case-insensitive substring. A blank search is no filter; a search with no word in it
+    (`&&&`) finds nothing.
     """
     products = ProductView.objects.all()
     if not query.search.strip():
@@ -196,9 +196,9 @@ _TSQUERY_SQL = (
 )
 """The whole words when some product has them all, else the prefixes.
 
-A scalar subquery, so PostgreSQL computes it once per statement (an InitPlan) and
-compares each row with the one tsquery (or scans the GIN index with it); a bare CASE
-inside to_tsquery() would be parsed again for every row of a sequential scan.
+A scalar subquery, so PostgreSQL computes it once where the statement uses it (an
+InitPlan) and compares each row with that one tsquery (or scans the GIN index with it);
+a bare CASE inside to_tsquery() would be parsed again for every row of a sequential scan.
 """
 
 
