@@ -13,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from orders_read.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
+from orders_read.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, LazyCountPaginator, Page, PageRequest
 
 
 class StandardPagination(PageNumberPagination):
+    django_paginator_class = LazyCountPaginator
     page_size = DEFAULT_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE

@@ -8,7 +8,7 @@ through config/pagination.py) and reports the consistency of the answer in heade
 
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
@@ -28,7 +28,7 @@ from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from orders_read import api_schema, filters, serializers
 from orders_read.bus import Answer, Viewer, ask
 from orders_read.models import DailySales, OrderSummary, ProductView
-from orders_read.pages import Page, PageRenderer
+from orders_read.pages import Page, PageRenderer, renders_pages
 from orders_read.queries import (
     GetCustomerOrders,
     GetDailySales,
@@ -150,9 +150,9 @@ class QueryViewSet(viewsets.GenericViewSet):
     def pages(self) -> PageRenderer:
         """The paginator, which must render the bus's pages (config's StandardPagination does)."""
         paginator = self.paginator
-        if not isinstance(paginator, PageRenderer):
+        if not renders_pages(type(paginator)):
             raise ImproperlyConfigured(f"{type(paginator).__name__} cannot render the query bus's pages")
-        return paginator
+        return cast(PageRenderer, paginator)
 
     def listing(self) -> dict[str, Any]:
         """What a list query carries from the request: its filters and the page wanted."""
