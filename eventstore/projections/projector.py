@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 IDLE_SLICE_SECONDS = 1.0
 """Longest single wait for a wake-up, so a stop request is seen promptly."""
+HELD_BACK_FIRST_SECONDS = 0.05
+HELD_BACK_MAX_SECONDS = 2.0
+"""Backoff between looks of a projection held back by an open transaction after its catch-up gave up waiting."""
 
 
 class ProjectionThread(threading.Thread):
@@ -26,6 +29,10 @@ class ProjectionThread(threading.Thread):
 
     The flag is cleared before the catch-up starts, so a catch-up always starts after
     the latest wake-up it answers: what was committed before that wake-up is read.
+    A catch-up that stopped with committed events still hidden by an open transaction
+    (it waits for one only so long, `runner.catch_up`) is followed by looks of the
+    thread's own, backing off, until they are read: no NOTIFY may come for them, and
+    the poll can be minutes away.
     """
 
     def __init__(self, name: str, stop: threading.Event) -> None:
@@ -40,15 +47,28 @@ class ProjectionThread(threading.Thread):
         self._woken.set()
 
     def run(self) -> None:
+        held_back: float | None = None  # seconds until the next look of its own, while held back
         try:
             while not self.stop.is_set():
-                if not self._woken.wait(IDLE_SLICE_SECONDS):
+                woken = self._woken.wait(IDLE_SLICE_SECONDS if held_back is None else held_back)
+                if not woken and held_back is None:
                     continue
                 self._woken.clear()
                 if not self.stop.is_set():
                     self.catch_up()
+                    held_back = self._look_again_in(held_back)
         finally:
             connections.close_all()  # this thread's own
+
+    def _look_again_in(self, previous: float | None) -> float | None:
+        """After a catch-up: when to look again unasked (None: it reached every committed event)."""
+        try:
+            if not runner.committed_but_unreadable(self.projection):
+                return None
+        except Exception:
+            logger.warning("run_projector: cannot tell whether %s is held back", self.projection, exc_info=True)
+            connections.close_all()
+        return HELD_BACK_FIRST_SECONDS if previous is None else min(previous * 2, HELD_BACK_MAX_SECONDS)
 
     def catch_up(self) -> int:
         """One catch-up; an error is logged and left for the next wake-up, never the end of the thread."""

@@ -85,7 +85,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
                 continue
             if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
-            if not retry.call(lambda: _committed_but_unreadable(name)):
+            if not retry.call(lambda: committed_but_unreadable(name)):
                 return total
             in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
@@ -97,7 +97,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
     return total
 
 
-def _committed_but_unreadable(name: str) -> bool:
+def committed_but_unreadable(name: str) -> bool:
     """Events beyond the checkpoint exist, but an older open transaction hides them for now.
 
     Inside a caller's transaction its own uncommitted events would count too (and can
