@@ -85,7 +85,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
                 continue
             if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
-            if not retry.call(lambda: _committed_but_unreadable(name)):
+            if not retry.call(lambda: committed_but_unreadable(name)):
                 return total
             in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
@@ -97,7 +97,7 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
     return total
 
 
-def _committed_but_unreadable(name: str) -> bool:
+def committed_but_unreadable(name: str) -> bool:
     """Events beyond the checkpoint exist, but an older open transaction hides them for now.
 
     Inside a caller's transaction its own uncommitted events would count too (and can
@@ -140,8 +140,22 @@ def _advance_with_retries(projection: Projection, size: int, retry: TransientRet
 
 
 def advance(projection: Projection, size: int) -> int:
-    """Apply the next batch in one transaction; returns the events read (0 at the head)."""
+    """Apply the next batch in one transaction; returns the events read (0 at the head).
+
+    The batch is read before the checkpoint row is locked: the lock takes a transaction
+    id, and an open transaction id holds back every reader of the log (DESIGN.md), the
+    other projections' runners included. So the runner holds one only while it writes,
+    and a look at an empty tail holds none. Under the lock the checkpoint must still be
+    the one the batch was read after (another runner may have moved it since); if it
+    is not, the batch is read again there.
+    """
     db = read_db_alias()
+    seen = ProjectionState.objects.using(db).filter(name=projection.name).first()
+    if seen is None or seen.status != Status.ACTIVE:
+        return 0
+    batch = read_all(seen.checkpoint, size)
+    if not batch:
+        return 0
     with transaction.atomic(using=db):
         state = (
             ProjectionState.objects.using(db).select_for_update(skip_locked=True).filter(name=projection.name).first()
@@ -150,9 +164,10 @@ def advance(projection: Projection, size: int) -> int:
             raise ProjectionBusy
         if state.status != Status.ACTIVE:
             return 0
-        batch = read_all(state.checkpoint, size)
-        if not batch:
-            return 0
+        if state.checkpoint != seen.checkpoint:
+            batch = read_all(state.checkpoint, size)
+            if not batch:
+                return 0
         _skip_commit_flush(db)
         _apply(projection, state, batch, Target(using=db))
         return len(batch)

@@ -20,8 +20,14 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
    after the commit: inside the append it would take a cluster-wide lock at commit
    and make concurrent appenders queue for one WAL flush each. A process sends at
    most one per EVENTSTORE_NOTIFY_COALESCE_MS; every append it skips committed less
-   than one window after a NOTIFY that was sent, and a woken listener looks again one
-   window later (`LOOK_AGAIN_AFTER_NOTIFY`), so no append goes unseen.
+   than one window after a NOTIFY that was sent, so the listener, besides waking at
+   each NOTIFY, looks again one window after it (`LookAgainAfterNotify`) and no
+   append goes unseen. A wake-up reaches every projection at once: `run_projector`
+   gives each a thread (`eventstore.projections.projector`), because a runner at the
+   head under steady appends keeps reading what keeps coming, and projections taken
+   in turn would each wait for the others' catch-ups to end. A wake-up that comes
+   during a catch-up asks that thread for one more after it, which starts later than
+   the wake-up and so reads what was committed before it.
 4. **Read-your-writes nudges.** A query waiting for a token
    (`eventstore.projections.consistency`) that keeps waiting calls `nudge` for the
    projections still behind: a trigger lost to a crash, or a catch-up that stopped
@@ -204,9 +210,37 @@ def reset_notify_window() -> None:
     _last_notified = float("-inf")
 
 
-def look_again_after_notify() -> float:
-    """Seconds a woken listener waits before it looks once more, for the appends whose NOTIFY was folded in."""
-    return float(settings.EVENTSTORE_NOTIFY_COALESCE_MS) / 1000
+class LookAgainAfterNotify:
+    """When a woken listener must look once more, for the appends whose NOTIFY was folded in.
+
+    An append sends none when its process notified less than one window before, so it
+    committed before that NOTIFY was sent plus one window: a catch-up started one window
+    after the NOTIFY arrived reads it. Every NOTIFY is answered by such a look; the
+    NOTIFYs arriving while one is due share it, and the last of them gets its own, so a
+    steady stream of NOTIFYs asks for at most one look per window, never postpones one.
+    """
+
+    def __init__(self, window: float | None = None) -> None:
+        self.window = float(settings.EVENTSTORE_NOTIFY_COALESCE_MS) / 1000 if window is None else window
+        self.due_at: float | None = None
+        self._last_notify = float("-inf")
+
+    def notified(self, now: float) -> None:
+        self._last_notify = now
+        if self.due_at is None:
+            self.due_at = now + self.window
+
+    def seconds_left(self, now: float) -> float:
+        """Until the next look is due (infinite when none is)."""
+        return float("inf") if self.due_at is None else max(0.0, self.due_at - now)
+
+    def take(self, now: float) -> bool:
+        """True (and the look taken) when one is due; a NOTIFY that came after it was set gets the next."""
+        if self.due_at is None or now < self.due_at:
+            return False
+        later = self._last_notify + self.window
+        self.due_at = later if later > now else None  # a look now covers every NOTIFY a window older
+        return True
 
 
 # 4. Read-your-writes nudges ----------------------------------------------------------

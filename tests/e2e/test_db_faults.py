@@ -183,7 +183,7 @@ def test_run_projector_survives_every_backend_terminated_mid_catch_up_and_goes_o
     wait_for_views()  # its first pass, or the NOTIFYs of the registrations
     applied_before, handled_before = events_applied(), handled_events_in_log()
 
-    killed = fault_mid_catch_up(customer_client, skus[0], runners=1)  # it runs projections one at a time
+    killed = fault_mid_catch_up(customer_client, skus[0], runners=len(all_projections()))  # a thread each
     wait_for_views()  # the cut-off catch-up retried through the outage: no NOTIFY since, no poll for 10 minutes
 
     projector.wait_listening(ignore=killed)  # it listens again, on a new connection

@@ -1,15 +1,21 @@
 """`manage.py run_projector [--once] [--poll-seconds N]`: the projection runner as a long-running process.
 
-It catches every projection up, then sleeps until PostgreSQL NOTIFYs a commit on
-EVENTSTORE_NOTIFY_CHANNEL (the store sends one with every append) or the poll
-interval passes. The poll is the safety net: a notification lost while the listening
-connection was down, or a dropped connection, delays the views by one interval at
-most, never stalls them. On SQLite there is no LISTEN, so it only polls.
+Each projection has a thread of its own (`eventstore.projections.projector`), so a
+projection never waits behind another's catch-up; this thread only listens and wakes
+them all. What wakes them (the whole mechanism is told in
+`eventstore.projections.wakeups`, item 3): a NOTIFY on EVENTSTORE_NOTIFY_CHANNEL (the
+store sends one after appends commit, at most one per process per window), a second
+look one window after each NOTIFY (for the appends whose NOTIFY was folded into an
+earlier one), and the poll, every N seconds without a wake-up. The poll is the safety
+net: a notification lost while the listening connection was down, or a dropped
+connection, delays the views by one interval at most, never stalls them. On SQLite
+there is no LISTEN, so it only polls. `--once` catches every projection up in turn
+and exits (cron).
 
 It outlives the database's faults without a restart: the runner retries transient
-errors on its own connections (`eventstore.projections.runner`), and a lost LISTEN connection is
-opened again with exponential backoff, followed by a pass over every projection, since
-the NOTIFYs sent while it was down are gone.
+errors on each thread's own connections (`eventstore.projections.runner`), and a lost
+LISTEN connection is opened again with exponential backoff, followed by a catch-up of
+every projection, since the NOTIFYs sent while it was down are gone.
 """
 
 import logging
@@ -26,6 +32,8 @@ from eventstore.backends import recorder_for
 from eventstore.backends.recorder import Listener
 from eventstore.projections import runner
 from eventstore.projections.base import all_projections
+from eventstore.projections.projector import ProjectionThread
+from eventstore.projections.wakeups import LookAgainAfterNotify
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +50,8 @@ class Command(BaseCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stop = threading.Event()
-        self.passes = 0
+        self.threads: list[ProjectionThread] = []
+        self._passes = 0
         self._listener: Listener | None = None
         self._listen_lost = False
         self._listen_retry = LISTEN_RETRY_FIRST_SECONDS
@@ -53,28 +62,48 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._install_signal_handlers()
-        if not options["once"]:
-            self._start_listening()  # before the first pass, so no commit after it goes unheard
-        self.catch_up_all()
         if options["once"]:
+            self.catch_up_all()
             return
         poll = max(options["poll_seconds"], 0.05)
+        look_again = LookAgainAfterNotify()
         try:
+            self._start_listening()  # before the first catch-ups, so no commit after them goes unheard
+            self.threads = [ProjectionThread(p.name, self.stop) for p in all_projections()]
+            for thread in self.threads:
+                thread.start()
+            self.wake_all()
+            poll_at = time.monotonic() + poll
             while not self.stop.is_set():
-                notified = self.wait(poll)
-                if not self.stop.is_set():
-                    self.catch_up_all()
-                if notified and not self.stop.is_set():
-                    # Appenders fold the NOTIFYs of a burst into one (eventstore.log.append._notify):
-                    # look again once their window has passed, for the appends that sent none.
-                    self.stop.wait(settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000)
-                    self.catch_up_all()
+                now = time.monotonic()
+                notified = self.wait(min(poll_at - now, look_again.seconds_left(now)))
+                now = time.monotonic()
+                if notified:
+                    look_again.notified(now)
+                if notified or look_again.take(now) or now >= poll_at:
+                    self.wake_all()
+                    poll_at = now + poll
         finally:
+            self.stop.set()
+            for thread in self.threads:
+                thread.join()
             self._close_listener()
             connections.close_all()  # this thread's connections (tests run it in a thread)
 
+    @property
+    def passes(self) -> int:
+        """Rounds done: every projection has been caught up at least this many times since the start."""
+        if self.threads:
+            return min(thread.runs for thread in self.threads)
+        return self._passes
+
+    def wake_all(self) -> None:
+        """Every projection's thread starts a catch-up (after the one it may be in)."""
+        for thread in self.threads:
+            thread.wake()
+
     def catch_up_all(self) -> int:
-        """One pass over every projection; one failing projection does not stop the others."""
+        """`--once`: every projection caught up in turn; one failing projection does not stop the others."""
         close_old_connections()
         total = 0
         for projection in all_projections():
@@ -82,10 +111,10 @@ class Command(BaseCommand):
                 total += runner.catch_up(projection.name)
             except Exception:
                 logger.exception("run_projector: catch-up of %s failed", projection.name)
-                connections.close_all()  # a broken connection is reopened on the next pass
-        self.passes += 1
+                connections.close_all()
+        self._passes += 1
         if total:
-            logger.info("run_projector: applied %d events", total, extra={"events": total})
+            logger.info("run_projector: read %d events", total, extra={"events": total})
         return total
 
     def wait(self, seconds: float) -> bool:

@@ -8,19 +8,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
+from psycopg import sql
 
 from eventstore.log.append import NO_STREAM, StreamWrite, append, head, read_all
 from eventstore.management.commands.run_projector import Command as RunProjector
 from eventstore.models import ProjectionState
-from eventstore.projections import wakeups
+from eventstore.projections import runner, wakeups
 from eventstore.projections.runner import catch_up
 from eventstore.routers import read_db_alias
-from orders_write.events import ProductRegistered
+from orders_read.models import ProductView
+from orders_write.events import ProductRegistered, StockReceived
 from tests.integration.ops.counting import NAME, POISON, add_products, expected_rows, view_rows
+from tests.support.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -212,6 +216,64 @@ def test_run_projector_looks_again_for_appends_whose_notify_was_folded_into_an_e
         while len(view_rows()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert view_rows() == expected_rows(1, prefix="a") + expected_rows(1, prefix="b")
+
+
+@pytest.mark.postgres
+def test_run_projector_advances_each_projection_while_another_is_held_up_in_its_batch(counting_projection) -> None:
+    """A thread per projection: catalogue waits on its locked table, and the view after it in name order moves on.
+
+    Both products come in one append, so catalogue's batch (and the transaction id it
+    holds while it waits, which would hide later events from every reader) comes after both.
+    """
+    with running_projector(), table_locked(ProductView._meta.db_table):
+        append(*[product_write(f"p{i:05d}", f"Product {i}") for i in range(2)])
+        deadline = time.monotonic() + 30
+        while view_rows() != expected_rows(2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert view_rows() == expected_rows(2)
+        assert _states().get(name="catalogue").checkpoint < head()  # still held up: ours did not wait for it
+    assert NAME > "catalogue"  # in one pass in name order, ours would have waited for catalogue's batch
+
+
+@pytest.mark.postgres
+def test_run_projector_looks_again_on_its_own_when_an_open_transaction_outlasted_its_wait(
+    counting_projection, monkeypatch
+) -> None:
+    """Events committed behind an open transaction: the catch-up woken by their NOTIFY gives up waiting;
+    with no NOTIFY to come and the poll 10 minutes away, the thread must look again by itself."""
+    monkeypatch.setattr(runner, "IN_FLIGHT_WAIT_SECONDS", 0.05)
+    with running_projector():
+        with psycopg.connect(database_url("default")) as holder:
+            holder.execute("SELECT pg_current_xact_id()")  # an open transaction id: later events are hidden
+            append(product_write("p00000", "Product 0"))
+            time.sleep(0.5)  # the woken catch-up gives up meanwhile (it waits 0.05 s)
+            assert view_rows() == []
+            holder.rollback()
+        deadline = time.monotonic() + 30
+        while view_rows() != expected_rows(1) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert view_rows() == expected_rows(1)
+
+
+def product_write(sku: str, name: str) -> StreamWrite:
+    """What `add_products` appends for one product, as one stream write."""
+    return StreamWrite(
+        f"Product-{sku}",
+        NO_STREAM,
+        [
+            ProductRegistered(product_id=sku, name=name, description="", price=Decimal("1.00")),
+            StockReceived(product_id=sku, quantity=1),
+        ],
+    )
+
+
+@contextmanager
+def table_locked(table: str) -> Iterator[None]:
+    """SHARE lock on one table from a connection of its own: writes to it wait, and no transaction id is taken."""
+    with psycopg.connect(database_url(read_db_alias())) as conn:
+        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(table)))
+        yield
+        conn.rollback()
 
 
 @pytest.mark.postgres

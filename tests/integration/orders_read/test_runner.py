@@ -70,6 +70,31 @@ def test_crash_mid_batch_leaves_views_and_checkpoint_unchanged(monkeypatch: pyte
     assert state("daily_sales").events_applied == 6
 
 
+def test_a_batch_read_before_another_runner_moved_the_checkpoint_is_read_again_under_the_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch is read before the checkpoint row is locked; a runner that advanced meanwhile must not be repeated."""
+    small_shop()
+    projection = get_projection("daily_sales")
+    runner.ensure_state(projection)
+    wait_readable()
+    events = len(read_all(ORIGIN, 1000))
+    real_read_all = runner.read_all
+
+    def read_then_let_another_runner_take_two(after: Any, limit: int) -> list[RecordedEvent]:
+        batch = real_read_all(after, limit)
+        monkeypatch.setattr(runner, "read_all", real_read_all)
+        assert runner.advance(projection, 2) == 2  # the other runner, between our read and our lock
+        return batch
+
+    monkeypatch.setattr(runner, "read_all", read_then_let_another_runner_take_two)
+    assert runner.advance(projection, 1000) == events - 2  # read again from where the other one stopped
+    (day,) = DailySales.objects.all()
+    assert (day.orders, day.units, day.revenue, day.cancelled) == (2, 7, Decimal("20.00"), 1)  # once, not twice
+    assert state("daily_sales").events_applied == 6
+    assert state("daily_sales").checkpoint == read_all(ORIGIN, 1000)[-1].checkpoint
+
+
 def test_poison_event_fails_one_projection_others_go_on_and_status_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
     log = small_shop()
     poison = log.receive("B", 7)
