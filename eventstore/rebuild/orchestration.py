@@ -105,19 +105,16 @@ def rebuild_projection(
     batch_size: int = 20000,
     progress: Progress | None = None,
     reporter: type[Reporter] = Reporter,
-    total: int | None = None,
 ) -> RebuildReport:
     """Rebuild one projection's views from the log; see the module docstring.
 
     `reporter` is where progress goes: the cache entry the admin reads, or (in a worker
-    process of a parallel rebuild) the parent that owns that entry; `total` is the
-    events to read, when the caller has counted them already.
+    process of a parallel rebuild) the parent that owns that entry.
     """
     projection = get_projection(name)
     ensure_state(projection)
     with _exclusive(name):
-        if total is None:
-            total = count_after(ORIGIN) if in_place else _count_handled(projection)
+        total = count_after(ORIGIN) if in_place else _count_handled(projection)
         reporter_ = reporter(name, total, progress)
         started = time.perf_counter()
         gc_was_enabled = gc.isenabled()

@@ -1,5 +1,8 @@
 """Rebuilding several projections side by side, each in a process of its own, behind one progress bar.
 
+The biggest projection (by the events it applied when last built) is rebuilt in the
+calling process, the others in spawned worker processes, up to one process per core.
+
 A blue/green rebuild is bound by one core of Python (decoding and folding the log)
 while the database takes its COPYs and builds its indexes; projections own disjoint
 tables and each swaps its own in one short transaction, so filling them in separate
@@ -13,32 +16,29 @@ threads must not be shared) and use the parent's databases, test databases inclu
 SQLite serializes its writers, so there the rebuilds run one after the other.
 """
 
-import importlib
 import multiprocessing
 import os
 import queue
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
 
 from eventstore.backends import recorder_for
-from eventstore.log.read import count_of_types
-from eventstore.projections.base import get_projection, register
+from eventstore.models import ProjectionState
+from eventstore.projections.base import get_projection
+from eventstore.rebuild import worker
+from eventstore.rebuild.orchestration import RebuildReport, rebuild_projection
 from eventstore.rebuild.progress import Progress, Reporter
 from eventstore.routers import read_db_alias
 
-if TYPE_CHECKING:
-    from eventstore.rebuild.orchestration import RebuildReport
-
-_updates: "multiprocessing.Queue[tuple[str, str, Any]] | None" = None
-"""In a worker process: where its Forwarders send progress (set by `_start_worker`)."""
-
 
 def processes_for(names: Sequence[str]) -> int:
-    """How many worker processes a blue/green rebuild of `names` uses here (1: none, run in turn).
+    """How many processes, this one included, a blue/green rebuild of `names` uses here (1: run in turn).
 
     Side by side only where the backend takes concurrent writers, and outside a
     transaction: a worker's connection could not see the caller's uncommitted rows.
@@ -59,6 +59,7 @@ class OneBar:
         self.progress = progress
         self.done: dict[str, int] = {}
         self.total: dict[str, int] = {}
+        self.lock = threading.Lock()  # fed by this process's own rebuild and by the workers' pump
 
     def feed(self, name: str) -> Progress | None:
         """The per-projection callback that feeds this bar (None when nobody watches)."""
@@ -71,9 +72,10 @@ class OneBar:
         return update
 
     def update(self, name: str, done: int, total: int) -> None:
-        self.done[name], self.total[name] = done, total
-        if self.progress is not None:
-            self.progress(sum(self.done.values()), sum(self.total.values()))
+        with self.lock:
+            self.done[name], self.total[name] = done, total
+            if self.progress is not None:
+                self.progress(sum(self.done.values()), sum(self.total.values()))
 
 
 class Forwarder(Reporter):
@@ -81,110 +83,106 @@ class Forwarder(Reporter):
 
     def __init__(self, name: str, total: int, callback: Progress | None) -> None:
         self.name, self.total, self.done, self.current = name, total, 0, "running"
-        _send(name, "start", total)
+        worker.send(name, "start", total)
 
     def advance(self, events: int) -> None:
         self.done += events
-        _send(self.name, "advance", events)
+        worker.send(self.name, "advance", events)
 
     def phase(self, phase: str) -> None:
         self.current = phase
-        _send(self.name, "phase", phase)
+        worker.send(self.name, "phase", phase)
 
     finish = phase
 
 
-def _send(name: str, kind: str, value: Any) -> None:
-    assert _updates is not None, "a Forwarder only runs in a worker started by rebuild_side_by_side"
-    _updates.put((name, kind, value))
+def rebuild_side_by_side(names: Sequence[str], *, batch_size: int, progress: Progress | None) -> list[RebuildReport]:
+    """Blue/green rebuilds of `names`: the biggest in this process, the others in worker processes.
 
-
-def rebuild_side_by_side(names: Sequence[str], *, batch_size: int, progress: Progress | None) -> list["RebuildReport"]:
-    """Blue/green rebuilds of `names` in worker processes; reports in the order of `names`.
-
-    Every rebuild runs to its end even when another fails (each is whole on its own);
-    then the first failure, in the order of `names`, is raised.
+    The biggest starts at once, while the workers start up (a fresh interpreter and
+    Django take about a second). Every rebuild runs to its end even when another fails
+    (each is whole on its own); then the first failure, in the order of `names`, is raised.
     """
+    ordered = sorted(names, key=_sizes(names).__getitem__, reverse=True)
     context = multiprocessing.get_context("spawn")
     updates: multiprocessing.Queue[tuple[str, str, Any]] = context.Queue()
     databases = {alias: connections[alias].settings_dict["NAME"] for alias in connections}
-    classes = {name: (type(p).__module__, type(p).__qualname__) for name in names for p in [get_projection(name)]}
-    bar, reporters = OneBar(progress), dict[str, Reporter]()
-    totals = {name: count_of_types(sorted(get_projection(name).handled_types())) for name in names}
+    bar, outcomes = OneBar(progress), dict[str, Future[RebuildReport]]()
+    pump = Pump(updates, bar)
     with ProcessPoolExecutor(
-        max_workers=processes_for(names),
+        max_workers=min(len(ordered) - 1, processes_for(names) - 1),
         mp_context=context,
-        initializer=_start_worker,
+        initializer=worker.start,
         initargs=(updates, databases),
     ) as pool:
         # The biggest first: with fewer processes than projections, the small ones fill the gaps.
-        futures = {
-            name: pool.submit(_rebuild_one, name, classes[name], batch_size, totals[name])
-            for name in sorted(names, key=totals.__getitem__, reverse=True)
-        }
-        while not all(f.done() for f in futures.values()):
-            _pump(updates, reporters, bar, timeout=0.1)
-        _pump(updates, reporters, bar, timeout=0)
-    for name, future in futures.items():
-        if future.exception() is not None and name in reporters and reporters[name].current != "failed":
-            reporters[name].finish("failed")  # the worker died before it could say so
-    return [_result(futures[name]) for name in names]
-
-
-def _result(future: "Future[RebuildReport]") -> "RebuildReport":
-    return future.result()
-
-
-def _pump(
-    updates: "multiprocessing.Queue[tuple[str, str, Any]]",
-    reporters: dict[str, Reporter],
-    bar: OneBar,
-    *,
-    timeout: float,
-) -> None:
-    """Apply the workers' queued progress to the parent's reporters and the one bar."""
-    while True:
+        outcomes = {name: pool.submit(worker.rebuild_one, name, _class_of(name), batch_size) for name in ordered[1:]}
+        pump.start()
+        own: Future[RebuildReport] = Future()
         try:
-            name, kind, value = updates.get(timeout=timeout) if timeout else updates.get_nowait()
+            own.set_result(rebuild_projection(ordered[0], batch_size=batch_size, progress=bar.feed(ordered[0])))
+        except Exception as exc:
+            own.set_exception(exc)
+        outcomes[ordered[0]] = own
+    pump.finish({name: future.exception() is None for name, future in outcomes.items() if future is not own})
+    return [outcomes[name].result() for name in names]
+
+
+def _sizes(names: Sequence[str]) -> dict[str, int]:
+    """Events each projection applied when it was last built: its size, known without reading the log."""
+    stored = dict(
+        ProjectionState.objects.using(read_db_alias()).filter(name__in=names).values_list("name", "events_applied")
+    )
+    return {name: stored.get(name, 0) for name in names}
+
+
+def _class_of(name: str) -> tuple[str, str]:
+    cls = type(get_projection(name))
+    return cls.__module__, cls.__qualname__
+
+
+class Pump(threading.Thread):
+    """Applies the workers' progress to the parent's reporters and the one bar, while the parent rebuilds too."""
+
+    QUIET_SECONDS = 5.0
+    """After the workers ended: how long to wait for a progress message still on its way."""
+
+    def __init__(self, updates: "multiprocessing.Queue[tuple[str, str, Any]]", bar: OneBar) -> None:
+        super().__init__(name="rebuild-progress", daemon=True)
+        self.updates, self.bar = updates, bar
+        self.reporters: dict[str, Reporter] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.take(timeout=0.1)
+
+    def finish(self, succeeded: dict[str, bool]) -> None:
+        """Stop, then take what is still queued until every started worker has said how it ended.
+
+        A worker's progress and its result travel through different pipes, so its last
+        messages may arrive after its result; one that died without a word is marked failed.
+        """
+        self.stop.set()
+        self.join()
+        deadline = time.monotonic() + self.QUIET_SECONDS
+        while self._open() and time.monotonic() < deadline:
+            self.take(timeout=0.1)
+        for name in self._open():
+            self.reporters[name].finish("done" if succeeded.get(name) else "failed")
+
+    def _open(self) -> list[str]:
+        return [name for name, r in self.reporters.items() if r.current not in ("done", "failed")]
+
+    def take(self, *, timeout: float) -> None:
+        try:
+            name, kind, value = self.updates.get(timeout=timeout)
         except queue.Empty:
             return
-        timeout = 0  # drain what else is queued without waiting again
         if kind == "start":
-            reporters[name] = Reporter(name, value, bar.feed(name))
-            bar.update(name, 0, value)
+            self.reporters[name] = Reporter(name, value, self.bar.feed(name))
+            self.bar.update(name, 0, value)
         elif kind == "advance":
-            reporters[name].advance(value)
+            self.reporters[name].advance(value)
         else:
-            reporters[name].phase(value)
-
-
-def _start_worker(updates: "multiprocessing.Queue[tuple[str, str, Any]]", databases: dict[str, str]) -> None:
-    """Set Django up in a fresh worker (the environment, DJANGO_SETTINGS_MODULE included, is the parent's)
-    on the parent's databases, a test run's test databases too."""
-    global _updates
-    _updates = updates
-    import django
-
-    django.setup()
-    for alias, name in databases.items():
-        settings.DATABASES[alias]["NAME"] = name
-        connections[alias].close()
-        connections[alias].settings_dict["NAME"] = name
-
-
-def _rebuild_one(name: str, cls: tuple[str, str], batch_size: int, total: int) -> "RebuildReport":
-    from eventstore.errors import ProjectionNotFound
-    from eventstore.rebuild.orchestration import rebuild_projection
-
-    try:
-        get_projection(name)
-    except ProjectionNotFound:  # registered at run time in the parent (a test's): register it here too
-        register(_import(*cls))
-    return rebuild_projection(name, batch_size=batch_size, reporter=Forwarder, total=total)
-
-
-def _import(module: str, qualname: str) -> Any:
-    found: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    return found
+            self.reporters[name].phase(value)
