@@ -2,7 +2,8 @@
 
 A spawned worker imports this module before Django is set up (to find its
 initializer), so nothing here imports a model or anything that does until `start`
-has run `django.setup()`.
+has run `django.setup()`. Settings come from the environment as in any process of
+the deployment; overrides made at run time in the parent (a test's) do not reach it.
 """
 
 import importlib
