@@ -158,7 +158,7 @@ class Pump(threading.Thread):
             self.take(timeout=0.1)
 
     def finish(self, succeeded: dict[str, bool]) -> None:
-        """Stop, then take what is still queued until every started worker has said how it ended.
+        """Stop, then take what is still queued until every worker has said how it ended.
 
         A worker's progress and its result travel through different pipes, so its last
         messages may arrive after its result; one that died without a word is marked failed.
@@ -166,13 +166,16 @@ class Pump(threading.Thread):
         self.stop.set()
         self.join()
         deadline = time.monotonic() + self.QUIET_SECONDS
-        while self._open() and time.monotonic() < deadline:
+        while self._open(succeeded) and time.monotonic() < deadline:
             self.take(timeout=0.1)
-        for name in self._open():
-            self.reporters[name].finish("done" if succeeded.get(name) else "failed")
+        for name in self._open(succeeded):
+            if name in self.reporters:
+                self.reporters[name].finish("done" if succeeded.get(name) else "failed")
 
-    def _open(self) -> list[str]:
-        return [name for name, r in self.reporters.items() if r.current not in ("done", "failed")]
+    def _open(self, succeeded: dict[str, bool]) -> list[str]:
+        """Rebuilds whose end is not known here yet (one that succeeded has said so, or will)."""
+        unheard = [name for name, ok in succeeded.items() if ok and name not in self.reporters]
+        return unheard + [name for name, r in self.reporters.items() if r.current not in ("done", "failed")]
 
     def take(self, *, timeout: float) -> None:
         try:
