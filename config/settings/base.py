@@ -353,6 +353,8 @@ PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=1000)
 PROJECTION_MAX_RETRIES = env.int("PROJECTION_MAX_RETRIES", default=3)
 # A blue/green rebuild's swap waits at most this long for running queries, then retries.
 PROJECTION_SWAP_LOCK_TIMEOUT_MS = env.int("PROJECTION_SWAP_LOCK_TIMEOUT_MS", default=5000)
+# Processes that rebuild projections side by side (PostgreSQL); 0: one per core.
+PROJECTION_REBUILD_PROCESSES = env.int("PROJECTION_REBUILD_PROCESSES", default=0)
 # Read-your-writes waits one process runs at once; more answer stale at once. Keep it
 # below the web server's threads per process (compose: GUNICORN_THREADS=8).
 CONSISTENCY_MAX_WAITERS = env.int("CONSISTENCY_MAX_WAITERS", default=6)

@@ -212,6 +212,8 @@ class RebuildTables(Protocol):
 
     prefetches: bool
     """Another connection can read the log ahead while this one writes (and lean rows are offered)."""
+    parallel_rebuilds: bool
+    """Several blue/green rebuilds may fill their shadow tables at once, from separate processes."""
 
     def exclusive(self, key: int, *, using: str) -> AbstractContextManager[bool]:
         """Hold a cluster-wide lock on `key` for the block; yields False when another session holds it."""

@@ -54,8 +54,12 @@ def load_json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+CENT = Decimal("0.01")
+
+
 def money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    """Rounded to cents; through str() so a float is taken as it prints (a Decimal is taken as it is)."""
+    return (value if type(value) is Decimal else Decimal(str(value))).quantize(CENT)
 
 
 def fetch(target: Target, table: str, columns: Sequence[str], key: str, keys: Iterable[Any]) -> list[tuple]:

@@ -80,36 +80,58 @@ def stale_projections() -> list[str]:
     return [p.name for p in all_projections() if p.name in stored and stored[p.name] != p.version]
 
 
-def rebuild_projections(names: Sequence[str], **options: Any) -> list[RebuildReport]:
-    """Rebuild each named projection in turn (options as for `rebuild_projection`)."""
-    return [rebuild_projection(name, **options) for name in names]
+def rebuild_projections(
+    names: Sequence[str], *, in_place: bool = False, batch_size: int = 20000, progress: Progress | None = None
+) -> list[RebuildReport]:
+    """Rebuild the named projections, blue/green ones side by side in processes of their own where the
+    backend allows it (eventstore.rebuild.parallel), else one after the other.
+
+    `progress` is one bar for them all: it gets the events read and to read, summed over the projections.
+    """
+    from eventstore.rebuild import parallel
+
+    if not in_place and parallel.processes_for(names) > 1:
+        return parallel.rebuild_side_by_side(names, batch_size=batch_size, progress=progress)
+    bar = parallel.OneBar(progress)
+    return [
+        rebuild_projection(name, in_place=in_place, batch_size=batch_size, progress=bar.feed(name)) for name in names
+    ]
 
 
 def rebuild_projection(
-    name: str, *, in_place: bool = False, batch_size: int = 20000, progress: Progress | None = None
+    name: str,
+    *,
+    in_place: bool = False,
+    batch_size: int = 20000,
+    progress: Progress | None = None,
+    reporter: type[Reporter] = Reporter,
 ) -> RebuildReport:
-    """Rebuild one projection's views from the log; see the module docstring."""
+    """Rebuild one projection's views from the log; see the module docstring.
+
+    `reporter` is where progress goes: the cache entry the admin reads, or (in a worker
+    process of a parallel rebuild) the parent that owns that entry.
+    """
     projection = get_projection(name)
     ensure_state(projection)
     with _exclusive(name):
         total = count_after(ORIGIN) if in_place else _count_handled(projection)
-        reporter = Reporter(name, total, progress)
+        reporter_ = reporter(name, total, progress)
         started = time.perf_counter()
         gc_was_enabled = gc.isenabled()
         gc.disable()  # folding big batches allocates many small objects; GC passes cost more than they free
         try:
             if in_place:
-                events = _rebuild_in_place(projection, batch_size, reporter)
+                events = _rebuild_in_place(projection, batch_size, reporter_)
             else:
-                events = _rebuild_blue_green(projection, batch_size, reporter)
+                events = _rebuild_blue_green(projection, batch_size, reporter_)
         except BaseException:
-            reporter.finish("failed")
+            reporter_.finish("failed")
             raise
         finally:
             if gc_was_enabled:
                 gc.enable()
     seconds = time.perf_counter() - started
-    reporter.finish("done")
+    reporter_.finish("done")
     report = RebuildReport(name, events, round(seconds, 3), round(events / seconds, 1) if seconds else 0.0)
     logger.info(
         "rebuilt projection %s: %d events in %.2fs",

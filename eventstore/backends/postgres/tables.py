@@ -43,6 +43,7 @@ class PostgresTables:
     native_uuids = True
     full_text_search = True
     prefetches = True
+    parallel_rebuilds = True
 
     # Views -----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class SqliteTables:
     native_uuids = False
     full_text_search = False
     prefetches = False
+    parallel_rebuilds = False
 
     def commit_without_flush(self, *, using: str) -> None:
         """The connection already runs `synchronous=NORMAL` (settings)."""

@@ -1,30 +1,36 @@
 """Blue/green and in-place rebuilds: same views after, nothing lost, served throughout, safe to rerun."""
 
 import threading
+from decimal import Decimal
 
 import psycopg
 import pytest
 from django.db import connections
 
-from eventstore.log.append import head
+from eventstore.log.append import NO_STREAM, StreamWrite, append, head
 from eventstore.models import ProjectionState
 from eventstore.projections.runner import catch_up
-from eventstore.rebuild import shadow_tables
+from eventstore.rebuild import parallel, shadow_tables
 from eventstore.rebuild.orchestration import (
     RebuildInProgress,
     rebuild_lock_key,
     rebuild_progress,
     rebuild_projection,
+    rebuild_projections,
     stale_projections,
 )
 from eventstore.routers import read_db_alias
+from orders_read.models import ProductView
+from orders_write.events import ProductRegistered
 from tests.integration.ops.counting import (
     NAME,
+    POISON,
     StockCount,
     add_products,
     expected_rows,
     table_exists,
     view_rows,
+    wait_until_readable,
 )
 from tests.support.processes import database_url
 
@@ -276,3 +282,34 @@ def _pg_indexes(table: str) -> list[tuple[str, str]]:
     with connections[read_db_alias()].cursor() as cursor:
         cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
         return cursor.fetchall()
+
+
+@pytest.mark.postgres
+def test_a_rebuild_failing_in_a_worker_process_leaves_its_view_alone_and_the_others_complete(
+    counting_projection, settings
+) -> None:
+    add_products(6)
+    catch_up(NAME)
+    append(
+        StreamWrite(
+            "Product-bad",
+            NO_STREAM,
+            [ProductRegistered(product_id="bad", name=POISON, description="", price=Decimal("1.00"))],
+        )
+    )
+    wait_until_readable()
+    catch_up("catalogue")  # the bigger one by its last build: it runs in this process, ours in a worker
+    settings.PROJECTION_REBUILD_PROCESSES = 2
+    assert parallel.processes_for([NAME, "catalogue"]) == 2
+    try:
+        with pytest.raises(ValueError, match="poison product"):
+            rebuild_projections([NAME, "catalogue"], batch_size=3)
+
+        assert view_rows() == expected_rows(6)
+        assert not table_exists(f"{TABLE}__shadow")
+        assert rebuild_progress(NAME)["phase"] == "failed"
+        assert rebuild_progress("catalogue")["phase"] == "done"
+        assert ProductView.objects.using(read_db_alias()).count() == 7
+    finally:
+        with connections[read_db_alias()].cursor() as cursor:  # unmanaged: the test runner's flush leaves it
+            cursor.execute(f"DELETE FROM {ProductView._meta.db_table}")

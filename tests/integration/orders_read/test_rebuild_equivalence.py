@@ -4,14 +4,15 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 
 from eventstore.backends.postgres import tables as postgres_tables
 from eventstore.models import ProjectionState
 from eventstore.projections.keyed import KeyedFill
-from eventstore.rebuild import fresh_fill
-from eventstore.rebuild.orchestration import rebuild_projection
+from eventstore.rebuild import fresh_fill, parallel
+from eventstore.rebuild.orchestration import rebuild_progress, rebuild_projection, rebuild_projections
 from eventstore.routers import read_db_alias
-from orders_read.models import VIEW_MODELS
+from orders_read.models import VIEW_MODELS, ProductView
 from orders_write.bus import dispatch
 from orders_write.commands import (
     AddOrderItem,
@@ -26,6 +27,7 @@ from orders_write.commands import (
 )
 from orders_write.errors import DomainError
 from tests.integration.orders_read.support import NAMES, catch_up_all, empty_views, view_rows
+from tests.support.services import on_postgres
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -121,3 +123,31 @@ def test_incremental_views_equal_views_rebuilt_from_scratch(monkeypatch: pytest.
         rebuild_projection(name, batch_size=4)
     assert snapshot() == incremental
     assert len(flushes) > 10 and any(flushes)  # it did flush mid-fill, and rows were read back
+
+
+def test_projections_rebuilt_side_by_side_neither_lose_nor_duplicate_rows(settings) -> None:
+    """Each worker process fills its own projection's shadows; the views after equal the incremental ones."""
+    random_workload(random.Random(20261129), commands=120)
+    catch_up_all(batch_size=3)
+    incremental = snapshot()
+    assert len(incremental["OrderSummary"]) > 20 and incremental["ProductView"] and incremental["DailySales"]
+    settings.PROJECTION_REBUILD_PROCESSES = 2
+    # Side by side on PostgreSQL; SQLite serializes its writers, so there they run in turn.
+    assert parallel.processes_for(NAMES) == (2 if on_postgres() else 1)
+    with connections[read_db_alias()].cursor() as cursor:  # rows a lost swap would leave behind
+        cursor.execute(f"DELETE FROM {ProductView._meta.db_table}")
+    seen: list[tuple[int, int]] = []
+
+    reports = rebuild_projections(NAMES, batch_size=5, progress=lambda done, total: seen.append((done, total)))
+
+    assert snapshot() == incremental
+    assert [r.name for r in reports] == list(NAMES)
+    events = sum(r.events for r in reports)
+    assert seen[-1] == (events, events)  # one bar: the sums over every projection
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    for report in reports:
+        progress = rebuild_progress(report.name)
+        assert progress is not None
+        assert (progress["phase"], progress["events_done"]) == ("done", report.events)
+    states = ProjectionState.objects.using(read_db_alias()).filter(name__in=NAMES)
+    assert {s.name: s.events_applied for s in states} == {r.name: r.events for r in reports}
