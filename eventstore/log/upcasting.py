@@ -4,7 +4,7 @@ Code above the store sees only the newest shape of every event. An upcaster is o
 step, from version n to n+1; `upcast` applies the steps in order when reading.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from typing import Any
 
 Payload = dict[str, Any]
@@ -32,3 +32,9 @@ def upcast(event_type: str, schema_version: int, data: Payload) -> tuple[int, Pa
         data = step(data)
         schema_version += 1
     return schema_version, data
+
+
+def upcast_steps() -> KeysView[tuple[str, int]]:
+    """The (event_type, schema_version) pairs that have a step, as a live view: a bulk reader tests
+    membership and skips the call to `upcast` for the (nearly all) payloads of the current schema."""
+    return _STEPS.keys()
