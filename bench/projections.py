@@ -514,7 +514,11 @@ def lag(
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-projections-{runner}.log"
     env = {**os.environ}
     if runner == "projector":
-        env.pop("CELERY_BROKER_URL", None)  # the projector's own process needs no broker
+        # The projector's own process needs no broker, but shares the cache: appenders
+        # NOTIFY only while a listener has announced itself there.
+        broker = env.pop("CELERY_BROKER_URL", "")
+        if broker.startswith("redis"):
+            env.setdefault("REDIS_URL", broker)
     worker = subprocess.Popen(
         WORKER if runner == "worker" else PROJECTOR,
         cwd=ROOT,

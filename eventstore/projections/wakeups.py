@@ -19,7 +19,11 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
    (PostgreSQL), `after_append` also sends a NOTIFY, in a tiny transaction of its own
    after the commit: inside the append it would take a cluster-wide lock at commit
    and make concurrent appenders queue for one WAL flush each. A process sends at
-   most one per EVENTSTORE_NOTIFY_COALESCE_MS; every append it skips committed less
+   most one per EVENTSTORE_NOTIFY_COALESCE_MS, and none while no listener has announced
+   itself in the shared cache lately (`announce_listener`, `someone_listens`: a
+   deployment woken by Celery alone pays no NOTIFY; a listener that has just announced
+   itself looks again once appenders have all asked the cache since); every append it
+   skips within a window committed less
    than one window after a NOTIFY that was sent, so the listener, besides waking at
    each NOTIFY, looks again one window after it (`LookAgainAfterNotify`) and no
    append goes unseen. A wake-up reaches every projection at once: `run_projector`
@@ -195,19 +199,60 @@ def after_append(using: str) -> None:
 
 
 def notify_coalesced(using: str) -> None:
-    """NOTIFY listeners, unless this process sent one less than EVENTSTORE_NOTIFY_COALESCE_MS ago."""
+    """NOTIFY listeners, unless this process sent one less than EVENTSTORE_NOTIFY_COALESCE_MS ago or none listens."""
     global _last_notified
     now = time.monotonic()
     if now - _last_notified < settings.EVENTSTORE_NOTIFY_COALESCE_MS / 1000 or not settings.EVENTSTORE_NOTIFY:
+        return
+    if not someone_listens(now):
         return
     _last_notified = now
     recorder_for(using).notify(settings.EVENTSTORE_NOTIFY_CHANNEL, using=using)
 
 
+LISTENER_KEY: Final = "eventstore:notify-listener"
+LISTENER_TTL_SECONDS: Final = 15.0
+"""A listener announces itself at least every third of this; gone longer, appenders stop notifying."""
+NO_LISTENER_MEMO_SECONDS: Final = 0.5
+"""How long an appender believes nobody listens before it asks the cache again."""
+LISTENER_MEMO_SECONDS: Final = 1.0
+_listener_memo: tuple[float, bool] = (float("-inf"), True)
+
+
+def announce_listener() -> None:
+    """A listener (`run_projector`) tells appenders it is there; it repeats this every LISTENER_TTL_SECONDS / 3."""
+    cache.set(LISTENER_KEY, 1, timeout=LISTENER_TTL_SECONDS)
+
+
+def someone_listens(now: float) -> bool:
+    """Whether a listener announced itself lately, asked of the shared cache at most every memo period.
+
+    A deployment woken by Celery alone runs no listener, and a NOTIFY is a round trip and
+    a transaction of its own after every command's commit. Where the cache is not shared
+    (not Redis) this process cannot know of a listener elsewhere, and with the cache
+    unreachable it cannot tell either: then it notifies, as before there was a cache.
+    An appender may go on believing nobody listens for NO_LISTENER_MEMO_SECONDS after a
+    listener announced itself, so the listener looks again once that has passed.
+    """
+    global _listener_memo
+    until, listening = _listener_memo
+    if now < until:
+        return listening
+    if redis_cache() is None:
+        return True
+    try:
+        listening = cache.get(LISTENER_KEY) is not None
+    except Exception:
+        return True
+    _listener_memo = (now + (LISTENER_MEMO_SECONDS if listening else NO_LISTENER_MEMO_SECONDS), listening)
+    return listening
+
+
 def reset_notify_window() -> None:
-    """Forget when this process last notified, so the next append notifies (tests start from a clean window)."""
-    global _last_notified
+    """Forget when this process last notified and what it knew of listeners (tests start from a clean window)."""
+    global _last_notified, _listener_memo
     _last_notified = float("-inf")
+    _listener_memo = (float("-inf"), True)
 
 
 class LookAgainAfterNotify:

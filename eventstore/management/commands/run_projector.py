@@ -33,7 +33,12 @@ from eventstore.backends.recorder import Listener
 from eventstore.projections import runner
 from eventstore.projections.base import all_projections
 from eventstore.projections.projector import ProjectionThread
-from eventstore.projections.wakeups import LookAgainAfterNotify
+from eventstore.projections.wakeups import (
+    LISTENER_TTL_SECONDS,
+    NO_LISTENER_MEMO_SECONDS,
+    LookAgainAfterNotify,
+    announce_listener,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ class Command(BaseCommand):
         self._listener: Listener | None = None
         self._listen_lost = False
         self._listen_retry = LISTEN_RETRY_FIRST_SECONDS
+        self._announce_at = float("-inf")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="catch every projection up once, then exit")
@@ -74,15 +80,24 @@ class Command(BaseCommand):
                 thread.start()
             self.wake_all()
             poll_at = time.monotonic() + poll
+            # Appenders that asked the cache just before the announcement skip their NOTIFY
+            # for a short while: one look once they have all asked again covers them.
+            announced_look_at: float | None = time.monotonic() + NO_LISTENER_MEMO_SECONDS
             while not self.stop.is_set():
                 now = time.monotonic()
-                notified = self.wait(min(poll_at - now, look_again.seconds_left(now)))
+                if now >= self._announce_at:
+                    self._announce()
+                due = [poll_at, self._announce_at, now + look_again.seconds_left(now)]
+                notified = self.wait(min(due + ([announced_look_at] if announced_look_at else [])) - now)
                 now = time.monotonic()
                 if notified:
                     look_again.notified(now)
-                if notified or look_again.take(now) or now >= poll_at:
+                announced_look = announced_look_at is not None and now >= announced_look_at
+                if notified or look_again.take(now) or now >= poll_at or announced_look:
                     self.wake_all()
                     poll_at = now + poll
+                    if announced_look:
+                        announced_look_at = None
         finally:
             self.stop.set()
             for thread in self.threads:
@@ -141,9 +156,20 @@ class Command(BaseCommand):
         listener = self._listener
         return None if listener is None else listener.backend_pid
 
+    def _announce(self) -> None:
+        """Tell appenders a listener is here (they NOTIFY only then); again every third of the key's lifetime."""
+        self._announce_at = time.monotonic() + LISTENER_TTL_SECONDS / 3
+        if not recorder_for(DEFAULT_DB_ALIAS).listens:
+            return
+        try:
+            announce_listener()
+        except Exception:
+            logger.warning("run_projector: cannot announce itself in the cache; appenders notify anyway", exc_info=True)
+
     def _start_listening(self) -> None:
         if not recorder_for(DEFAULT_DB_ALIAS).listens:
             return
+        self._announce()  # before LISTEN and the first catch-ups
         try:
             self._listen()
         except Exception:

@@ -3,10 +3,12 @@
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from django.core.cache import cache
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -16,12 +18,38 @@ from eventstore.projections import wakeups
 from orders_write.events import StockReceived
 from tests.integration.eventstore.helpers import settle
 from tests.support.processes import database_url
+from tests.support.services import has_redis_cache
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def received(sku: str = "mug") -> StockReceived:
     return StockReceived(product_id=sku, quantity=1)
+
+
+@pytest.fixture(autouse=True)
+def a_listener_announced() -> Iterator[None]:
+    """The tests here LISTEN as `run_projector` does, so they announce themselves as it does."""
+    wakeups.announce_listener()
+    wakeups.reset_notify_window()
+    yield
+    cache.delete(wakeups.LISTENER_KEY)
+    wakeups.reset_notify_window()
+
+
+@pytest.mark.skipif(not has_redis_cache(), reason="needs Redis as the cache: a Redis REDIS_URL or CELERY_BROKER_URL")
+def test_appends_send_no_notify_while_no_listener_has_announced_itself(raw_pg: psycopg.Connection, settings) -> None:
+    settings.EVENTSTORE_NOTIFY_COALESCE_MS = 0
+    raw_pg.execute(f"LISTEN {settings.EVENTSTORE_NOTIFY_CHANNEL}")  # listening, but not announced
+    cache.delete(wakeups.LISTENER_KEY)
+    wakeups.reset_notify_window()
+    append(StreamWrite("Product-unheard", NO_STREAM, [received()]))
+    assert list(raw_pg.notifies(timeout=0.3)) == []
+
+    wakeups.announce_listener()
+    wakeups.reset_notify_window()  # what NO_LISTENER_MEMO_SECONDS would do
+    append(StreamWrite("Product-unheard", 1, [received()]))
+    assert len(list(raw_pg.notifies(timeout=10, stop_after=1))) == 1
 
 
 def test_an_append_notifies_listeners_on_commit_and_a_refused_one_does_not(
