@@ -82,22 +82,22 @@ class Command(BaseCommand):
             poll_at = time.monotonic() + poll
             # Appenders that asked the cache just before the announcement skip their NOTIFY
             # for a short while: one look once they have all asked again covers them.
-            announced_look_at: float | None = time.monotonic() + NO_LISTENER_MEMO_SECONDS
+            announced_look_at = time.monotonic() + NO_LISTENER_MEMO_SECONDS
             while not self.stop.is_set():
                 now = time.monotonic()
                 if now >= self._announce_at:
                     self._announce()
-                due = [poll_at, self._announce_at, now + look_again.seconds_left(now)]
-                notified = self.wait(min(due + ([announced_look_at] if announced_look_at else [])) - now)
+                next_due = min(poll_at, self._announce_at, announced_look_at, now + look_again.seconds_left(now))
+                notified = self.wait(next_due - now)
                 now = time.monotonic()
                 if notified:
                     look_again.notified(now)
-                announced_look = announced_look_at is not None and now >= announced_look_at
+                announced_look = now >= announced_look_at
                 if notified or look_again.take(now) or now >= poll_at or announced_look:
                     self.wake_all()
                     poll_at = now + poll
                     if announced_look:
-                        announced_look_at = None
+                        announced_look_at = float("inf")
         finally:
             self.stop.set()
             for thread in self.threads:
