@@ -181,7 +181,7 @@ LOGIN_THROTTLE_PATHS = ["/api/auth/token/", "/admin/login/"]
 REST_FRAMEWORK = {
     # Token first, so a request with no credentials is 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
