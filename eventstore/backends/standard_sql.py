@@ -25,11 +25,11 @@ def insert_values(cursor: Any, table: str, names: str, rows: Sequence[Sequence[A
         )
 
 
-SNAPSHOT_SQL: Final = (
-    "INSERT INTO eventstore_snapshot (stream_id, version, schema, state, taken_at)"
-    " VALUES (%s, %s, %s, {state}, %s)"
+SNAPSHOT_INSERT: Final = "INSERT INTO eventstore_snapshot (stream_id, version, schema, state, taken_at)"
+SNAPSHOT_ON_CONFLICT: Final = (
     " ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, schema = excluded.schema,"
     " state = excluded.state, taken_at = excluded.taken_at"
     " WHERE eventstore_snapshot.version < excluded.version OR eventstore_snapshot.schema <> excluded.schema"
 )
+SNAPSHOT_SQL: Final = SNAPSHOT_INSERT + " VALUES (%s, %s, %s, {state}, %s)" + SNAPSHOT_ON_CONFLICT
 """Store a snapshot unless a newer one is there (or it is of another schema); `{state}` is the state's placeholder."""

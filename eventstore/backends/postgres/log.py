@@ -28,7 +28,7 @@ from psycopg import IsolationLevel
 from eventstore.backends.postgres import roles
 from eventstore.backends.postgres.listener import PostgresListener
 from eventstore.backends.recorder import EVENT_COLUMNS, FoldRow, Inserted, Row, StreamRows
-from eventstore.backends.standard_sql import SNAPSHOT_SQL
+from eventstore.backends.standard_sql import SNAPSHOT_INSERT, SNAPSHOT_ON_CONFLICT
 from eventstore.log.positions import Checkpoint
 
 OLDEST_RUNNING: Final = "pg_snapshot_xmin(pg_current_snapshot())"
@@ -211,8 +211,10 @@ class PostgresLog:
     def upsert_snapshot(
         self, stream_id: str, version: int, schema: int, state: str, taken_at: datetime, *, using: str
     ) -> None:
+        """Without waiting for the WAL flush: a snapshot is a cache that a crash may lose, and the
+        command that took it is waiting to answer its client."""
         with connections[using].cursor() as cursor:
-            cursor.execute(SNAPSHOT_SQL.format(state="%s::jsonb"), [stream_id, version, schema, state, taken_at])
+            cursor.execute(_SNAPSHOT_UPSERT, [stream_id, version, schema, state, taken_at])
 
     def estimated_count(self, *, using: str) -> int | None:
         with connections[using].cursor() as cursor:
@@ -246,6 +248,12 @@ class PostgresLog:
     def listener(self, channel: str, *, using: str) -> PostgresListener:
         return PostgresListener(connections[using].get_connection_params(), channel)
 
+
+_SNAPSHOT_UPSERT: Final = (
+    "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
+    f" {SNAPSHOT_INSERT} SELECT %s, %s, %s, %s::jsonb, %s FROM no_flush_wait{SNAPSHOT_ON_CONFLICT}"
+)
+"""The upsert of `SNAPSHOT_SQL` with `synchronous_commit` off for its own transaction only (`true`: local)."""
 
 _NOTIFY_SQL = "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, '')"
 

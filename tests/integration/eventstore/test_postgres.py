@@ -235,6 +235,29 @@ def test_a_load_inside_a_command_transaction_sees_its_own_appends() -> None:
         assert load_many(Product, ["own"])["own"].version == 1  # the rolled-back savepoint is gone
 
 
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_a_snapshot_commits_without_waiting_for_the_flush_and_only_its_own_transaction_does() -> None:
+    """A snapshot is a cache: its commit need not wait for the WAL flush; the events' commits still do."""
+    from eventstore.aggregates.loading import load
+    from eventstore.aggregates.snapshots import save_snapshot
+    from orders_write.aggregates import Product
+
+    append(StreamWrite("Product-snap", NO_STREAM, [received("snap")]))
+    assert _synchronous_commit() == "on"
+    with transaction.atomic():
+        save_snapshot(load(Product, "snap"))
+        assert _synchronous_commit() == "off"  # for the transaction that stored the snapshot
+    assert _synchronous_commit() == "on"  # and no further
+    save_snapshot(load(Product, "snap"))  # alone: its statement is its transaction
+    assert _synchronous_commit() == "on"
+    assert load(Product, "snap").version == 1
+
+
 def _stream_versions(raw_pg: psycopg.Connection, stream_id: str) -> list[int]:
     rows = raw_pg.execute("SELECT version FROM eventstore_event WHERE stream_id = %s ORDER BY version", [stream_id])
     return [version for (version,) in rows]
