@@ -30,7 +30,8 @@ class StandardPagination(PageNumberPagination):
         )
 
     def render(self, page: Page[Any], results: list[Any], request: Request) -> Response:
-        url = request.build_absolute_uri()
+        # The absolute URL is built only for a link: most searches fit in one page and need none.
+        url = request.build_absolute_uri() if page.has_next or page.has_previous else ""
         return Response(
             {
                 "count": page.total,

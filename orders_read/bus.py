@@ -25,7 +25,8 @@ from eventstore.projections.consistency import DEFAULT_TIMEOUT, wait_until_passe
 from orders_read import filters
 from orders_read import queries as q
 from orders_read.access import Handler, OwnedResult, OwnedRows, OwnerInQuery, Public, Scope, StaffOnly, Viewer
-from orders_read.pages import paginate
+from orders_read.errors import NotFoundError
+from orders_read.pages import Page, paginate
 
 __all__ = ["ROUTES", "Answer", "Route", "Viewer", "ask", "check_routes"]
 
@@ -103,10 +104,25 @@ def ask(query: q.Query, *, viewer: Viewer, after: Checkpoint | None = None, time
             consistency = "fresh" if wait_until_passed(after, route.backed_by, timeout) else "stale"
         result = route.scope.answer(route.handler, query, viewer)
         if isinstance(query, q.ListQuery):
-            result = paginate(_narrowed(result, route, query), query.page)
+            result = _page(result, route, query)
         return Answer(result, consistency)
     finally:
         QUERY_SECONDS.labels(type(query).__name__).observe(time.perf_counter() - started)
+
+
+def _page(rows: Any, route: Route, query: q.ListQuery) -> Page[Any]:
+    """The page `query` asks for; of a `Preferred` answer, its preferred rows' unless none match anywhere."""
+    if not isinstance(rows, q.Preferred):
+        return paginate(_narrowed(rows, route, query), query.page)
+    try:
+        page = paginate(_narrowed(rows.rows, route, query), query.page)
+    except NotFoundError:  # a page past the end: the answer, if the preferred rows stand
+        if rows.matched_anywhere():
+            raise
+    else:
+        if page.items or rows.matched_anywhere():
+            return page
+    return paginate(_narrowed(rows.otherwise, route, query), query.page)
 
 
 def _narrowed(rows: Any, route: Route, query: q.ListQuery) -> Any:

@@ -7,7 +7,7 @@ query, access rules and read-your-writes waiting are not here but in the bus
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
@@ -151,18 +151,34 @@ def get_product(query: GetProduct) -> ProductView:
         raise NotFoundError("No such product.") from None
 
 
-def search_products(query: SearchProducts) -> QuerySet[ProductView]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Preferred:
+    """A list answered from `rows` unless no row of the table matches them at all, then from `otherwise`.
+
+    The bus pages `rows` first (its filters and order applied), and only when that page
+    is empty asks `matched_anywhere` (the table before any filter), so the common case,
+    where the preferred rows exist, is one statement with no probe in it. Only for public
+    rows: an access scope narrows a queryset, not this.
+    """
+
+    rows: QuerySet[Any]
+    matched_anywhere: Callable[[], bool]
+    otherwise: QuerySet[Any]
+
+
+def search_products(query: SearchProducts) -> QuerySet[ProductView] | Preferred:
     """Every word of the search must match sku, name or description (orders_read/search.py).
 
     PostgreSQL, through the GIN index on the tsvector, best matches first: the words as
-    whole words when the catalogue has a match for them all, else each word as a prefix
-    (a word still being typed: `bow` finds "Bowl"). Whole words first because a prefix
-    of a common word ("mug": "mugs", "mugster", ...) can match many times more products,
-    and ranking and counting them all put the large catalogue's p99 at 4x the small
-    one's. The probe is one index lookup inside the statement (`_TSQUERY_SQL`), not a
-    statement of its own, so a search costs no extra round trip. SQLite: each word as a
-    case-insensitive substring. A blank search is no filter; a search with no word in it
-    (`&&&`) finds nothing.
+    whole words when the catalogue has a product with them all, else each word as a
+    prefix (a word still being typed: `bow` finds "Bowl"). Whole words first because a
+    prefix of a common word ("mug": "mugs", "mugster", ...) can match many times more
+    products, and ranking and counting them all put the large catalogue's p99 at 4x the
+    small one's. The whole-word page is asked first (`Preferred`): when it has a row, the
+    catalogue has the words and nothing else is asked; only an empty page asks whether
+    any product (filters aside) has them all, and if none does, the prefix page answers.
+    SQLite: each word as a case-insensitive substring. A blank search is no filter; a
+    search with no word in it (`&&&`) finds nothing.
     """
     products = ProductView.objects.all()
     if not query.search.strip():
@@ -171,17 +187,11 @@ def search_products(query: SearchProducts) -> QuerySet[ProductView]:
     if not words:
         return products.none()
     if recorder_for(read_db_alias()).full_text_search:
-        # Ordering by rank (not an indexed column) also keeps the plan on the GIN index:
-        # ordered by product_id, PostgreSQL walks the primary key and filters row by row
-        # until a page is full, which grows with the catalogue. An explicit `ordering`
-        # replaces this order (orders_read/filters.py).
-        tsquery_params = _tsquery_params(words)
-        return products.extra(
-            select={"rank": f"ts_rank(search_vector, {_TSQUERY_SQL})"},
-            select_params=tsquery_params,
-            where=[f"search_vector @@ {_TSQUERY_SQL}"],
-            params=tsquery_params,
-            order_by=["-rank", "product_id"],
+        whole = whole_words_tsquery(words)
+        return Preferred(
+            rows=_matching(products, whole),
+            matched_anywhere=lambda: products.extra(where=[_MATCHES], params=[whole]).exists(),
+            otherwise=_matching(products, prefix_tsquery(words)),
         )
     every_word = Q()
     for word in words:
@@ -189,22 +199,24 @@ def search_products(query: SearchProducts) -> QuerySet[ProductView]:
     return products.filter(every_word)
 
 
-_PRODUCTS = ProductView._meta.db_table
-_TSQUERY_SQL = (
-    f"(SELECT CASE WHEN EXISTS (SELECT 1 FROM {_PRODUCTS} WHERE search_vector @@ to_tsquery('simple', %s))"
-    " THEN to_tsquery('simple', %s) ELSE to_tsquery('simple', %s) END)"
-)
-"""The whole words when some product has them all, else the prefixes.
-
-A scalar subquery, so PostgreSQL computes it once where the statement uses it (an
-InitPlan) and compares each row with that one tsquery (or scans the GIN index with it);
-a bare CASE inside to_tsquery() would be parsed again for every row of a sequential scan.
-"""
+_MATCHES = "search_vector @@ to_tsquery('simple', %s)"
 
 
-def _tsquery_params(words: list[str]) -> list[str]:
-    whole = whole_words_tsquery(words)
-    return [whole, whole, prefix_tsquery(words)]
+def _matching(products: QuerySet[ProductView], tsquery: str) -> QuerySet[ProductView]:
+    """The products matching `tsquery`, best ranked first.
+
+    Ordering by rank (not an indexed column) also keeps the plan on the GIN index:
+    ordered by product_id, PostgreSQL walks the primary key and filters row by row until
+    a page is full, which grows with the catalogue. An explicit `ordering` replaces this
+    order (orders_read/filters.py).
+    """
+    return products.extra(
+        select={"rank": "ts_rank(search_vector, to_tsquery('simple', %s))"},
+        select_params=[tsquery],
+        where=[_MATCHES],
+        params=[tsquery],
+        order_by=["-rank", "product_id"],
+    )
 
 
 def get_daily_sales(query: GetDailySales) -> QuerySet[DailySales]:

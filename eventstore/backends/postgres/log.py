@@ -44,6 +44,9 @@ SELECT: Final = ", ".join(EVENT_COLUMNS).replace("transaction_id", "transaction_
 
 _UNIQUE_STREAM_VERSION = "eventstore_event_stream_version"
 _CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+_RECORDED: set[tuple[str, Checkpoint]] = set()
+"""Tokens `is_recorded` found, per database name."""
+_RECORDED_MAX: Final = 10_000
 
 
 def xid(checkpoint: Checkpoint) -> list[Any]:
@@ -169,13 +172,27 @@ class PostgresLog:
         return Checkpoint(int(row[0]), int(row[1])) if row else None
 
     def is_recorded(self, checkpoint: Checkpoint, *, using: str) -> bool:
-        """One primary-key lookup; the transaction id must match too, so a made-up token is refused."""
+        """One primary-key lookup; the transaction id must match too, so a made-up token is refused.
+
+        A token found is remembered by the process: a client reading its own write sends
+        the same token on several reads, and the answer cannot change, since the log is
+        append-only and PostgreSQL never gives a transaction id twice (xid8 does not wrap).
+        A token not found is asked again: it may be a commit not yet visible here.
+        """
+        key = (connections[using].settings_dict["NAME"], checkpoint)
+        if key in _RECORDED:
+            return True
         with connections[using].cursor() as cursor:
             cursor.execute(
                 "SELECT transaction_id::text AS txid FROM eventstore_event WHERE position = %s", [checkpoint.position]
             )
             row = cursor.fetchone()
-        return row is not None and int(row[0]) == checkpoint.txid
+        if row is None or int(row[0]) != checkpoint.txid:
+            return False
+        if len(_RECORDED) >= _RECORDED_MAX:  # bounded: forgetting costs one lookup, never a wrong answer
+            _RECORDED.clear()
+        _RECORDED.add(key)
+        return True
 
     def is_readable(self, checkpoint: Checkpoint, *, using: str) -> bool:
         with connections[using].cursor() as cursor:

@@ -211,6 +211,17 @@ def test_a_checkpoint_is_recorded_only_as_it_was_given(rec: Backend, db: str):
     assert not rec.is_recorded(Checkpoint(checkpoint.txid, checkpoint.position + 1), using=db)
 
 
+def test_a_checkpoint_not_recorded_yet_is_found_once_it_is(rec: Backend, db: str):
+    """A token asked before its event is visible (or made up) is asked again, never remembered as missing."""
+    first = rec.insert_events([stream("Order-1", 0, "A")], using=db).checkpoint
+    assert rec.is_recorded(first, using=db) and rec.is_recorded(first, using=db)
+    nxt = rec.insert_events([stream("Order-2", 0, "A")], using=db).checkpoint
+    assert not rec.is_recorded(Checkpoint(nxt.txid, nxt.position + 1), using=db)
+    later = rec.insert_events([stream("Order-3", 0, "A")], using=db).checkpoint
+    assert later.position == nxt.position + 1  # the position asked for above, now recorded
+    assert rec.is_recorded(later, using=db)
+
+
 def test_counts_and_distinct_values_for_the_admin(rec: Backend, db: str):
     rec.insert_events([stream("Order-1", 0, "B", "A"), stream("Product-1", 0, "A")], using=db)
     assert rec.distinct_values("event_type", using=db) == ["A", "B"]
