@@ -55,8 +55,7 @@ class ProjectionThread(threading.Thread):
                     continue
                 self._woken.clear()
                 if not self.stop.is_set():
-                    self.catch_up()
-                    held_back = self._look_again_in(held_back)
+                    held_back = None if self.catch_up() else self._look_again_in(held_back)
         finally:
             connections.close_all()  # this thread's own
 
@@ -70,12 +69,15 @@ class ProjectionThread(threading.Thread):
             connections.close_all()
         return HELD_BACK_FIRST_SECONDS if previous is None else min(previous * 2, HELD_BACK_MAX_SECONDS)
 
-    def catch_up(self) -> int:
-        """One catch-up; an error is logged and left for the next wake-up, never the end of the thread."""
-        applied = 0
+    def catch_up(self) -> bool:
+        """One catch-up; True when it ended at the head (nothing committed is left unread).
+
+        An error is logged and left for the next wake-up, never the end of the thread.
+        """
+        applied, at_head = 0, False
         try:
             close_old_connections()
-            applied = runner.catch_up(self.projection)
+            applied, at_head = runner.catch_up_to_head(self.projection)
         except Exception:
             logger.exception("run_projector: catch-up of %s failed", self.projection)
             connections.close_all()  # a broken connection is reopened on the next catch-up
@@ -87,4 +89,4 @@ class ProjectionThread(threading.Thread):
                 applied,
                 extra={"projection": self.projection, "events": applied},
             )
-        return applied
+        return at_head

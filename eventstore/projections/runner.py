@@ -13,9 +13,11 @@ counts as one of its retries (`eventstore.projections.retries`).
 
 import functools
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -26,8 +28,10 @@ from eventstore.errors import ProjectionBusy
 from eventstore.log.positions import Checkpoint
 from eventstore.log.read import RecordedEvent, count_after, read_all
 from eventstore.models import ProjectionState
+from eventstore.projections import state_rows
 from eventstore.projections.base import Projection, Target, get_projection
 from eventstore.projections.retries import DatabaseUnavailable, TransientRetry
+from eventstore.projections.state_rows import StateRow
 from eventstore.projections.wakeups import leave_look_again_note, take_look_again_note
 from eventstore.routers import read_db_alias
 from eventstore.transient import is_transient, sqlstates
@@ -36,7 +40,37 @@ logger = logging.getLogger(__name__)
 
 Status = ProjectionState.Status
 IN_FLIGHT_WAIT_SECONDS = 1.0
+_IN_FLIGHT_FIRST_SLEEP = 0.002
 _IN_FLIGHT_MAX_SLEEP = 0.01  # a hidden event is usually a commit a few ms away: look often, briefly
+
+
+class _BatchCommits:
+    """Batches committed by this process's runners, so a runner waiting for hidden events wakes at each.
+
+    A batch's transaction holds a transaction id, and while it is open it hides every event
+    committed after it took that id from every reader of the log. Under steady appends
+    the transaction hiding a runner's next event is most often a batch of another
+    projection in the same process (`run_projector`'s threads, a threaded worker). No
+    NOTIFY follows such a commit, so the hidden runner would otherwise sleep out its
+    back-off; it waits on this instead, and the back-off only bounds the wait.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.count = 0
+
+    def committed(self) -> None:
+        with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+
+    def wait_after(self, seen: int, timeout: float) -> None:
+        """Until a batch commits after `seen` was read from `count`, or `timeout` passes."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.count != seen, timeout)
+
+
+batch_commits = _BatchCommits()
 
 
 _STATEMENT_TIMEOUT = "57014"
@@ -50,6 +84,16 @@ def ensure_state(projection: Projection) -> ProjectionState:
     return state
 
 
+class CatchUp(NamedTuple):
+    """How a catch-up ended: the events it read, and whether it saw the whole committed log read."""
+
+    events: int
+    at_head: bool
+    """True when it stopped because every committed event beyond the checkpoint was read;
+    False when it stopped for another reason (another runner held the projection, an open
+    transaction hid events for too long, the database was unavailable, `max_batches`)."""
+
+
 def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> int:
     """Advance the projection to the head of the log; returns the number of events read.
 
@@ -60,20 +104,28 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
     - the event is committed but not yet readable, because an older transaction of the
       cluster is still open (DESIGN.md): we look again after a short back-off.
     """
+    return catch_up_to_head(name, batch_size=batch_size, max_batches=max_batches).events
+
+
+def catch_up_to_head(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> CatchUp:
+    """`catch_up`, telling also whether it ended at the head, so a caller need not ask the database again."""
     projection = get_projection(name)
     retry = TransientRetry(name)
     size = batch_size or settings.PROJECTION_BATCH_SIZE
     total, batches, tried_again = 0, 0, False
     in_flight_deadline: float | None = None
-    sleep = 0.002
+    sleep = _IN_FLIGHT_FIRST_SLEEP
+    db = read_db_alias()
     try:
-        retry.call(lambda: ensure_state(projection))
+        if retry.call(lambda: state_rows.read(db, name)) is None:
+            retry.call(lambda: ensure_state(projection))
         while max_batches is None or batches < max_batches:
+            commits_seen = batch_commits.count  # before the read: a commit after it may have unhidden events
             try:
                 done = _advance_with_retries(projection, size, retry)
             except ProjectionBusy:
                 if tried_again:
-                    return total
+                    return CatchUp(total, at_head=False)
                 leave_look_again_note(name)
                 tried_again = True
                 continue
@@ -81,20 +133,20 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
             if done:
                 total += done
                 batches += 1
-                sleep = 0.002
+                sleep = _IN_FLIGHT_FIRST_SLEEP
                 continue
             if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
             if not retry.call(lambda: committed_but_unreadable(name)):
-                return total
+                return CatchUp(total, at_head=True)
             in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
-                return total  # a long transaction holds the log back; beat comes back for it
-            time.sleep(sleep)
+                return CatchUp(total, at_head=False)  # a long transaction holds the log back; beat comes back for it
+            batch_commits.wait_after(commits_seen, sleep)
             sleep = min(sleep * 2, _IN_FLIGHT_MAX_SLEEP)
     except DatabaseUnavailable as exc:
         logger.warning("projection %s: %s; stopping this round, the projection stays active", name, exc)
-    return total
+    return CatchUp(total, at_head=False)
 
 
 def committed_but_unreadable(name: str) -> bool:
@@ -105,7 +157,7 @@ def committed_but_unreadable(name: str) -> bool:
     """
     if connections[DEFAULT_DB_ALIAS].in_atomic_block:
         return False
-    state = ProjectionState.objects.using(read_db_alias()).filter(name=name).first()
+    state = state_rows.read(read_db_alias(), name)
     return state is not None and state.status == Status.ACTIVE and count_after(state.checkpoint) > 0
 
 
@@ -150,16 +202,14 @@ def advance(projection: Projection, size: int) -> int:
     is not, the batch is read again there.
     """
     db = read_db_alias()
-    seen = ProjectionState.objects.using(db).filter(name=projection.name).first()
+    seen = state_rows.read(db, projection.name)
     if seen is None or seen.status != Status.ACTIVE:
         return 0
     batch = read_all(seen.checkpoint, size)
     if not batch:
         return 0
     with transaction.atomic(using=db):
-        state = (
-            ProjectionState.objects.using(db).select_for_update(skip_locked=True).filter(name=projection.name).first()
-        )
+        state = state_rows.lock(db, projection.name)
         if state is None:
             raise ProjectionBusy
         if state.status != Status.ACTIVE:
@@ -170,7 +220,8 @@ def advance(projection: Projection, size: int) -> int:
                 return 0
         _skip_commit_flush(db)
         _apply(projection, state, batch, Target(using=db))
-        return len(batch)
+    batch_commits.committed()
+    return len(batch)
 
 
 def _skip_commit_flush(db: str) -> None:
@@ -183,25 +234,12 @@ def _skip_commit_flush(db: str) -> None:
     recorder_for(db).commit_without_flush(using=db)
 
 
-def _apply(projection: Projection, state: ProjectionState, batch: Sequence[RecordedEvent], target: Target) -> None:
+def _apply(projection: Projection, state: StateRow, batch: Sequence[RecordedEvent], target: Target) -> None:
     types = projection.handled_types()
-    skipped = set(state.skipped_positions)
-    handled = [e for e in batch if e.event_type in types and e.position not in skipped]
+    handled = [e for e in batch if e.event_type in types and e.position not in state.skipped]
     if handled:
         projection.apply(handled, target)
-    state.checkpoint = batch[-1].checkpoint
-    state.events_applied += len(handled)
-    state.last_event_at = batch[-1].recorded_at
-    state.save(
-        using=target.using,
-        update_fields=[
-            "checkpoint_txid",
-            "checkpoint_position",
-            "events_applied",
-            "last_event_at",
-            "updated_at",
-        ],
-    )
+    state_rows.move(target.using, projection.name, batch[-1].checkpoint, len(handled), batch[-1].recorded_at)
 
 
 def _isolate_failure(projection: Projection, retry: TransientRetry) -> int:

@@ -31,7 +31,10 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
    head under steady appends keeps reading what keeps coming, and projections taken
    in turn would each wait for the others' catch-ups to end. A wake-up that comes
    during a catch-up asks that thread for one more after it, which starts later than
-   the wake-up and so reads what was committed before it.
+   the wake-up and so reads what was committed before it. A runner whose next events
+   are committed but still hidden by an open transaction, most often another
+   projection's batch in the same process, looks again as soon as any batch of the
+   process commits (`runner.batch_commits`), its short back-off only bounding the wait.
 4. **Read-your-writes nudges.** A query waiting for a token
    (`eventstore.projections.consistency`) that keeps waiting calls `nudge` for the
    projections still behind: a trigger lost to a crash, or a catch-up that stopped
@@ -42,6 +45,8 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
 
 Everything after a commit is best-effort (`eventstore.post_commit`): the command has
 happened, and a failed wake-up only delays the views until the next mechanism looks.
+The mechanisms cover each other's gaps, so they are kept in this one module, longer
+than most, where the reasoning can be read whole.
 """
 
 import logging
@@ -182,8 +187,25 @@ def leave_look_again_note(name: str) -> None:
 
 
 def take_look_again_note(name: str) -> bool:
-    """True (and the note gone) when another runner asked this one to look once more."""
-    return bool(cache.delete(look_again_key(name)))
+    """True (and the note gone) when another runner asked this one to look once more.
+
+    Every catch-up asks this before it stops, so with Redis it goes through a client kept
+    on Django's cache client (`_kept_client`), not one built per call.
+    """
+    redis = redis_cache()
+    if redis is None:
+        return bool(cache.delete(look_again_key(name)))
+    return bool(_kept_client(redis).delete(redis.make_and_validate_key(look_again_key(name))))
+
+
+def _kept_client(redis: RedisCache) -> Any:
+    """A redis-py client on the cache's own pool, made once per process (see `_set_flags_script`)."""
+    holder = redis._cache
+    client = getattr(holder, "_eventstore_client", None)
+    if client is None:
+        client = holder.get_client(write=True)
+        holder._eventstore_client = client  # type: ignore[attr-defined]  # Django declares no such attribute
+    return client
 
 
 # 3. NOTIFY, coalesced ----------------------------------------------------------------

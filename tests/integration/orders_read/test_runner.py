@@ -3,6 +3,7 @@ poison events that stop one projection only, and no event applied twice."""
 
 import random
 import threading
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from eventstore.log.append import ANY, RecordedEvent, StreamWrite, append, read_all
+from eventstore.log.append import ANY, RecordedEvent, StreamWrite, append, head, read_all
 from eventstore.log.positions import ORIGIN
 from eventstore.models import ProjectionState
 from eventstore.projections import runner
@@ -210,3 +211,48 @@ def test_two_runners_at_once_never_apply_an_event_twice(monkeypatch: pytest.Monk
     (day,) = DailySales.objects.all()
     assert (day.orders, day.cancelled) == (60, 15)
     assert sum(state(n).events_applied for n in NAMES) == len(expected)
+
+
+@pytest.mark.postgres
+def test_a_runner_held_back_by_another_projections_batch_looks_again_when_that_batch_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch that hides the next event is another projection's: its commit, not a back-off, ends the wait."""
+    log = small_shop()
+    catch_up_all()
+    for name in NAMES:
+        assert state(name).status == "active"
+    monkeypatch.setattr(runner, "IN_FLIGHT_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(runner, "_IN_FLIGHT_FIRST_SLEEP", 30.0)  # a back-off this long would fail the test
+    monkeypatch.setattr(runner, "_IN_FLIGHT_MAX_SLEEP", 30.0)
+    daily_sales = get_projection("daily_sales")
+    real_apply = daily_sales.apply
+    applying, release = threading.Event(), threading.Event()
+
+    def held_open(batch: Sequence[RecordedEvent], target: Target) -> None:
+        real_apply(batch, target)
+        applying.set()
+        release.wait(30)  # the batch's transaction stays open, its transaction id with it
+
+    monkeypatch.setattr(daily_sales, "apply", held_open)
+    log.order("dave", [("A", 1)])
+    wait_readable()
+    blocker = threading.Thread(target=lambda: (runner.catch_up("daily_sales"), connections.close_all()))
+    blocker.start()
+    assert applying.wait(30)
+    hidden, _ = log.order("erin", [("B", 1)])  # committed after the open batch took its transaction id
+    result: list[runner.CatchUp] = []
+    waiter = threading.Thread(
+        target=lambda: (result.append(runner.catch_up_to_head("order_summary")), connections.close_all())
+    )
+    waiter.start()
+    time.sleep(0.5)
+    assert not OrderSummary.objects.filter(pk=hidden).exists()  # hidden while the other batch is open
+    released_at = time.monotonic()
+    release.set()
+    waiter.join(20)
+    blocker.join(20)
+    assert time.monotonic() - released_at < 10  # woken by the commit, long before its 30 s back-off
+    assert result and result[0].at_head
+    assert OrderSummary.objects.filter(pk=hidden).exists()
+    assert state("order_summary").checkpoint == head()
