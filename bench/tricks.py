@@ -6,14 +6,44 @@ switched off beside the server with all of them, and reports the difference. Set
 `BENCH_WITHOUT` to a comma-separated list of names; bench.plainshop's `ready()` applies
 it. What each name puts back is the plain Django way of doing the same thing:
 
+- `prepared`: the store's hot statements (the append, the aggregate load, NOTIFY) run
+  on Django's own cursor, bound client-side and planned on every call, instead of a
+  bare psycopg cursor kept on the connection with server-side prepared statements.
 - `pipeline`: the per-projection "pending" flags are set with one `cache.add` each
-  (Django's cache API), instead of by one script in one round trip on Redis's own
-  client, kept for the process.
+  (Django's cache API), instead of in one pipelined round trip on Redis's private client.
+- `libpq_append`: a standalone append (outside any transaction) runs on the prepared
+  psycopg cursor, instead of in one `PQexecPrepared` call with the GIL released. A
+  command whose loads need no transaction of their own appends this way too (the
+  expected versions carry the concurrency check), so both bench/append.py and
+  bench/commands.py weigh it.
 """
 
-TRICKS = ("pipeline",)
+from collections.abc import Sequence
+from typing import Any
+
+TRICKS = ("prepared", "pipeline", "libpq_append")
 """The tricks on a command's path, which bench/commands.py weighs."""
 ALL_TRICKS = TRICKS
+
+
+class _DjangoCursor:
+    """What the store asks of its prepared cursor, done through Django's cursor wrapper."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._rows: list[tuple[Any, ...]] = []
+
+    def execute(self, sql: str, params: Sequence[Any], prepare: bool | None = None) -> "_DjangoCursor":
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            self._rows = cursor.fetchall() if cursor.description else []
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
 
 
 def disable(names: str) -> list[str]:
@@ -22,8 +52,19 @@ def disable(names: str) -> list[str]:
     unknown = set(wanted) - set(ALL_TRICKS)
     if unknown:
         raise ValueError(f"unknown tricks {sorted(unknown)}; known: {ALL_TRICKS}")
+    if "prepared" in wanted:
+        from eventstore.backends.postgres import log
+
+        log.prepared_cursor = _DjangoCursor
     if "pipeline" in wanted:
         from eventstore.projections import wakeups
 
         wakeups.redis_cache = lambda: None
+    if "libpq_append" in wanted:
+        from eventstore.backends.postgres import log
+
+        def on_the_cursor(connection: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return log.prepared_cursor(connection).execute(sql, params, prepare=True).fetchall()
+
+        log.execute_alone = on_the_cursor
     return wanted

@@ -1,1 +1,1 @@
-"""PostgreSQL's backend: the recorder (`log`), view and rebuild tables, tamper reads, LISTEN."""
+"""PostgreSQL's backend: the recorder (`log`), view and rebuild tables, tamper reads, LISTEN, prepared statements."""

@@ -1,10 +1,9 @@
 """PostgreSQL's recorder: the log's rows, aggregates' loads, the command transaction, NOTIFY.
 
 Raw SQL on purpose: this is the hot path of every command, and the ORM costs several
-times the SQL it sends. An append is one statement that checks the expected versions
-and inserts; alone (autocommit) it is its own transaction. Statements go through
-Django's cursor: keeping them prepared on a cursor of our own paid less than 3 % of a
-command over HTTP (bench/commands.py), too little for a cursor Django does not manage.
+times the SQL it sends. An append is one prepared statement that checks the expected
+versions and inserts; alone (autocommit) it goes down in a single libpq call
+(`prepared.execute_alone`). bench/append.py and bench/commands.py measure both.
 
 Readers order the log by (transaction_id, position) and take only events of
 transactions older than every running one (`READABLE`): positions come from a
@@ -27,6 +26,7 @@ from psycopg import IsolationLevel
 
 from eventstore.backends.postgres import roles
 from eventstore.backends.postgres.listener import PostgresListener
+from eventstore.backends.postgres.prepared import execute_alone, prepared_cursor
 from eventstore.backends.recorder import EVENT_COLUMNS, FoldRow, Inserted, Row, StreamRows
 from eventstore.backends.standard_sql import SNAPSHOT_INSERT, SNAPSHOT_ON_CONFLICT
 from eventstore.log.positions import Checkpoint
@@ -85,9 +85,13 @@ class PostgresLog:
                 events.extend(row)
         sql = _append_statement(len(streams), len(events) // 7)
         params.extend(events)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows: Sequence[Sequence[Any]] = cursor.fetchall()
+        if alone:
+            rows: Sequence[Sequence[Any]] = execute_alone(connection, sql, params)
+        else:
+            cursor = prepared_cursor(connection)
+            with connection.wrap_database_errors:
+                cursor.execute(sql, params, prepare=True)
+                rows = cursor.fetchall()
         actual = [0] * len(streams)
         position = txid = None
         for index, actual_version, last_position, last_txid in rows:
@@ -220,9 +224,12 @@ class PostgresLog:
     # Aggregates ------------------------------------------------------------------------
 
     def select_aggregates(self, snapshot_schema: int, stream_ids: Sequence[str], *, using: str) -> list[FoldRow]:
-        params: list[Any] = [snapshot_schema, *stream_ids, *(x for sid in stream_ids for x in (sid, sid))]
-        with connections[using].cursor() as cursor:
-            cursor.execute(_aggregates_statement(len(stream_ids)), params)
+        """Prepared once per connection and number of streams: planning costs more than running it."""
+        connection = connections[using]
+        params = [snapshot_schema, *stream_ids, *(x for sid in stream_ids for x in (sid, sid))]
+        cursor = prepared_cursor(connection)
+        with connection.wrap_database_errors:
+            cursor.execute(_aggregates_statement(len(stream_ids)), params, prepare=True)
             return cursor.fetchall()
 
     def upsert_snapshot(
@@ -255,9 +262,14 @@ class PostgresLog:
     # Wake-ups --------------------------------------------------------------------------
 
     def notify(self, channel: str, *, using: str) -> None:
-        """NOTIFY in a tiny transaction of its own that does not wait for the WAL flush (it carries no data)."""
-        with connections[using].cursor() as cursor:
-            cursor.execute(_NOTIFY_SQL, [channel])
+        """NOTIFY in a tiny transaction of its own that does not wait for the WAL flush (it carries no data).
+
+        On the append's bare prepared cursor: Django's cursor wrappers cost more Python than the statement.
+        """
+        connection = connections[using]
+        cursor = prepared_cursor(connection)
+        with connection.wrap_database_errors:
+            cursor.execute(_NOTIFY_SQL, [channel], prepare=True)
 
     def grant_runtime_role(self, name: str, password: str, *, view_tables: Collection[str] | None, using: str) -> int:
         return roles.grant_runtime_role(name, password, view_tables=view_tables, using=using)

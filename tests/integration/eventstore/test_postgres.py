@@ -222,7 +222,32 @@ def index_scans(node: dict) -> list[dict]:
     return found
 
 
-def test_a_load_inside_a_command_transaction_sees_its_own_appends() -> None:
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql = false")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_the_hot_path_statements_are_prepared_once_per_connection_and_shape() -> None:
+    from eventstore.aggregates.loading import load_many
+    from orders_write.aggregates import Product
+
+    connection.close()  # a new connection: nothing prepared by earlier tests
+    for version in range(3):
+        append(StreamWrite("Product-prep-a", version, [received("prep-a")]))
+        append(StreamWrite("Product-prep-b", version, [received("prep-b")]))
+        loaded = load_many(Product, ["prep-a", "prep-b"])
+        assert {sku: p.version for sku, p in loaded.items()} == {"prep-a": version + 1, "prep-b": version + 1}
+    load_many(Product, ["prep-a"])  # another shape: a statement of its own
+
+    statements = _prepared_statements()
+    appends = [s for s in statements if "INSERT INTO eventstore_event" in s]
+    loads = [s for s in statements if "FROM eventstore_snapshot" in s]
+    assert len(appends) == 1  # six appends of one shape, one plan
+    assert len(loads) == 2  # two products, one product
+
+
+def test_a_prepared_load_inside_a_command_transaction_sees_its_own_appends() -> None:
     from eventstore.aggregates.loading import load_many
     from orders_write.aggregates import Product
 
@@ -261,6 +286,15 @@ def test_a_snapshot_commits_without_waiting_for_the_flush_and_only_its_own_trans
 def _stream_versions(raw_pg: psycopg.Connection, stream_id: str) -> list[int]:
     rows = raw_pg.execute("SELECT version FROM eventstore_event WHERE stream_id = %s ORDER BY version", [stream_id])
     return [version for (version,) in rows]
+
+
+def test_a_standalone_append_survives_the_server_forgetting_its_prepared_statement(raw_pg) -> None:
+    """A pooler or `DISCARD ALL` drops prepared statements under a live connection: prepare again, once."""
+    append(StreamWrite("Product-forgot", NO_STREAM, [received("forgot")]))
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    append(StreamWrite("Product-forgot", 1, [received("forgot")]))
+    assert _stream_versions(raw_pg, "Product-forgot") == [1, 2]
 
 
 def test_a_standalone_append_on_a_killed_connection_is_a_database_error_and_the_next_one_reconnects(
