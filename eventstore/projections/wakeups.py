@@ -128,7 +128,7 @@ def _set_flags_script(redis: RedisCache) -> Script:
     client_holder = redis._cache
     script: Script | None = getattr(client_holder, "_eventstore_set_flags", None)
     if script is None:
-        script = client_holder.get_client(write=True).register_script(SET_FLAGS_SCRIPT)
+        script = _kept_client(redis).register_script(SET_FLAGS_SCRIPT)
         client_holder._eventstore_set_flags = script  # type: ignore[attr-defined]  # Django declares no such attribute
     return script
 
