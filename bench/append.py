@@ -10,8 +10,7 @@ the best raw psycopg can do with the same row (one prepared INSERT, one round tr
 hash-chain trigger (what tamper evidence costs a writer). The 4-writer
 run shows that writers of different streams do not wait for each other. Writers are
 processes, as gunicorn's and Celery's are (threads in one process would measure the
-GIL). The store also runs with its single-call libpq append switched off
-(bench/tricks.py), so `libpq_append_pays_pct` says what that trick is worth.
+GIL).
 
 Runs on PostgreSQL from DATABASE_URL in a scratch database (`bench_append`) that it
 creates, migrates and drops. Prints one line per measurement, and last one JSON object.
@@ -172,10 +171,6 @@ def _writer_process(kind: str, url: str, writer: int, start_at: float, seconds: 
         work = psycopg_autocommit_writer(url, writer, UNHASHED_TABLE)
     else:
         setup_django(url, migrate=False)
-        if kind == "store_without_libpq_append":
-            from bench.tricks import disable
-
-            disable("libpq_append")
         work = store_writer(writer)
     time.sleep(max(0.0, start_at - time.time()))
     out.put(work(start_at + seconds))
@@ -234,12 +229,10 @@ def main() -> None:
         result = medians(
             {
                 "store 1 writer": ("store", 1),
-                "store without libpq_append 1 writer": ("store_without_libpq_append", 1),
                 "psycopg 1 writer": ("psycopg", 1),
                 "psycopg autocommit 1 writer": ("psycopg_autocommit", 1),
                 "psycopg autocommit unhashed 1": ("psycopg_autocommit_unhashed", 1),
                 "store 4 writers": ("store", 4),
-                "store without libpq_append 4": ("store_without_libpq_append", 4),
                 "psycopg 4 writers": ("psycopg", 4),
             },
             scratch,
@@ -249,7 +242,6 @@ def main() -> None:
         store1, raw1 = result["store 1 writer"], result["psycopg 1 writer"]
         auto1, unhashed1 = result["psycopg autocommit 1 writer"], result["psycopg autocommit unhashed 1"]
         store4, raw4 = result["store 4 writers"], result["psycopg 4 writers"]
-        plain1, plain4 = result["store without libpq_append 1 writer"], result["store without libpq_append 4"]
     finally:
         from django.db import connections
 
@@ -273,10 +265,6 @@ def main() -> None:
                 "writers4_speedup": round(store4 / store1, 2),
                 "psycopg_writers4_events_per_s": round(raw4),
                 "writers": "processes",
-                "without_libpq_append_events_per_s": round(plain1),
-                "without_libpq_append_writers4_events_per_s": round(plain4),
-                "libpq_append_pays_pct": round((store1 / plain1 - 1) * 100, 1),
-                "libpq_append_pays_pct_writers4": round((store4 / plain4 - 1) * 100, 1),
             }
         )
     )

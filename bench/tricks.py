@@ -11,17 +11,12 @@ it. What each name puts back is the plain Django way of doing the same thing:
   bare psycopg cursor kept on the connection with server-side prepared statements.
 - `pipeline`: the per-projection "pending" flags are set with one `cache.add` each
   (Django's cache API), instead of in one pipelined round trip on Redis's private client.
-- `libpq_append`: a standalone append (outside any transaction) runs on the prepared
-  psycopg cursor, instead of in one `PQexecPrepared` call with the GIL released. A
-  command whose loads need no transaction of their own appends this way too (the
-  expected versions carry the concurrency check), so both bench/append.py and
-  bench/commands.py weigh it.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-TRICKS = ("prepared", "pipeline", "libpq_append")
+TRICKS = ("prepared", "pipeline")
 """The tricks on a command's path, which bench/commands.py weighs."""
 ALL_TRICKS = TRICKS
 
@@ -60,11 +55,4 @@ def disable(names: str) -> list[str]:
         from eventstore.projections import wakeups
 
         wakeups.redis_cache = lambda: None
-    if "libpq_append" in wanted:
-        from eventstore.backends.postgres import log
-
-        def on_the_cursor(connection: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-            return log.prepared_cursor(connection).execute(sql, params, prepare=True).fetchall()
-
-        log.execute_alone = on_the_cursor
     return wanted

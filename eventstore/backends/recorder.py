@@ -115,11 +115,11 @@ class Recorder(Protocol):
         Raises `eventstore.errors.RoleRefused` for a role that would hold more than it needs.
         """
 
-    def insert_events(self, streams: Sequence[StreamRows], *, using: str, alone: bool = False) -> Inserted:
+    def insert_events(self, streams: Sequence[StreamRows], *, using: str) -> Inserted:
         """Check every stream's expected version and insert all events or none.
 
-        `alone`: no transaction is open (autocommit) and only a backend with
-        `single_statement_append` is asked so.
+        Called in autocommit, outside any transaction, only on a backend with
+        `single_statement_append`; otherwise inside the command's transaction.
         """
 
     def is_write_conflict(self, exc: BaseException) -> bool:

@@ -168,23 +168,21 @@ def append(
         # Nothing else to commit: the one statement is its own transaction.
         expected = [(w.stream_id, w.expected_version) for w in writes]
         with _ConflictsAsConcurrencyErrors(expected, using, recorder):
-            result = _record(recorder, writes, metadata or {}, using, alone=True)
+            result = _record(recorder, writes, metadata or {}, using)
         after_append(using)
         return result
     with command_transaction(using):
         pending = _pending_writes.get()
         if pending is not None:
             pending.extend((w.stream_id, w.expected_version) for w in writes)
-        result = _record(recorder, writes, metadata or {}, using, alone=False)
+        result = _record(recorder, writes, metadata or {}, using)
         transaction.on_commit(lambda: after_append(using), using=using, robust=True)
         return result
 
 
-def _record(
-    recorder: Recorder, writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str, *, alone: bool
-) -> AppendResult:
+def _record(recorder: Recorder, writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str) -> AppendResult:
     """The one path of every append: rows to the recorder, its versions checked against the expected ones."""
-    inserted = recorder.insert_events([_stream_rows(w, metadata) for w in writes], using=using, alone=alone)
+    inserted = recorder.insert_events([_stream_rows(w, metadata) for w in writes], using=using)
     versions: dict[str, int] = {}
     for write, actual in zip(writes, inserted.actual_versions, strict=True):
         if write.expected_version != ANY and write.expected_version != actual:

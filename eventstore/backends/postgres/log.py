@@ -2,8 +2,8 @@
 
 Raw SQL on purpose: this is the hot path of every command, and the ORM costs several
 times the SQL it sends. An append is one prepared statement that checks the expected
-versions and inserts; alone (autocommit) it goes down in a single libpq call
-(`prepared.execute_alone`). bench/append.py and bench/commands.py measure both.
+versions and inserts, alone (autocommit: its own transaction) or inside the
+command's transaction.
 
 Readers order the log by (transaction_id, position) and take only events of
 transactions older than every running one (`READABLE`): positions come from a
@@ -26,7 +26,7 @@ from psycopg import IsolationLevel
 
 from eventstore.backends.postgres import roles
 from eventstore.backends.postgres.listener import PostgresListener
-from eventstore.backends.postgres.prepared import execute_alone, prepared_cursor
+from eventstore.backends.postgres.prepared import prepared_cursor
 from eventstore.backends.recorder import EVENT_COLUMNS, FoldRow, Inserted, Row, StreamRows
 from eventstore.backends.standard_sql import SNAPSHOT_INSERT, SNAPSHOT_ON_CONFLICT
 from eventstore.log.positions import Checkpoint
@@ -63,16 +63,16 @@ class PostgresLog:
 
     # Writing ---------------------------------------------------------------------------
 
-    def insert_events(self, streams: Sequence[StreamRows], *, using: str, alone: bool = False) -> Inserted:
+    def insert_events(self, streams: Sequence[StreamRows], *, using: str) -> Inserted:
         """Check every expected version and insert, in one statement (one round trip).
 
         The versions are read from the transaction's snapshot inside the INSERT; a
         stream that is not where the writer expected gets no rows, and neither does
         any other. A concurrent writer that got there first makes the INSERT fail on
         the unique `(stream_id, version)` constraint (REPEATABLE READ: it cannot see
-        that row). `alone` is as safe as REPEATABLE READ: the statement's snapshot is
-        taken before its xid is assigned, so any version it sees committed has a
-        smaller xid than its own, and the tail can never deliver v(n+1) before v(n).
+        that row). Alone in autocommit it is as safe as REPEATABLE READ: the statement's
+        snapshot is taken before its xid is assigned, so any version it sees committed
+        has a smaller xid than its own, and the tail can never deliver v(n+1) before v(n).
         """
         connection = connections[using]
         params: list[Any] = []
@@ -85,13 +85,9 @@ class PostgresLog:
                 events.extend(row)
         sql = _append_statement(len(streams), len(events) // 7)
         params.extend(events)
-        if alone:
-            rows: Sequence[Sequence[Any]] = execute_alone(connection, sql, params)
-        else:
-            cursor = prepared_cursor(connection)
-            with connection.wrap_database_errors:
-                cursor.execute(sql, params, prepare=True)
-                rows = cursor.fetchall()
+        cursor = prepared_cursor(connection)
+        with connection.wrap_database_errors:
+            rows = cursor.execute(sql, params, prepare=True).fetchall()
         actual = [0] * len(streams)
         position = txid = None
         for index, actual_version, last_position, last_txid in rows:

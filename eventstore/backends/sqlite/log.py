@@ -29,7 +29,7 @@ class SqliteLog:
     transaction_id_type = None
     transaction_id_as_text = False
 
-    def insert_events(self, streams: Sequence[StreamRows], *, using: str, alone: bool = False) -> Inserted:
+    def insert_events(self, streams: Sequence[StreamRows], *, using: str) -> Inserted:
         """Read the versions, then insert: the IMMEDIATE transaction keeps them true in between."""
         connection = connections[using]
         current = self.stream_versions([s.stream_id for s in streams], using=using)
