@@ -7,9 +7,16 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
    `after_append` sends `events_committed`; its receiver `request_catch_up` sets a
    per-projection "pending" flag in the cache (Redis in production, all flags in one
    pipelined round trip) and queues `catch_up_projection` only for the flags it set.
-   A burst of commits thus queues one task per projection, not one per commit; the
-   task clears its flag first (`clear_pending`), so a commit landing while it runs
-   queues exactly one more. A flag outlives a lost task for PENDING_TTL_SECONDS at most.
+   A burst of commits thus queues one task per projection, not one per commit. The
+   flag stays set while the task's catch-up runs (`HeldTrigger`): a runner at the head
+   under steady appends keeps reading what keeps coming, and a task queued by each
+   commit it will read anyway would only find the projection busy, yet take a worker
+   slot, so that the next projection's catch-up waits in the broker behind it. Before
+   it stops, the runner clears the flag and looks once more: a commit after the clear
+   queues a task of its own, one before it is read by that last look. A runner that
+   stops because another one holds the projection leaves the flag to the holder. A
+   flag outlives a lost task or a killed worker for PENDING_TTL_SECONDS at most, and
+   beat's catch-ups, which pass the flags, clear it sooner.
 2. **Look-again notes.** A runner that finds the projection held by another worker
    (its checkpoint row is locked) cannot wait for it without occupying a worker
    thread; it leaves a note (`leave_look_again_note`), and the holder, before it
@@ -75,17 +82,61 @@ LOOK_AGAIN_TTL_SECONDS: Final = 60
 
 
 def pending_key(name: str) -> str:
-    """The cache key of a projection's "a catch-up is queued and not started yet" flag."""
+    """The cache key of a projection's "a catch-up is queued or running and will look again" flag."""
     return f"eventstore:catch-up-pending:{name}"
 
 
 def clear_pending(name: str) -> None:
-    """A catch-up starts: commits from now on need a task of their own."""
-    cache.delete(pending_key(name))
+    """A catch-up is about to stop: commits from now on need a task of their own."""
+    redis = redis_cache()
+    if redis is None:
+        cache.delete(pending_key(name))
+        return
+    _kept_client(redis).delete(redis.make_and_validate_key(pending_key(name)))
+
+
+def retake_pending(name: str) -> bool:
+    """A catch-up that cleared the flag found more to read: set it again (True) unless a commit queued a task since."""
+    redis = redis_cache()
+    if redis is None:
+        return bool(cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS))
+    key = redis.make_and_validate_key(pending_key(name))
+    return bool(_kept_client(redis).set(key, 1, nx=True, ex=PENDING_TTL_SECONDS))
+
+
+class HeldTrigger:
+    """A task's catch-up holding its projection's pending flag until it stops (see 1. above).
+
+    Commits find the flag set and queue nothing while the runner reads on. Before it stops
+    at the head the runner `release`s the flag and looks once more; when that look finds
+    events, `reading_on` sets the flag again, so only a commit that lands between the two
+    queues a task. A task queued in that moment may run and stop at once, finding the
+    projection busy, with the flag still set: so the runner clears the flag again at every
+    stop, not only at its first. Every cache call is best-effort: with the cache
+    unreachable, beat's catch-ups bring the views along.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.released = False
+
+    def release(self) -> bool:
+        """Clear the flag unless cleared since the last batch; True when it was, and the runner must look once more."""
+        if self.released:
+            return False
+        best_effort("cache", clear_pending, self.name)
+        self.released = True
+        return True
+
+    def reading_on(self) -> None:
+        """The runner applied a batch: it must release the flag again before it stops, and holds it meanwhile."""
+        if self.released:
+            best_effort("cache", retake_pending, self.name)
+            self.released = False
 
 
 def request_catch_up_of(name: str) -> None:
-    """Queue a catch-up unless one is already waiting to start."""
+    """Queue a catch-up unless one is already waiting to start or running."""
     from eventstore.tasks import catch_up_projection
 
     if not cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS):
