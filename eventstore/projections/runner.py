@@ -148,8 +148,8 @@ def catch_up_to_head(
             if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
             if not retry.call(lambda: committed_but_unreadable(name)):
-                if trigger is not None and trigger.release():
-                    continue  # commits from now on queue a task of their own; those before are read now
+                if trigger is not None and not trigger.may_stop():
+                    continue  # a last look, for the commits that found the flag still set
                 return CatchUp(total, at_head=True)
             in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
@@ -160,7 +160,7 @@ def catch_up_to_head(
         logger.warning("projection %s: %s; stopping this round, the projection stays active", name, exc)
     finally:
         if trigger is not None and not left_to_holder:
-            trigger.release()  # stopping short of the head (or failing): the next commit must queue a task
+            trigger.stop_short()  # a no-op after a stop at the head, which deleted the flag already
     return CatchUp(total, at_head=False)
 
 
