@@ -142,6 +142,7 @@ def catch_up_to_head(
                 total += done
                 batches += 1
                 sleep = _IN_FLIGHT_FIRST_SLEEP
+                in_flight_deadline = None  # the wait is for a transaction that holds the log back, not for this run
                 if trigger is not None:
                     trigger.reading_on()
                 continue
