@@ -54,11 +54,10 @@ def freeze_start_up_heap(**kwargs: Any) -> None:
 
     Those objects are most of a worker's heap and live as long as the process, yet a
     full collection walks every one of them holding the GIL: under steady catch-ups it
-    came every few seconds and paused every task thread of the worker at once, each
-    time for longer than a catch-up of the whole backlog it left behind. Frozen, they
-    are never walked again; what tasks allocate is collected as before. Sent in the
-    process that runs the tasks: the worker's own for a threads or solo pool, each
-    child's for prefork.
+    came every few seconds and paused every task thread of the worker at once, and the
+    views' lag grew by the whole pause. Frozen, they are never walked again; what tasks
+    allocate is collected as before. `worker_ready` comes in the worker's own process
+    (where a threads pool runs its tasks), `worker_process_init` in each prefork child.
     """
     gc.collect()
     gc.freeze()
