@@ -498,6 +498,8 @@ def _write_orders(
     out.put(None)
 
 
+# The projections' worker as README and compose run it (compose/projections/start): catch-ups on
+# their own queue (PROJECTION_QUEUE, set below to the bench's), a pool of four threads.
 WORKER = [
     sys.executable,
     "-m",
@@ -643,6 +645,7 @@ def main() -> None:
     os.environ.update(
         DATABASE_URL=scratch,
         CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+        PROJECTION_QUEUE=QUEUE,
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECURE_SSL_REDIRECT="0",
     )  # a deployment's settings (debug off), but its test client speaks plain HTTP

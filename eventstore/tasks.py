@@ -14,9 +14,8 @@ from eventstore.projections.base import all_projections
 
 @shared_task(acks_late=True, ignore_result=True)
 def catch_up_projection(name: str) -> int:
-    """Advance one projection to the head of the log."""
-    wakeups.clear_pending(name)
-    return runner.catch_up(name)
+    """Advance one projection to the head of the log, holding its pending flag until it stops (`HeldTrigger`)."""
+    return runner.catch_up(name, trigger=wakeups.HeldTrigger(name))
 
 
 @shared_task(ignore_result=True, expires=10)

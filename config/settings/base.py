@@ -230,6 +230,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Catch-ups go to a queue of their own, consumed by a worker with a pool of threads
+# (README, compose's `projections`): a catch-up under steady appends reads on for seconds,
+# and the views' lag then depends on a free slot at each commit, which a rebuild or a
+# log verification must not take. A threads pool also wakes a catch-up held back by
+# another projection's open batch at that batch's commit (`runner.batch_commits`), and
+# hands a task over without a process hop. It enforces no time limits, so every other
+# task (rebuilds clean up at their soft limit) stays on the default queue's prefork
+# worker. Unset, catch-ups share the default queue (one worker does everything).
+PROJECTION_QUEUE = env.str("PROJECTION_QUEUE", default="")
+CELERY_TASK_ROUTES = {"eventstore.tasks.catch_up_projection": {"queue": PROJECTION_QUEUE}} if PROJECTION_QUEUE else {}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith("redis://"):

@@ -32,7 +32,7 @@ from eventstore.projections import state_rows
 from eventstore.projections.base import Projection, Target, get_projection
 from eventstore.projections.retries import DatabaseUnavailable, TransientRetry
 from eventstore.projections.state_rows import StateRow
-from eventstore.projections.wakeups import leave_look_again_note, take_look_again_note
+from eventstore.projections.wakeups import HeldTrigger, leave_look_again_note, take_look_again_note
 from eventstore.routers import read_db_alias
 from eventstore.transient import is_transient, sqlstates
 
@@ -94,7 +94,9 @@ class CatchUp(NamedTuple):
     transaction hid events for too long, the database was unavailable, `max_batches`)."""
 
 
-def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> int:
+def catch_up(
+    name: str, *, batch_size: int | None = None, max_batches: int | None = None, trigger: HeldTrigger | None = None
+) -> int:
     """Advance the projection to the head of the log; returns the number of events read.
 
     Two ways a committed event could be left waiting for beat, both closed here:
@@ -103,11 +105,15 @@ def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | Non
       the lock once more ourselves, instead of occupying a worker thread in a wait;
     - the event is committed but not yet readable, because an older transaction of the
       cluster is still open (DESIGN.md): we look again after a short back-off.
+    A Celery catch-up passes the `trigger` it was queued by: the runner holds that
+    projection's pending flag while it reads on, and clears it before its last look.
     """
-    return catch_up_to_head(name, batch_size=batch_size, max_batches=max_batches).events
+    return catch_up_to_head(name, batch_size=batch_size, max_batches=max_batches, trigger=trigger).events
 
 
-def catch_up_to_head(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> CatchUp:
+def catch_up_to_head(
+    name: str, *, batch_size: int | None = None, max_batches: int | None = None, trigger: HeldTrigger | None = None
+) -> CatchUp:
     """`catch_up`, telling also whether it ended at the head, so a caller need not ask the database again."""
     projection = get_projection(name)
     retry = TransientRetry(name)
@@ -116,6 +122,7 @@ def catch_up_to_head(name: str, *, batch_size: int | None = None, max_batches: i
     in_flight_deadline: float | None = None
     sleep = _IN_FLIGHT_FIRST_SLEEP
     db = read_db_alias()
+    left_to_holder = False
     try:
         if retry.call(lambda: state_rows.read(db, name)) is None:
             retry.call(lambda: ensure_state(projection))
@@ -125,6 +132,7 @@ def catch_up_to_head(name: str, *, batch_size: int | None = None, max_batches: i
                 done = _advance_with_retries(projection, size, retry)
             except ProjectionBusy:
                 if tried_again:
+                    left_to_holder = True  # the holder clears the flag when it stops, after reading on
                     return CatchUp(total, at_head=False)
                 leave_look_again_note(name)
                 tried_again = True
@@ -134,10 +142,15 @@ def catch_up_to_head(name: str, *, batch_size: int | None = None, max_batches: i
                 total += done
                 batches += 1
                 sleep = _IN_FLIGHT_FIRST_SLEEP
+                in_flight_deadline = None  # the wait is for a transaction that holds the log back, not for this run
+                if trigger is not None:
+                    trigger.reading_on()
                 continue
             if take_look_again_note(name):
                 continue  # a runner that found us busy asked us to look once more
             if not retry.call(lambda: committed_but_unreadable(name)):
+                if trigger is not None and not trigger.may_stop():
+                    continue  # a last look, for the commits that found the flag still set
                 return CatchUp(total, at_head=True)
             in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
@@ -146,6 +159,9 @@ def catch_up_to_head(name: str, *, batch_size: int | None = None, max_batches: i
             sleep = min(sleep * 2, _IN_FLIGHT_MAX_SLEEP)
     except DatabaseUnavailable as exc:
         logger.warning("projection %s: %s; stopping this round, the projection stays active", name, exc)
+    finally:
+        if trigger is not None and not left_to_holder:
+            trigger.stop_short()  # a no-op after a stop at the head, which deleted the flag already
     return CatchUp(total, at_head=False)
 
 

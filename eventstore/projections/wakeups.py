@@ -7,9 +7,17 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
    `after_append` sends `events_committed`; its receiver `request_catch_up` sets a
    per-projection "pending" flag in the cache (Redis in production, all flags in one
    pipelined round trip) and queues `catch_up_projection` only for the flags it set.
-   A burst of commits thus queues one task per projection, not one per commit; the
-   task clears its flag first (`clear_pending`), so a commit landing while it runs
-   queues exactly one more. A flag outlives a lost task for PENDING_TTL_SECONDS at most.
+   A burst of commits thus queues one task per projection, not one per commit. The
+   flag stays set while the task's catch-up runs (`HeldTrigger`): a runner at the head
+   under steady appends keeps reading what keeps coming, and a task queued by each
+   commit it will read anyway would only find the projection busy, yet take a worker
+   slot, so that the next projection's catch-up waits in the broker behind it. Before
+   it stops, the runner marks the flag and looks once more; a commit during that look
+   marks it too, and the runner deletes the flag only if none did: a commit after the
+   delete queues a task of its own, one before it is read by a look. A runner that
+   stops because another one holds the projection leaves the flag to the holder. A
+   flag outlives a lost task or a killed worker for PENDING_TTL_SECONDS at most, and
+   beat's catch-ups, which pass the flags, clear it sooner.
 2. **Look-again notes.** A runner that finds the projection held by another worker
    (its checkpoint row is locked) cannot wait for it without occupying a worker
    thread; it leaves a note (`leave_look_again_note`), and the holder, before it
@@ -75,17 +83,104 @@ LOOK_AGAIN_TTL_SECONDS: Final = 60
 
 
 def pending_key(name: str) -> str:
-    """The cache key of a projection's "a catch-up is queued and not started yet" flag."""
+    """The cache key of a projection's "a catch-up is queued or running and will look again" flag."""
     return f"eventstore:catch-up-pending:{name}"
 
 
+HELD: Final = 1
+"""A flag's value while its catch-up is queued or reads on."""
+RELEASING: Final = 2
+"""While the catch-up takes its last look before it stops."""
+DIRTY: Final = 3
+"""A commit found the flag RELEASING: the catch-up must look again before it stops."""
+
+
 def clear_pending(name: str) -> None:
-    """A catch-up starts: commits from now on need a task of their own."""
+    """Commits from now on need a task of their own."""
     cache.delete(pending_key(name))
 
 
+STOP_SCRIPT: Final = f"""
+if redis.call('GET', KEYS[1]) == '{RELEASING}' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+"""Delete the flag if still RELEASING (1); a commit that made it DIRTY, or a flag set anew, keeps it (0)."""
+
+
+class HeldTrigger:
+    """A task's catch-up holding its projection's pending flag until it stops (see 1. above).
+
+    Commits find the flag set and queue nothing while the runner reads on. At the head the
+    runner marks the flag RELEASING and looks once more; a commit meanwhile finds it so and
+    marks it DIRTY, queueing nothing. When the last look finds nothing the runner deletes
+    the flag only if it is still RELEASING (one script): a commit after that queues a task,
+    one before it was read by the look or left the flag DIRTY, and the runner looks again.
+    When a look finds events the flag is HELD again. No commit thus queues a task that
+    would only find the projection busy, and none is left unread.
+
+    Without Redis (the embedded default, its cache per process) releasing deletes the flag
+    and reading on sets it again only if no commit did meanwhile (`cache.add`): a commit in
+    between queues a task, which finds the projection busy at worst.
+
+    Every cache call is best-effort: with the cache unreachable the runner stops, and
+    beat's catch-ups bring the views along.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.releasing = False
+        self.stopped = False
+
+    def may_stop(self) -> bool:
+        """At the head: False while the runner must look once more, True when the flag is gone and it may stop."""
+        if not self.releasing:
+            self.releasing = True
+            return not best_effort("cache", self._mark_releasing)
+        redis = redis_cache()
+        try:
+            gone = redis is None or bool(
+                _stop_script(redis)(keys=[redis.make_and_validate_key(pending_key(self.name))])
+            )
+        except Exception:
+            record_failure("cache")
+            gone = True
+        if not gone:
+            return not best_effort("cache", self._mark_releasing)
+        self.stopped = True
+        return True
+
+    def reading_on(self) -> None:
+        """The runner applied a batch after marking the flag: it holds it again."""
+        if not self.releasing:
+            return
+        self.releasing = False
+        redis = redis_cache()
+        if redis is None:
+            best_effort("cache", cache.add, pending_key(self.name), HELD, timeout=PENDING_TTL_SECONDS)
+            return
+        key = redis.make_and_validate_key(pending_key(self.name))
+        best_effort("cache", _kept_client(redis).set, key, HELD, ex=PENDING_TTL_SECONDS)
+
+    def stop_short(self) -> None:
+        """The runner stops before the head (or fails): the next commit must queue a task."""
+        if not self.stopped:
+            best_effort("cache", clear_pending, self.name)
+            self.stopped = True
+
+    def _mark_releasing(self) -> None:
+        redis = redis_cache()
+        if redis is None:
+            cache.delete(pending_key(self.name))
+            return
+        key = redis.make_and_validate_key(pending_key(self.name))
+        _kept_client(redis).set(key, RELEASING, ex=PENDING_TTL_SECONDS)
+
+
 def request_catch_up_of(name: str) -> None:
-    """Queue a catch-up unless one is already waiting to start."""
+    """Queue a catch-up unless one is already waiting to start or running."""
     from eventstore.tasks import catch_up_projection
 
     if not cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS):
@@ -107,14 +202,22 @@ def redis_cache() -> RedisCache | None:
     return backend if isinstance(backend, RedisCache) else None
 
 
-SET_FLAGS_SCRIPT: Final = """
-local added = {}
+SET_FLAGS_SCRIPT: Final = f"""
+local added = {{}}
 for i, key in ipairs(KEYS) do
-  added[i] = redis.call('SET', key, 1, 'NX', 'EX', ARGV[1]) and 1 or 0
+  if redis.call('SET', key, {HELD}, 'NX', 'EX', ARGV[1]) then
+    added[i] = 1
+  else
+    added[i] = 0
+    if redis.call('GET', key) == '{RELEASING}' then
+      redis.call('SET', key, {DIRTY}, 'KEEPTTL')
+    end
+  end
 end
 return added
 """
-"""`SET key 1 NX EX ttl` for every key (what `cache.add` sends), in one command: 1 where it set the flag."""
+"""`SET key 1 NX EX ttl` for every key (what `cache.add` sends), in one command: 1 where it set the flag;
+a flag found RELEASING becomes DIRTY (`HeldTrigger`)."""
 
 
 def _set_flags_script(redis: RedisCache) -> Script:
@@ -196,6 +299,16 @@ def take_look_again_note(name: str) -> bool:
     if redis is None:
         return bool(cache.delete(look_again_key(name)))
     return bool(_kept_client(redis).delete(redis.make_and_validate_key(look_again_key(name))))
+
+
+def _stop_script(redis: RedisCache) -> Script:
+    """STOP_SCRIPT, registered once per process like the flag-setting script."""
+    client_holder = redis._cache
+    script: Script | None = getattr(client_holder, "_eventstore_stop", None)
+    if script is None:
+        script = _kept_client(redis).register_script(STOP_SCRIPT)
+        client_holder._eventstore_stop = script  # type: ignore[attr-defined]  # Django declares no such attribute
+    return script
 
 
 def _kept_client(redis: RedisCache) -> Any:

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import ROOT
 
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "projections", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_services_start_in_order_behind_health_checks(compose) -> None:
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "projections", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
         assert all(d["condition"] in ("service_healthy", "service_completed_successfully") for d in depends.values()), (
@@ -51,7 +51,7 @@ def test_services_start_in_order_behind_health_checks(compose) -> None:
 
 def test_web_and_worker_can_scale_out(compose) -> None:
     services = compose["services"]
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "projections"):
         assert "container_name" not in services[name], name
         for port in services[name].get("ports", []):
             assert ":" not in str(port), f"{name} publishes a fixed host port: {port}"
@@ -75,6 +75,9 @@ def test_start_scripts_are_strict_executable_and_exec_their_process(compose) -> 
     assert "gunicorn config.wsgi" in (ROOT / "compose/web/start").read_text()
     assert "celery -A config worker" in (ROOT / "compose/worker/start").read_text()
     assert "celery -A config beat" in (ROOT / "compose/beat/start").read_text()
+    projections = (ROOT / "compose/projections/start").read_text()
+    assert 'worker -Q "${PROJECTION_QUEUE}" --pool=threads' in projections  # the default worker keeps prefork
+    assert "--pool" not in (ROOT / "compose/worker/start").read_text()
 
 
 def test_gunicorn_config_loads(monkeypatch) -> None:
@@ -251,3 +254,14 @@ def test_only_migrate_connects_as_the_owner_and_then_grants_the_app_role(compose
         if name != "migrate":
             assert not any(key.startswith("MIGRATE_") for key in env), name
     assert "grant_runtime_role" in (ROOT / "compose/migrate/start").read_text()
+
+
+def test_catch_ups_have_a_queue_and_a_worker_of_their_own(compose) -> None:
+    """Every process routes catch-ups to PROJECTION_QUEUE; the projections worker consumes it, pinged by its name."""
+    services = compose["services"]
+    assert compose["x-app"]["environment"]["PROJECTION_QUEUE"] == "projections"
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["PROJECTION_QUEUE"] == "projections", name
+    check = services["projections"]["healthcheck"]
+    assert "celery -A config inspect ping --destination projections@$$HOSTNAME" in check["test"][1]
+    assert '-n "projections@%h"' in (ROOT / "compose/projections/start").read_text()

@@ -256,3 +256,29 @@ def test_a_runner_held_back_by_another_projections_batch_looks_again_when_that_b
     assert result and result[0].at_head
     assert OrderSummary.objects.filter(pk=hidden).exists()
     assert state("order_summary").checkpoint == head()
+
+
+def test_a_runner_that_reads_on_between_hidden_events_is_not_cut_short_by_their_total_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wait for hidden events is bounded per wait, not per run: a catch-up that keeps reading
+    under steady appends (each other batch hiding the next event for a moment) goes on to the head."""
+    small_shop()
+    catch_up_all()
+    monkeypatch.setattr(runner, "IN_FLIGHT_WAIT_SECONDS", 0.2)
+    script = [0, 1] * 5  # hidden, then readable, five times over: 0.5 s of waits in all
+    batches: list[int] = []
+
+    def advance(*args: Any) -> int:
+        done = script.pop(0) if script else 0
+        if not done:
+            time.sleep(0.1)
+        batches.append(done)
+        return done
+
+    monkeypatch.setattr(runner, "advance", advance)
+    monkeypatch.setattr(runner, "committed_but_unreadable", lambda name: bool(script))
+
+    result = runner.catch_up_to_head("order_summary")
+
+    assert result == runner.CatchUp(5, at_head=True)
