@@ -53,9 +53,9 @@ lock: install
 
 # Run every benchmark (needs DATABASE_URL on PostgreSQL, and a Redis CELERY_BROKER_URL for projections); bench-quick for short runs.
 bench: install
-	for b in append commands profile_commands projections reads verify temporal; do $(PY) bench/$$b.py || exit 1; done
+	for b in append commands profile_commands profile_reads projections reads verify temporal; do $(PY) bench/$$b.py || exit 1; done
 bench-quick: install
-	for b in append commands profile_commands projections reads verify temporal; do $(PY) bench/$$b.py --quick || exit 1; done
+	for b in append commands profile_commands profile_reads projections reads verify temporal; do $(PY) bench/$$b.py --quick || exit 1; done
 
 # Soak: the whole stack (gunicorn, 2 Celery workers, beat, run_projector, a read database) under random
 # commands and scheduled faults, checked against the suite's own model; ends with one JSON line, fails on any

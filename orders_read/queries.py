@@ -23,6 +23,7 @@ from orders_read import as_of
 from orders_read.errors import NotAtThatPoint, NotFoundError
 from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.pages import PageRequest
+from orders_read.rows import by_key
 from orders_read.search import prefix_tsquery, search_words, whole_words_tsquery
 
 
@@ -116,11 +117,10 @@ class OrderHistory:
 
 
 def get_order_by_id(query: GetOrderById) -> OrderSummary:
-    # get(), not first(): a primary-key lookup needs no ORDER BY to build and send.
-    try:
-        return OrderSummary.objects.get(order_id=query.order_id)
-    except OrderSummary.DoesNotExist:
-        raise NotFoundError("No such order.") from None
+    order = by_key(OrderSummary, query.order_id)
+    if order is None:
+        raise NotFoundError("No such order.")
+    return order
 
 
 def list_orders(query: ListOrders) -> QuerySet[OrderSummary]:
@@ -145,10 +145,10 @@ def search_orders(query: SearchOrders) -> QuerySet[OrderSummary]:
 
 
 def get_product(query: GetProduct) -> ProductView:
-    try:
-        return ProductView.objects.get(product_id=query.sku)
-    except ProductView.DoesNotExist:
-        raise NotFoundError("No such product.") from None
+    product = by_key(ProductView, query.sku)
+    if product is None:
+        raise NotFoundError("No such product.")
+    return product
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -283,3 +283,32 @@ def test_history_reads_the_stream_from_the_log(customer_client: APIClient, shop:
     assert set(history[0]) == {"position", "version", "event_type", "recorded_at", "data", "metadata", "hash"}
     assert history[2]["data"]["reason"] == "too late"
     assert history[0]["position"] < history[1]["position"] < history[2]["position"]
+
+
+def test_json_answers_are_the_bytes_drf_serializers_render(staff_client: APIClient, shop: dict[str, str]) -> None:
+    """The read API renders its rows through planned serializers (orders_read/representation.py): the same bytes."""
+    from rest_framework.renderers import JSONRenderer
+
+    from orders_read.models import OrderSummary, ProductView
+    from orders_read.serializers import OrderSerializer, ProductSerializer
+
+    staff_client.post(f"/api/orders/{shop['bob_mug']}/ship/", {}, format="json")
+    render = JSONRenderer().render
+    orders = OrderSummary.objects.order_by("-created_at", "order_id")
+    listed = staff_client.get("/api/orders/")
+    assert render(listed.json()["results"]) == render(OrderSerializer(orders, many=True).data)
+    for order in orders:
+        detail = staff_client.get(f"/api/orders/{order.order_id}/")
+        assert detail.content == render(OrderSerializer(order).data)
+    products = staff_client.get("/api/products/?search=mug")
+    assert render(products.json()["results"]) == render(
+        ProductSerializer(ProductView.objects.filter(sku="MUG-1"), many=True).data
+    )
+
+
+def test_the_browsable_api_still_renders_reads(staff_client: APIClient, shop: dict[str, str]) -> None:
+    for path in (f"/api/orders/{shop['alice_mug']}/", "/api/orders/", "/api/products/?search=mug"):
+        response = staff_client.get(path, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, path
+        assert response["Content-Type"].startswith("text/html")
+        assert "Blue Mug" in response.content.decode()
