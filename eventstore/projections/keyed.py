@@ -9,6 +9,7 @@ incremental == rebuilt test holds them to it).
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from django.db import models, transaction
@@ -16,7 +17,7 @@ from django.db import models, transaction
 from eventstore.log.read import Recorded
 from eventstore.projections.base import Projection, Target
 from eventstore.projections.sql import insert_fresh, upsert
-from eventstore.rebuild.fresh_fill import FreshFill
+from eventstore.rebuild.fresh_fill import FreshFill, writes_behind
 
 
 class KeyedProjection(Projection):
@@ -84,17 +85,21 @@ class KeyedFill(FreshFill):
         return len(self.folded)
 
     def flush(self, chunk: int) -> None:
-        """Rows are built a chunk at a time, so a flush never holds every row twice (dicts and tuples)."""
+        """Rows are built a chunk at a time, so a flush never holds every row twice (dicts and tuples);
+        a chunk's fresh rows are COPYed behind while the next chunk is built (`writes_behind`)."""
         projection, target = self.projection, self.target
         keys = list(self.folded)
-        for start in range(0, len(keys), max(1, chunk)):
-            part = keys[start : start + chunk]
-            fresh = {k: self.folded[k] for k in part if k not in self.stored}
-            insert_fresh(target, projection.model, projection.columns, projection.rows(fresh, target), chunk=chunk)
-            again = {k: self.folded[k] for k in part if k in self.stored}
-            if again:
-                with transaction.atomic(using=target.using):
-                    upsert(
-                        target, projection.model, projection.columns, projection.rows(again, target), key=projection.key
-                    )
+        with writes_behind(target.using) as later:
+            for start in range(0, len(keys), max(1, chunk)):
+                part = keys[start : start + chunk]
+                fresh = projection.rows({k: self.folded[k] for k in part if k not in self.stored}, target)
+                later(partial(insert_fresh, target, projection.model, projection.columns, fresh, chunk=chunk))
+                self._upsert_again({k: self.folded[k] for k in part if k in self.stored})
         self.folded, self.stored, self.flushed = {}, set(), True
+
+    def _upsert_again(self, again: dict[str, dict[str, Any]]) -> None:
+        """Rows read back after an earlier flush: they exist, so they are upserted (none is among the fresh ones)."""
+        projection, target = self.projection, self.target
+        if again:
+            with transaction.atomic(using=target.using):
+                upsert(target, projection.model, projection.columns, projection.rows(again, target), key=projection.key)

@@ -11,11 +11,21 @@ are flushed and forgotten, and later batches read back the few they touch again.
 A projection opts in by offering `fresh_fill(target) -> FreshFill`; one without it is
 filled batch by batch through `apply`, as the live runner does. `fill_in_memory` is the
 loop the rebuild runs over the whole log with it.
+
+A flush builds rows (Python, one core) and COPYs them (the database's work, on another
+core): `writes_behind` runs the COPYs on a thread and connection of their own, so the
+next chunk's rows are built while the database takes the previous one.
 """
 
+import queue
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
+from django.db import connections
+
+from eventstore.backends import recorder_for
 from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.read import Recorded
 from eventstore.projections.base import Projection, Target
@@ -82,3 +92,55 @@ def fill_in_memory(
 def lean_reads(projection: Projection) -> bool:
     """The projection reads neither metadata nor event ids, so the fill need not read them (log_reader)."""
     return not getattr(projection, "needs_metadata", True)
+
+
+Write = Callable[[], None]
+
+
+@contextmanager
+def writes_behind(using: str) -> Iterator[Callable[[Write], None]]:
+    """Yields `later(write)`: the writes run in order on a thread of their own, one queued at most.
+
+    Each write commits on the thread's own connection, so it may only write rows nobody
+    else writes (a fill's fresh rows). Every write has committed, or the first error is
+    raised, when the block ends: later reads of the fill see them. Where the backend
+    takes no concurrent writers, or inside a transaction (whose rows another connection
+    could not see), `later` just writes.
+    """
+    if not recorder_for(using).parallel_rebuilds or connections[using].in_atomic_block:
+        yield _now
+        return
+    pending: queue.Queue[Write | None] = queue.Queue(maxsize=1)
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            while (write := pending.get()) is not None:
+                if failed:
+                    continue  # after a failure the rest is only drained
+                try:
+                    write()
+                except BaseException as exc:
+                    failed.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    writer = threading.Thread(target=run, name="rebuild-writer", daemon=True)
+    writer.start()
+
+    def later(write: Write) -> None:
+        if failed:
+            raise failed[0]
+        pending.put(write)
+
+    try:
+        yield later
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+
+
+def _now(write: Write) -> None:
+    write()

@@ -8,10 +8,17 @@ the deployment; overrides made at run time in the parent (a test's) do not reach
 
 import importlib
 import multiprocessing
+import os
 from typing import Any
 
 _updates: "multiprocessing.Queue[tuple[str, str, Any]] | None" = None
 """Where this worker's progress goes (set by `start`)."""
+
+NICENESS = 10
+"""How far a worker steps back for the CPU. The caller rebuilds the biggest projection, which
+ends last (its fold, then its index builds, take longest): the workers' smaller rebuilds end
+earlier anyway, so when there are fewer cores than work, the caller's fold should have the
+CPU first and the workers should use what it leaves (while it waits on the database)."""
 
 
 def start(updates: "multiprocessing.Queue[tuple[str, str, Any]]", databases: dict[str, str]) -> None:
@@ -19,6 +26,8 @@ def start(updates: "multiprocessing.Queue[tuple[str, str, Any]]", databases: dic
     parent's databases, a test run's test databases too."""
     global _updates
     _updates = updates
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)
     import django
 
     django.setup()
