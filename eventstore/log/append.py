@@ -19,7 +19,7 @@ import orjson
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 
 from eventstore.backends import recorder_for
-from eventstore.backends.recorder import Recorder, StreamRows
+from eventstore.backends.recorder import EventRow, Recorder, StreamRows
 from eventstore.domain import DomainEvent
 from eventstore.errors import ConcurrencyError
 from eventstore.log.positions import Checkpoint
@@ -182,7 +182,8 @@ def append(
 
 def _record(recorder: Recorder, writes: Sequence[StreamWrite], metadata: dict[str, Any], using: str) -> AppendResult:
     """The one path of every append: rows to the recorder, its versions checked against the expected ones."""
-    inserted = recorder.insert_events([_stream_rows(w, metadata) for w in writes], using=using)
+    shared_meta = orjson.dumps(metadata).decode()
+    inserted = recorder.insert_events([_stream_rows(w, metadata, shared_meta) for w in writes], using=using)
     versions: dict[str, int] = {}
     for write, actual in zip(writes, inserted.actual_versions, strict=True):
         if write.expected_version != ANY and write.expected_version != actual:
@@ -193,21 +194,30 @@ def _record(recorder: Recorder, writes: Sequence[StreamWrite], metadata: dict[st
     return AppendResult(versions, inserted.checkpoint)
 
 
-def _stream_rows(write: StreamWrite, metadata: dict[str, Any]) -> StreamRows:
-    """The write as the recorder takes it: each event's id, type, schema version, and JSON payload and metadata."""
-    rows = []
+def _stream_rows(write: StreamWrite, metadata: dict[str, Any], shared_meta: str) -> StreamRows:
+    """The write as the recorder takes it: each event's id, type, schema version, and JSON payload and metadata.
+
+    Every event of a command carries the same metadata, so its JSON (`shared_meta`) is
+    written once per append; only an event with metadata of its own gets a merged copy.
+    A typed event becomes a row directly, without a NewEvent in between.
+    """
+    rows: list[EventRow] = []
     for item in write.events:
-        new = item if isinstance(item, NewEvent) else NewEvent.of(item)
-        meta = {**metadata, **new.metadata} if new.metadata else metadata
-        rows.append(
-            (
-                str(new.event_id),
-                new.event_type,
-                new.schema_version,
-                orjson.dumps(new.data).decode(),
-                orjson.dumps(meta).decode(),
+        if isinstance(item, NewEvent):
+            meta = orjson.dumps({**metadata, **item.metadata}).decode() if item.metadata else shared_meta
+            rows.append(
+                (str(item.event_id), item.event_type, item.schema_version, orjson.dumps(item.data).decode(), meta)
             )
-        )
+        else:
+            rows.append(
+                (
+                    str(uuid.uuid4()),
+                    item.event_type(),
+                    item.schema_version,
+                    orjson.dumps(item.to_payload()).decode(),
+                    shared_meta,
+                )
+            )
     return StreamRows(write.stream_id, stream_type_of(write.stream_id), write.expected_version, rows)
 
 

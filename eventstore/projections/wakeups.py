@@ -246,13 +246,13 @@ def request_catch_up(**_: Any) -> None:
     trip and one command (`_set_flags_script`) instead of one `cache.add` each
     (bench/commands.py weighs it as the `pipeline` trick).
     """
-    names = [projection.name for projection in all_projections()]
+    names = tuple(projection.name for projection in all_projections())
     redis = redis_cache()
     if redis is None:
         _publish([name for name in names if cache.add(pending_key(name), 1, timeout=PENDING_TTL_SECONDS)])
         return
     try:
-        keys = [redis.make_and_validate_key(pending_key(name)) for name in names]
+        keys = _flag_keys(redis, names)
         added = _set_flags_script(redis)(keys=keys, args=[PENDING_TTL_SECONDS])
     except Exception:
         record_failure("cache")  # no flag, no publish: a second timeout would only double the delay
@@ -260,7 +260,23 @@ def request_catch_up(**_: Any) -> None:
     _publish([name for name, was_added in zip(names, added, strict=True) if was_added])
 
 
-def _publish(names: list[str]) -> None:
+def _flag_keys(redis: RedisCache, names: tuple[str, ...]) -> list[str]:
+    """The cache keys of the projections' flags, made once per process and set of projections.
+
+    A key depends only on the name and the cache's fixed prefix and version; every
+    command asks for them, and Django's key making and validating is Python on every call.
+    """
+    holder = redis._cache
+    made: dict[tuple[str, ...], list[str]] | None = getattr(holder, "_eventstore_flag_keys", None)
+    if made is None:
+        made = holder._eventstore_flag_keys = {}  # type: ignore[attr-defined]  # Django declares no such attribute
+    keys = made.get(names)
+    if keys is None:
+        keys = made[names] = [redis.make_and_validate_key(pending_key(name)) for name in names]
+    return keys
+
+
+def _publish(names: Sequence[str]) -> None:
     """Queue a catch-up of each projection whose flag we set; on the first failure stop and drop the rest's flags.
 
     A flag left set without its task would hold that projection's triggers back for

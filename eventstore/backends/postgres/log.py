@@ -76,15 +76,12 @@ class PostgresLog:
         """
         connection = connections[using]
         params: list[Any] = []
-        events: list[Any] = []
-        for index, stream in enumerate(streams):
-            params.extend((index, stream.stream_id, stream.stream_type, stream.expected_version))
-            for offset, row in enumerate(stream.events, start=1):
-                events.append(index)
-                events.append(offset)
-                events.extend(row)
-        sql = _append_statement(len(streams), len(events) // 7)
-        params.extend(events)
+        for stream in streams:
+            params.extend((stream.stream_id, stream.stream_type, stream.expected_version))
+        for stream in streams:
+            for row in stream.events:
+                params.extend(row)
+        sql = _append_statement(tuple(len(stream.events) for stream in streams))
         cursor = prepared_cursor(connection)
         with connection.wrap_database_errors:
             rows = cursor.execute(sql, params, prepare=True).fetchall()
@@ -283,13 +280,22 @@ _SNAPSHOT_UPSERT: Final = (
 _NOTIFY_SQL = "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, '')"
 
 
-@functools.lru_cache(maxsize=64)
-def _append_statement(streams: int, events: int) -> str:
-    """The append statement for `streams` streams and `events` events in all (one text per shape)."""
-    return _APPEND_SQL.format(
-        streams=", ".join(["(%s::int, %s, %s, %s::int)"] * streams),
-        events=", ".join(["(%s::int, %s::int, %s::uuid, %s, %s::int, %s::jsonb, %s::jsonb)"] * events),
+@functools.lru_cache(maxsize=128)
+def _append_statement(shape: tuple[int, ...]) -> str:
+    """The append statement for streams of `shape[i]` events each (one text per shape).
+
+    Each stream's index and each event's offset in its stream are written into the text,
+    not sent as parameters: they follow from the shape. Fewer parameters keep an order of
+    a few lines under psycopg's limit for caching a statement's parsed form (50), past
+    which every execution parses the statement's text again in Python.
+    """
+    streams = ", ".join(f"({index}, %s, %s, %s::int)" for index in range(len(shape)))
+    events = ", ".join(
+        f"({index}, {offset}, %s::uuid, %s, %s::int, %s::jsonb, %s::jsonb)"
+        for index, count in enumerate(shape)
+        for offset in range(1, count + 1)
     )
+    return _APPEND_SQL.format(streams=streams, events=events)
 
 
 _APPEND_SQL = """

@@ -148,6 +148,31 @@ def test_metadata_of_the_append_and_of_each_event_are_recorded_together() -> Non
     assert event.recorded_at.tzinfo is not None
 
 
+def test_every_event_of_an_append_carries_its_metadata_whatever_its_kind() -> None:
+    """Typed events and NewEvents in one append, across streams: each gets the append's metadata
+    (merged with its own, which stays its own), and an id of its own."""
+    first, second = stream(), stream()
+    append(
+        StreamWrite(
+            first, NO_STREAM, [received(1, first), NewEvent("StockReceived", {"product_id": first, "quantity": 2})]
+        ),
+        StreamWrite(
+            second,
+            NO_STREAM,
+            [
+                NewEvent("StockReceived", {"product_id": second, "quantity": 3}, metadata={"causation_id": "c-2"}),
+                received(4, second),
+            ],
+        ),
+        metadata={"correlation_id": "r-2", "user": "staff"},
+    )
+    shared = {"correlation_id": "r-2", "user": "staff"}
+    events = [*read_stream(first), *read_stream(second)]
+    assert [e.metadata for e in events] == [shared, shared, {**shared, "causation_id": "c-2"}, shared]
+    assert [e.data["quantity"] for e in events] == [1, 2, 3, 4]
+    assert len({e.event_id for e in events}) == 4
+
+
 def test_read_all_in_small_batches_returns_every_event_once_in_log_order() -> None:
     streams = [stream() for _ in range(3)]
     for round_ in range(4):
