@@ -228,12 +228,7 @@ def _set_flags_script(redis: RedisCache) -> Script:
     made once and kept on Django's cache client, whose pool lives as long as it does.
     redis-py clients are thread-safe and their pools reconnect after a fork.
     """
-    client_holder = redis._cache
-    script: Script | None = getattr(client_holder, "_eventstore_set_flags", None)
-    if script is None:
-        script = _kept_client(redis).register_script(SET_FLAGS_SCRIPT)
-        client_holder._eventstore_set_flags = script  # type: ignore[attr-defined]  # Django declares no such attribute
-    return script
+    return _kept_script(redis, "_eventstore_set_flags", SET_FLAGS_SCRIPT)
 
 
 def request_catch_up(**_: Any) -> None:
@@ -319,11 +314,16 @@ def take_look_again_note(name: str) -> bool:
 
 def _stop_script(redis: RedisCache) -> Script:
     """STOP_SCRIPT, registered once per process like the flag-setting script."""
+    return _kept_script(redis, "_eventstore_stop", STOP_SCRIPT)
+
+
+def _kept_script(redis: RedisCache, attribute: str, source: str) -> Script:
+    """A Lua script registered on the kept client once, and kept under `attribute` on Django's cache client."""
     client_holder = redis._cache
-    script: Script | None = getattr(client_holder, "_eventstore_stop", None)
+    script: Script | None = getattr(client_holder, attribute, None)
     if script is None:
-        script = _kept_client(redis).register_script(STOP_SCRIPT)
-        client_holder._eventstore_stop = script  # type: ignore[attr-defined]  # Django declares no such attribute
+        script = _kept_client(redis).register_script(source)
+        setattr(client_holder, attribute, script)  # Django's cache client declares no such attribute
     return script
 
 
