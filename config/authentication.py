@@ -11,18 +11,17 @@ metadata, so a custom user model's fields are read as well.
 """
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections, router
-from django.db.models import Field, Model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-Converter = Callable[[Any, Any, Any], Any]
+from config.model_rows import ModelRow
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -52,8 +51,8 @@ class _Lookup:
     def __init__(self, connection: Any) -> None:
         quote = connection.ops.quote_name
         user_model = get_user_model()
-        self.parts = [_Part(Token, "t", connection), _Part(user_model, "u", connection)]
-        columns = ", ".join(f"{part.alias}.{quote(f.column)}" for part in self.parts for f in part.fields)
+        self.parts = [ModelRow(Token, "t", connection), ModelRow(user_model, "u", connection)]
+        columns = ", ".join(part.columns() for part in self.parts)
         self.sql = (
             f"SELECT {columns} FROM {quote(Token._meta.db_table)} t"
             f" JOIN {quote(user_model._meta.db_table)} u"
@@ -65,30 +64,6 @@ class _Lookup:
         token_part, user_part = self.parts
         split = len(token_part.fields)
         return token_part.build(alias, row[:split]), user_part.build(alias, row[split:])
-
-
-class _Part:
-    """One model's concrete fields in the row, with the converters the ORM's compiler would apply."""
-
-    def __init__(self, model: type[Model], alias: str, connection: Any) -> None:
-        self.model = model
-        self.alias = alias
-        self.fields: list[Field[Any, Any]] = list(model._meta.concrete_fields)
-        self.names = [f.attname for f in self.fields]
-        self.converters: list[tuple[int, Any, list[Converter]]] = []
-        for index, field in enumerate(self.fields):
-            column = field.get_col(alias)
-            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if converters:
-                self.converters.append((index, column, converters))
-        self.connection = connection
-
-    def build(self, alias: str, values: Sequence[Any]) -> Any:
-        converted = list(values)
-        for index, column, converters in self.converters:
-            for convert in converters:
-                converted[index] = convert(converted[index], column, self.connection)
-        return self.model.from_db(alias, self.names, converted)
 
 
 _lookups: "weakref.WeakKeyDictionary[Any, _Lookup]" = weakref.WeakKeyDictionary()

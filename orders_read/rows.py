@@ -10,14 +10,14 @@ SQL is written once, from the model's own metadata. A missing row is None.
 """
 
 import weakref
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import connections, router
 from django.db.models import Model
 
+from config.model_rows import ModelRow
+
 M = TypeVar("M", bound=Model)
-Converter = Callable[[Any, Any, Any], Any]
 
 
 def by_key(model: type[M], key: Any) -> M | None:
@@ -43,26 +43,12 @@ class _Statement:
     def __init__(self, model: type[Model], connection: Any) -> None:
         quote = connection.ops.quote_name
         table = model._meta.db_table
-        fields = list(model._meta.concrete_fields)
-        columns = ", ".join(f"{quote(table)}.{quote(f.column)}" for f in fields)
-        pk = model._meta.pk
-        self.sql = f"SELECT {columns} FROM {quote(table)} WHERE {quote(table)}.{quote(pk.column)} = %s"
-        self.model = model
-        self.names = [f.attname for f in fields]
-        self.converters: list[tuple[int, Any, list[Converter]]] = []
-        for index, field in enumerate(fields):
-            column = field.get_col(table)
-            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if converters:
-                self.converters.append((index, column, converters))
-        self.connection = connection
+        self.row = ModelRow(model, table, connection)
+        pk_column = f"{quote(table)}.{quote(model._meta.pk.column)}"
+        self.sql = f"SELECT {self.row.columns()} FROM {quote(table)} WHERE {pk_column} = %s"
 
     def build(self, alias: str, row: Any) -> Any:
-        values = list(row)
-        for index, column, converters in self.converters:
-            for convert in converters:
-                values[index] = convert(values[index], column, self.connection)
-        return self.model.from_db(alias, self.names, values)
+        return self.row.build(alias, row)
 
 
 _statements: "weakref.WeakKeyDictionary[Any, dict[type[Model], _Statement]]" = weakref.WeakKeyDictionary()
