@@ -165,6 +165,25 @@ def catch_up_to_head(
     return CatchUp(total, at_head=False)
 
 
+def warm_up() -> None:
+    """Open this thread's connections and run, reading only, the statements a catch-up starts with.
+
+    A worker thread's first catch-up would otherwise open its connections (a server
+    process forked, its session set up) and compile its first queries before reading an
+    event, all of it in the views' lag; a worker runs this in each of its threads at
+    start-up (`config.celery_app`). Nothing is locked or written.
+    """
+    from eventstore.projections.base import all_projections
+
+    db = read_db_alias()
+    for projection in all_projections():
+        projection.handled_types()
+        state = state_rows.read(db, projection.name)
+        if state is not None:
+            read_all(state.checkpoint, 1)
+            count_after(state.checkpoint)
+
+
 def committed_but_unreadable(name: str) -> bool:
     """Events beyond the checkpoint exist, but an older open transaction hides them for now.
 
