@@ -41,9 +41,10 @@ def drop_unusable_connections(sender: Any = None, **kwargs: Any) -> None:
     from task to task: one the server terminated, or that failed and broke, would be
     handed to the next task. `close_old_connections` closes it (and any past
     CONN_MAX_AGE) and re-arms CONN_HEALTH_CHECKS, so the next task's first query checks
-    and reopens it. Celery's Django fixup also closes connections around tasks, unless
-    CELERY_DB_REUSE_MAX is set; this holds either way. Not for eager tasks: they run
-    inside the caller's request and transaction, whose connections are the caller's.
+    and reopens it. Celery's Django fixup would close every connection around every task;
+    CELERY_DB_REUSE_MAX (settings) keeps them, and this keeps them sound. Not for eager
+    tasks: they run inside the caller's request and transaction, whose connections are
+    the caller's.
     """
     request = getattr(sender, "request", None)
     if request is not None and getattr(request, "is_eager", False):

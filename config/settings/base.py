@@ -247,7 +247,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # all of it in the views' lag. Set, the fixup recycles them only after this many tasks,
 # and the project's own receivers (`config.celery_app.drop_unusable_connections`) do
 # what Django does around a request: drop a broken connection or one past CONN_MAX_AGE.
-CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith("redis://"):
     # Kombu's own Redis transport, except that a worker survives Redis dying under it.

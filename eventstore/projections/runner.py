@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from eventstore.backends import recorder_for
 from eventstore.errors import ProjectionBusy
-from eventstore.log.positions import Checkpoint
+from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.read import RecordedEvent, count_after, read_all
 from eventstore.models import ProjectionState
 from eventstore.projections import state_rows
@@ -179,9 +179,7 @@ def warm_up() -> None:
     for projection in all_projections():
         projection.handled_types()
         state = state_rows.read(db, projection.name)
-        if state is not None:
-            read_all(state.checkpoint, 1)
-            count_after(state.checkpoint)
+        read_all(ORIGIN if state is None else state.checkpoint, 1)
 
 
 def committed_but_unreadable(name: str) -> bool:
