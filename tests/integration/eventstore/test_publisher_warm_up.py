@@ -28,11 +28,11 @@ from eventstore.tasks import catch_up_projection
 
 {warm_up}
 connects, declares = [], []
-connect, declare = redis.connection.AbstractConnection.connect, kombu.entity.Queue.declare
-redis.connection.AbstractConnection.connect = lambda self, *a, **k: (connects.append(1), connect(self, *a, **k))[1]
+connect, declare = redis.connection.Connection._connect, kombu.entity.Queue.declare
+redis.connection.Connection._connect = lambda self, *a, **k: (connects.append(1), connect(self, *a, **k))[1]
 kombu.entity.Queue.declare = lambda self, *a, **k: (declares.append(self.name), declare(self, *a, **k))[1]
 catch_up_projection.delay("order_summary")
-redis.connection.AbstractConnection.connect, kombu.entity.Queue.declare = connect, declare
+redis.connection.Connection._connect, kombu.entity.Queue.declare = connect, declare
 with app.connection_for_write() as connection:
     app.amqp.queues[app.conf.task_default_queue](connection.default_channel).delete()
 print(len(connects), len(declares))
