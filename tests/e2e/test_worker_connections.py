@@ -94,4 +94,4 @@ def test_a_projection_workers_threads_connect_at_start_up_and_keep_their_connect
         sent = round_ * len(all_projections())
         wait_for(lambda sent=sent: succeeded(worker, offset) >= sent, timeout=20, what="the catch-ups did not all run")
 
-    assert backends_since(started) == warm, "a task opened connections of its own instead of its thread's"
+    assert backends_since(started) == warm, "the threads did not keep the connections they opened at start-up"
