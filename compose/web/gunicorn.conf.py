@@ -15,6 +15,13 @@ accesslog = None  # config.metrics logs every command as JSON; requests are coun
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def post_worker_init(worker: object) -> None:
+    """Connect to the broker and the cache now, so that the first command after a (re)start is not the one to."""
+    from eventstore.projections.wakeups import warm_up_publisher
+
+    warm_up_publisher()
+
+
 def child_exit(server: object, worker: object) -> None:
     """A dead worker's live gauges must not linger in the merged metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

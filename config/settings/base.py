@@ -241,6 +241,13 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 PROJECTION_QUEUE = env.str("PROJECTION_QUEUE", default="")
 CELERY_TASK_ROUTES = {"eventstore.tasks.catch_up_projection": {"queue": PROJECTION_QUEUE}} if PROJECTION_QUEUE else {}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection of the task's thread before and
+# after each task unless this is set: each catch-up would then open its connections
+# anew (a server process forked, its session set up) before reading a single event,
+# all of it in the views' lag. Set, the fixup recycles them only after this many tasks,
+# and the project's own receivers (`config.celery_app.drop_unusable_connections`) do
+# what Django does around a request: drop a broken connection or one past CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith("redis://"):
     # Kombu's own Redis transport, except that a worker survives Redis dying under it.

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from eventstore.backends import recorder_for
 from eventstore.errors import ProjectionBusy
-from eventstore.log.positions import Checkpoint
+from eventstore.log.positions import ORIGIN, Checkpoint
 from eventstore.log.read import RecordedEvent, count_after, read_all
 from eventstore.models import ProjectionState
 from eventstore.projections import state_rows
@@ -163,6 +163,23 @@ def catch_up_to_head(
         if trigger is not None and not left_to_holder:
             trigger.stop_short()  # a no-op after a stop at the head, which deleted the flag already
     return CatchUp(total, at_head=False)
+
+
+def warm_up() -> None:
+    """Open this thread's connections and run, reading only, the statements a catch-up starts with.
+
+    A worker thread's first catch-up would otherwise open its connections (a server
+    process forked, its session set up) and compile its first queries before reading an
+    event, all of it in the views' lag; a worker runs this in each of its threads at
+    start-up (`config.celery_app`). Nothing is locked or written.
+    """
+    from eventstore.projections.base import all_projections
+
+    db = read_db_alias()
+    for projection in all_projections():
+        projection.handled_types()
+        state = state_rows.read(db, projection.name)
+        read_all(ORIGIN if state is None else state.checkpoint, 1)
 
 
 def committed_but_unreadable(name: str) -> bool:

@@ -192,6 +192,58 @@ def request_catch_up_of(name: str) -> None:
         raise
 
 
+def prepare_publisher() -> None:
+    """Build now, without any I/O, what this process's first catch-up trigger would build on its way out.
+
+    Celery builds its task registry (importing every app's tasks), the result backend and
+    the broker transport lazily, on the first task a process sends. In a web worker that
+    send comes after a command's commit, while every other process's commits find the
+    flag set and wait on that task: the first command after a start would pay for it,
+    and with it the views' lag of every command around it. Done at start-up (the app
+    registry is ready) it costs that start-up instead. No broker connection is opened
+    here: `warm_up_publisher` does that where a process is known to serve commands.
+    """
+    from eventstore.tasks import catch_up_projection
+
+    app = catch_up_projection.app
+    if app.conf.task_always_eager:
+        return  # tasks run in-process: nothing is ever sent
+    app.finalize(auto=True)
+    app.backend  # noqa: B018  (built on first access)
+    app.amqp.send_task_message  # noqa: B018
+    app.connection_for_write().transport_cls  # noqa: B018  (imports the transport module)
+
+
+def warm_up_publisher() -> None:
+    """At a web worker's start: connect to the broker and the cache the way a commit's trigger will.
+
+    `prepare_publisher`, then the broker connection of the producer pool opened and the
+    catch-up queue declared (kombu declares a queue once per connection, on the first
+    send), and the kept cache client connected with its scripts loaded. Best-effort: a
+    broker or cache down at start-up is the triggers' own business (`request_catch_up`).
+    """
+    from eventstore.tasks import catch_up_projection
+
+    prepare_publisher()
+    app = catch_up_projection.app
+    if app.conf.task_always_eager:
+        return
+    try:
+        route = app.amqp.router.route({}, catch_up_projection.name)
+        with app.producer_or_acquire() as producer:
+            producer.maybe_declare(route["queue"])
+    except Exception:
+        logger.warning("could not connect to the broker at start-up; the first trigger will", exc_info=True)
+    redis = redis_cache()
+    if redis is not None:
+        try:
+            client = _kept_client(redis)
+            for script in (_set_flags_script(redis), _stop_script(redis)):
+                client.script_load(script.script)  # else the first call is refused, loads it, and calls again
+        except Exception:
+            logger.warning("could not connect to the cache at start-up; the first trigger will", exc_info=True)
+
+
 def redis_cache() -> RedisCache | None:
     """The default cache's backend when it is Redis, else None.
 

@@ -1,5 +1,6 @@
 """The operator's commands: rebuild_projections, projection_status, resume_projection, run_projector."""
 
+import gc
 import io
 import json
 import threading
@@ -185,6 +186,16 @@ def running_projector() -> Iterator[RunProjector]:
         command.stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_run_projector_freezes_its_start_up_heap_out_of_garbage_collection(counting_projection) -> None:
+    """A full collection walking Django's heap pauses every projection thread at once: the heap is frozen first."""
+    gc.unfreeze()
+    try:
+        with running_projector():
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.postgres

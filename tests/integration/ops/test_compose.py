@@ -85,6 +85,7 @@ def test_gunicorn_config_loads(monkeypatch) -> None:
     namespace: dict = {}
     exec(compile((ROOT / "compose/web/gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
     assert namespace["workers"] == 3 and namespace["bind"] == "0.0.0.0:8000" and callable(namespace["child_exit"])
+    assert callable(namespace["post_worker_init"])  # each worker connects to the broker before its first command
 
 
 def test_the_secret_key_is_required_and_has_no_default_anywhere(compose) -> None:
