@@ -84,10 +84,11 @@ def warm_up_task_threads(sender: Any = None, **kwargs: Any) -> None:
     is idle: every warm-up waits at a barrier until all have started, so each lands on a
     thread of its own. A prefork or solo pool opens them with its first task, as before.
     """
-    executor = getattr(getattr(sender, "pool", None), "executor", None)
-    if not isinstance(executor, ThreadPoolExecutor):
+    pool: Any = getattr(sender, "pool", None)
+    threads = getattr(pool, "limit", None)  # the pool's concurrency: its executor's max_workers
+    if not isinstance(getattr(pool, "executor", None), ThreadPoolExecutor) or not threads:
         return
-    threads = executor._max_workers
+    executor = pool.executor
     gathered = threading.Barrier(threads, timeout=WARM_UP_GATHER_SECONDS)
     for _ in range(threads):
         executor.submit(_warm_up_thread, gathered)
