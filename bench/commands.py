@@ -212,6 +212,7 @@ def tree_cpu_seconds(root: int) -> float:
     """
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -221,7 +222,7 @@ def tree_cpu_seconds(root: int) -> float:
         except OSError:  # gone since the listing
             continue
         parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks_per_second
     children: dict[int, list[int]] = {}
     for pid, parent in parents.items():
         children.setdefault(parent, []).append(pid)

@@ -1,7 +1,6 @@
 """The Celery app: settings come from Django's (CELERY_ namespace), tasks from every app."""
 
 import contextlib
-import gc
 import logging
 import os
 import threading
@@ -59,15 +58,14 @@ def drop_unusable_connections(sender: Any = None, **kwargs: Any) -> None:
 def freeze_start_up_heap(**kwargs: Any) -> None:
     """Keep what a worker built at start-up (Django, every app, Celery itself) out of garbage collection.
 
-    Those objects are most of a worker's heap and live as long as the process, yet a
-    full collection walks every one of them holding the GIL: under steady catch-ups it
-    came every few seconds and paused every task thread of the worker at once, and the
-    views' lag grew by the whole pause. Frozen, they are never walked again; what tasks
-    allocate is collected as before. `worker_ready` comes in the worker's own process
-    (where a threads pool runs its tasks), `worker_process_init` in each prefork child.
+    Under steady catch-ups a full collection came every few seconds and paused every task
+    thread of the worker at once (`runner.freeze_start_up_heap` says why). `worker_ready`
+    comes in the worker's own process (where a threads pool runs its tasks),
+    `worker_process_init` in each prefork child.
     """
-    gc.collect()
-    gc.freeze()
+    from eventstore.projections import runner
+
+    runner.freeze_start_up_heap()
 
 
 WARM_UP_GATHER_SECONDS = 2.0

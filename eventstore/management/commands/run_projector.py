@@ -18,7 +18,6 @@ LISTEN connection is opened again with exponential backoff, followed by a catch-
 every projection, since the NOTIFYs sent while it was down are gone.
 """
 
-import gc
 import logging
 import signal
 import threading
@@ -50,19 +49,6 @@ LISTEN_RETRY_MAX_SECONDS = 5.0
 """Backoff between attempts to LISTEN again after the connection was lost."""
 
 
-def freeze_start_up_heap() -> None:
-    """Keep what the process built at start-up (Django, every app) out of garbage collection.
-
-    Those objects are most of the heap and live as long as the process, yet a full
-    collection walks every one of them holding the interpreter lock: it pauses every
-    projection's thread at once, and the views' lag grows by the whole pause. Frozen,
-    they are never walked again; what catch-ups allocate is collected as before. The
-    Celery worker does the same at start-up (`config.celery_app`).
-    """
-    gc.collect()
-    gc.freeze()
-
-
 class Command(BaseCommand):
     help = "Run projections continuously, woken by PostgreSQL LISTEN/NOTIFY plus a periodic poll."
 
@@ -87,7 +73,7 @@ class Command(BaseCommand):
             return
         poll = max(options["poll_seconds"], 0.05)
         look_again = LookAgainAfterNotify()
-        freeze_start_up_heap()
+        runner.freeze_start_up_heap()
         try:
             self._start_listening()  # before the first catch-ups, so no commit after them goes unheard
             self.threads = [ProjectionThread(p.name, self.stop) for p in all_projections()]
