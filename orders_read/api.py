@@ -28,6 +28,7 @@ from eventstore.models import ProjectionState
 from eventstore.projections.consistency import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from orders_read import api_schema, filters, serializers
 from orders_read.bus import Answer, Viewer, ask
+from orders_read.errors import NotFoundError
 from orders_read.models import DailySales, OrderSummary, ProductView
 from orders_read.pages import Page, PageRenderer, renders_pages
 from orders_read.queries import (
@@ -163,7 +164,11 @@ class QueryViewSet(viewsets.GenericViewSet):
     def ask(self, query: Query) -> Any:
         token = self.request.headers.get("X-Consistency-Token") or self.request.query_params.get("consistency_token")
         after = Checkpoint.parse(token) if token else None  # InvalidCheckpoint -> 400
-        answer: Answer = ask(query, viewer=Viewer.of(self.request.user), after=after, timeout=self._timeout())
+        try:
+            answer: Answer = ask(query, viewer=Viewer.of(self.request.user), after=after, timeout=self._timeout())
+        except NotFoundError as missing:
+            self.consistency = missing.consistency  # a 404 says how fresh the views that found nothing were
+            raise
         self.consistency = answer.consistency
         return answer.result
 
@@ -181,7 +186,7 @@ class QueryViewSet(viewsets.GenericViewSet):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if self.consistency is not None and response.status_code < 400:
+        if self.consistency is not None:
             response["X-Consistency"] = self.consistency
             if self.consistency == "stale":
                 response["Warning"] = STALE_WARNING

@@ -102,9 +102,13 @@ def ask(query: q.Query, *, viewer: Viewer, after: Checkpoint | None = None, time
             raise InvalidCheckpoint(f"consistency token {after.token()!r} names no event in the log")
         if after is not None:
             consistency = "fresh" if wait_until_passed(after, route.backed_by, timeout) else "stale"
-        result = route.scope.answer(route.handler, query, viewer)
-        if isinstance(query, q.ListQuery):
-            result = _page(result, route, query)
+        try:
+            result = route.scope.answer(route.handler, query, viewer)
+            if isinstance(query, q.ListQuery):
+                result = _page(result, route, query)
+        except NotFoundError as missing:
+            missing.consistency = consistency
+            raise
         return Answer(result, consistency)
     finally:
         QUERY_SECONDS.labels(type(query).__name__).observe(time.perf_counter() - started)

@@ -1,11 +1,15 @@
 """The read side's refusals, in its own terms; config/exception_handler.py maps them to HTTP."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 
 class NotFoundError(Exception):
     """The thing asked for does not exist, or the viewer may not see it (never a 403)."""
+
+    consistency: Literal["fresh", "stale"] | None = None
+    """How fresh the views that found nothing were, when the query carried a token (the bus
+    sets it): a client must tell "not there" from "not in the views yet"."""
 
     def __init__(self, detail: str = "Not found.") -> None:
         super().__init__(detail)

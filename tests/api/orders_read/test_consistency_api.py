@@ -49,6 +49,29 @@ def test_past_the_timeout_the_answer_is_marked_stale(staff_client: APIClient) ->
 
 
 @pytest.mark.usefixtures("manual_projections")
+def test_a_404_past_the_timeout_is_marked_stale_and_one_the_views_have_passed_fresh(
+    staff_client: APIClient, customer_client: APIClient
+) -> None:
+    """A client must tell "not in the views yet" from "not there" (API.md, Read your writes)."""
+    log = LogWriter()
+    log.product("A", stock=3)
+    order_id, appended = log.order("alice", [("A", 1)])
+    token = appended.checkpoint.token()  # no projection runs: neither the product nor the order is in a view
+    for client, path in ((staff_client, "/api/products/A/"), (customer_client, f"/api/orders/{order_id}/")):
+        stale = client.get(path, HTTP_X_CONSISTENCY_TOKEN=token, HTTP_X_CONSISTENCY_TIMEOUT="0.05")
+        assert stale.status_code == 404
+        assert stale["X-Consistency"] == "stale"
+        assert stale["Warning"] == '110 - "Response is Stale"'
+    wait_readable()
+    for name in ("catalogue", "order_summary"):
+        catch_up(name)
+    missing = staff_client.get("/api/products/NOPE/", HTTP_X_CONSISTENCY_TOKEN=token)
+    assert missing.status_code == 404
+    assert missing["X-Consistency"] == "fresh" and "Warning" not in missing
+    assert "X-Consistency" not in staff_client.get("/api/products/NOPE/")
+
+
+@pytest.mark.usefixtures("manual_projections")
 def test_history_is_fresh_at_once_because_it_reads_the_log(customer_client: APIClient) -> None:
     log = LogWriter()
     log.product("A", stock=3)
