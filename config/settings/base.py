@@ -234,7 +234,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 # (README, compose's `projections`): a catch-up under steady appends reads on for seconds,
 # and the views' lag then depends on a free slot at each commit, which a rebuild or a
 # log verification must not take. A threads pool also wakes a catch-up held back by
-# another projection's open batch at that batch's commit (`runner.batch_commits`), and
+# another projection's open batch at that batch's commit (`runner.commits_heard`), and
 # hands a task over without a process hop. It enforces no time limits, so every other
 # task (rebuilds clean up at their soft limit) stays on the default queue's prefork
 # worker. Unset, catch-ups share the default queue (one worker does everything).

@@ -45,15 +45,16 @@ _IN_FLIGHT_FIRST_SLEEP = 0.002
 _IN_FLIGHT_MAX_SLEEP = 0.01  # a hidden event is usually a commit a few ms away: look often, briefly
 
 
-class _BatchCommits:
-    """Batches committed by this process's runners, so a runner waiting for hidden events wakes at each.
+class _CommitsHeard:
+    """Commits this process hears of, so a runner waiting for hidden events looks again at each.
 
-    A batch's transaction holds a transaction id, and while it is open it hides every event
-    committed after it took that id from every reader of the log. Under steady appends
-    the transaction hiding a runner's next event is most often a batch of another
-    projection in the same process (`run_projector`'s threads, a threaded worker). No
-    NOTIFY follows such a commit, so the hidden runner would otherwise sleep out its
-    back-off; it waits on this instead, and the back-off only bounds the wait.
+    A transaction that holds a transaction id hides every event committed after it took
+    that id from every reader of the log. Under steady appends the transaction hiding a
+    runner's next event is most often a batch of another projection in the same process
+    (`run_projector`'s threads, a threaded worker), whose commit no NOTIFY follows, or
+    another process's append, whose NOTIFY `run_projector` hears. Both are told here, so
+    the hidden runner looks again as soon as either commits instead of sleeping out its
+    back-off, which only bounds the wait.
     """
 
     def __init__(self) -> None:
@@ -71,7 +72,7 @@ class _BatchCommits:
             self._changed.wait_for(lambda: self.count != seen, timeout)
 
 
-batch_commits = _BatchCommits()
+commits_heard = _CommitsHeard()
 
 
 _STATEMENT_TIMEOUT = "57014"
@@ -128,7 +129,7 @@ def catch_up_to_head(
         if retry.call(lambda: state_rows.read(db, name)) is None:
             retry.call(lambda: ensure_state(projection))
         while max_batches is None or batches < max_batches:
-            commits_seen = batch_commits.count  # before the read: a commit after it may have unhidden events
+            commits_seen = commits_heard.count  # before the read: a commit after it may have unhidden events
             try:
                 done = _advance_with_retries(projection, size, retry)
             except ProjectionBusy:
@@ -156,7 +157,7 @@ def catch_up_to_head(
             in_flight_deadline = in_flight_deadline or time.monotonic() + IN_FLIGHT_WAIT_SECONDS
             if time.monotonic() > in_flight_deadline:
                 return CatchUp(total, at_head=False)  # a long transaction holds the log back; beat comes back for it
-            batch_commits.wait_after(commits_seen, sleep)
+            commits_heard.wait_after(commits_seen, sleep)
             sleep = min(sleep * 2, _IN_FLIGHT_MAX_SLEEP)
     except DatabaseUnavailable as exc:
         logger.warning("projection %s: %s; stopping this round, the projection stays active", name, exc)
@@ -268,7 +269,7 @@ def advance(projection: Projection, size: int) -> int:
                 return 0
         _skip_commit_flush(db)
         _apply(projection, state, batch, Target(using=db))
-    batch_commits.committed()
+    commits_heard.committed()
     return len(batch)
 
 

@@ -41,8 +41,9 @@ is asked to look. Five mechanisms ask, each covering what the others can miss:
    during a catch-up asks that thread for one more after it, which starts later than
    the wake-up and so reads what was committed before it. A runner whose next events
    are committed but still hidden by an open transaction, most often another
-   projection's batch in the same process, looks again as soon as any batch of the
-   process commits (`runner.batch_commits`), its short back-off only bounding the wait.
+   projection's batch in the same process or another process's append, looks again
+   as soon as any batch of the process commits or any wake-up comes
+   (`runner.commits_heard`), its short back-off only bounding the wait.
 4. **Read-your-writes nudges.** A query waiting for a token
    (`eventstore.projections.consistency`) that keeps waiting calls `nudge` for the
    projections still behind: a trigger lost to a crash, or a catch-up that stopped

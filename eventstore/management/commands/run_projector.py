@@ -114,9 +114,12 @@ class Command(BaseCommand):
         return self._passes
 
     def wake_all(self) -> None:
-        """Every projection's thread starts a catch-up (after the one it may be in)."""
+        """Every projection's thread starts a catch-up (after the one it may be in), and a catch-up
+        waiting for events hidden by an open transaction looks again now: a NOTIFY follows the
+        commit of an append, and the transaction that hid them was most often one."""
         for thread in self.threads:
             thread.wake()
+        runner.commits_heard.committed()
 
     def catch_up_all(self) -> int:
         """`--once`: every projection caught up in turn; one failing projection does not stop the others."""

@@ -266,6 +266,29 @@ def test_run_projector_looks_again_on_its_own_when_an_open_transaction_outlasted
         assert view_rows() == expected_rows(1)
 
 
+@pytest.mark.postgres
+def test_run_projector_wakes_a_catch_up_waiting_for_hidden_events_at_the_next_notify(
+    counting_projection, monkeypatch, settings
+) -> None:
+    """Events hidden by another process's open transaction, most often an append: the NOTIFY that
+    follows its commit, not the waiting catch-up's back-off, ends the wait."""
+    monkeypatch.setattr(runner, "IN_FLIGHT_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(runner, "_IN_FLIGHT_FIRST_SLEEP", 30.0)  # a back-off this long would fail the test
+    monkeypatch.setattr(runner, "_IN_FLIGHT_MAX_SLEEP", 30.0)
+    with running_projector():
+        with psycopg.connect(database_url("default")) as holder:
+            holder.execute("SELECT pg_current_xact_id()")  # an open transaction id: later events are hidden
+            append(product_write("p00000", "Product 0"))  # its NOTIFY starts a catch-up that finds it hidden
+            time.sleep(0.5)
+            assert view_rows() == []
+            holder.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(settings.EVENTSTORE_NOTIFY_CHANNEL)))
+            holder.commit()
+        committed_at = time.monotonic()
+        while view_rows() != expected_rows(1) and time.monotonic() < committed_at + 10:
+            time.sleep(0.05)
+        assert view_rows() == expected_rows(1)  # long before the 30 s back-off
+
+
 def product_write(sku: str, name: str) -> StreamWrite:
     """What `add_products` appends for one product, as one stream write."""
     return StreamWrite(
