@@ -1,4 +1,5 @@
-"""Request-wide middleware: a request id in and out, the 1 MiB body limit, and unstorable text refused."""
+"""Request-wide middleware: a request id in and out, the 1 MiB body limit, unstorable text refused, and JSON
+answers (never Django's redirects or HTML pages) for paths the API does not have."""
 
 import re
 import uuid
@@ -7,6 +8,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware import common as django_common
 
 from config.hostile import unstorable
 from config.logging import request_id_var
@@ -96,3 +98,36 @@ def _bad_text(raw: bytes) -> bool:
         return unstorable(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return True
+
+
+class CommonMiddleware(django_common.CommonMiddleware):
+    """Django's, except that a missing trailing slash is redirected only for reads (GET, HEAD).
+
+    A client that follows a 301 repeats the request as a GET, so a command sent to
+    `/api/orders` would come back as the list of orders, as if it had been taken; with
+    DEBUG on Django raises instead (a 500). Any other method on a path the router does
+    not make is a 404 (API.md: trailing slashes as DRF routers make them).
+    """
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        return request.method in ("GET", "HEAD") and super().should_redirect_with_slash(request)
+
+
+class JsonNotFoundMiddleware:
+    """A path no URL matches answers the API's JSON 404 with DEBUG on too.
+
+    With DEBUG off Django answers it with `handler404` (config.views.not_found); with it on,
+    as `make run` has it, with its HTML debug page, which no client of the API can read.
+    A matched view's own 404 (an API's JSON, the admin's page) passes through.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if settings.DEBUG and response.status_code == 404 and getattr(request, "resolver_match", None) is None:
+            from config.views import not_found
+
+            return not_found(request)
+        return response
