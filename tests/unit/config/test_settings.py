@@ -183,6 +183,13 @@ def test_local_settings_for_make_run_debug_over_plain_http_with_an_obviously_loc
     assert settings_with("config.settings.local", DJANGO_SECRET_KEY=KEY)["secret"] == KEY
 
 
+def test_local_settings_keep_no_database_connection_past_its_request() -> None:
+    """runserver's request threads end with their requests: a kept connection would leak."""
+    s = settings_with("config.settings.local", DATABASE_URL=PG, READ_DATABASE_URL=PG_READ)
+    assert {alias: db["CONN_MAX_AGE"] for alias, db in s["databases"].items()} == {"default": 0, "read": 0}
+    assert settings_with(DATABASE_URL=PG)["databases"]["default"]["CONN_MAX_AGE"] > 0  # production keeps them
+
+
 @pytest.mark.parametrize(
     ("module", "variables"),
     [
