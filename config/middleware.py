@@ -12,6 +12,7 @@ from django.middleware import common as django_common
 
 from config.hostile import unstorable
 from config.logging import request_id_var
+from config.views import not_found
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -127,7 +128,5 @@ class JsonNotFoundMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if settings.DEBUG and response.status_code == 404 and getattr(request, "resolver_match", None) is None:
-            from config.views import not_found
-
             return not_found(request)
         return response
