@@ -41,10 +41,13 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 for bodies over MAX_REQUEST_BODY_BYTES before anything reads them.
+    """Answers 413 for bodies over MAX_REQUEST_BODY_BYTES before anything reads them, and 400 for a
+    body sent in chunks.
 
     Django's own DATA_UPLOAD_MAX_MEMORY_SIZE only guards form parsing; a JSON body
-    would otherwise be read whole by DRF's parser.
+    would otherwise be read whole by DRF's parser. A chunked body (no Content-Length)
+    reaches a WSGI application as an empty one: a command would be refused for fields
+    it did send, and one over the limit could not be told apart.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -60,6 +63,11 @@ class BodySizeLimitMiddleware:
             return JsonResponse(
                 {"detail": f"Request body exceeds {self.limit} bytes.", "code": "request_too_large"},
                 status=413,
+            )
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not declared:
+            return JsonResponse(
+                {"detail": "Send the request body with a Content-Length, not in chunks.", "code": "length_required"},
+                status=400,
             )
         return self.get_response(request)
 

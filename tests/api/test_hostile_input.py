@@ -1,4 +1,5 @@
-"""Text nothing can store, and consistency tokens no command gave: 400 at once, the log untouched (API.md, Errors)."""
+"""Text nothing can store, bodies sent in chunks, and consistency tokens no command gave: 400 at once, the log
+untouched (API.md, Errors)."""
 
 import json
 import time
@@ -96,3 +97,15 @@ def test_a_token_with_a_real_position_and_another_transaction_is_400(customer_cl
     txid, position = token.split("-")
     response = customer_client.get("/api/orders/", HTTP_X_CONSISTENCY_TOKEN=f"{int(txid) + 1}-{position}")
     assert response.status_code == 400
+
+
+def test_a_body_sent_in_chunks_is_400_and_appends_nothing(customer_client, mug) -> None:
+    """Under WSGI a chunked body (no Content-Length) arrives empty: refused as such, not for its fields."""
+    before = event_count()
+    response = customer_client.generic(
+        "POST", "/api/orders/", b"", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "length_required"
+    assert event_count() == before
+    assert place(customer_client, ("mug", 1)).status_code == 201  # a body with its length is taken
