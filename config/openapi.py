@@ -185,6 +185,12 @@ def _error_response(status: int, examples: list[OpenApiExample]) -> OpenApiRespo
 UNAUTHENTICATED = error(401, "not_authenticated", "Authentication credentials were not provided.")
 STAFF_ONLY = error(403, "permission_denied", "You do not have permission to perform this action.")
 TOO_LARGE = error(413, "request_too_large", f"Request body exceeds {settings.MAX_REQUEST_BODY_BYTES} bytes.")
+CHUNKED = error(
+    400,
+    "length_required",
+    "Send the request body with a Content-Length, not in chunks.",
+    summary="a body sent in chunks (no Content-Length)",
+)
 THROTTLED = error(
     429,
     "throttled",

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 
-from config.openapi import MALFORMED_JSON, TOO_LARGE, UNAVAILABLE, error, error_responses, field_errors
+from config.openapi import CHUNKED, MALFORMED_JSON, TOO_LARGE, UNAVAILABLE, error, error_responses, field_errors
 from config.parsers import JSONParser
 
 
@@ -43,6 +43,7 @@ TOKEN_SCHEMA = extend_schema(
             ),
             field_errors("no password", {"password": ["This field is required."]}, summary="password missing"),
             MALFORMED_JSON,
+            CHUNKED,
             TOO_LARGE,
             error(429, "throttled", "Too many failed logins; try again in 840 seconds.", summary="too many failures"),
             UNAVAILABLE,

@@ -21,6 +21,7 @@ from drf_spectacular.utils import (
 )
 
 from config.openapi import (
+    CHUNKED,
     MALFORMED_JSON,
     STAFF_ONLY,
     THROTTLED,
@@ -88,7 +89,16 @@ KEY_REUSED = error(
     errors.IdempotencyKeyReused.default_detail,
     summary="the Idempotency-Key came with another body before",
 )
-EVERY_COMMAND = (MALFORMED_JSON, BAD_IDEMPOTENCY_KEY, UNAUTHENTICATED, IN_PROGRESS, TOO_LARGE, KEY_REUSED, THROTTLED)
+EVERY_COMMAND = (
+    MALFORMED_JSON,
+    CHUNKED,
+    BAD_IDEMPOTENCY_KEY,
+    UNAUTHENTICATED,
+    IN_PROGRESS,
+    TOO_LARGE,
+    KEY_REUSED,
+    THROTTLED,
+)
 ON_A_STREAM = (BAD_IF_MATCH, CONCURRENCY, VERSION_MISMATCH)
 """Commands on an existing order or product: If-Match applies, and so do concurrent changes."""
 

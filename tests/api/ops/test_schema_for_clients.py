@@ -182,6 +182,8 @@ def test_the_documented_command_errors_are_the_answers(staff_client, customer_cl
          "parse_error")  # fmt: skip
     too_large = customer_client.generic("POST", orders, b"[" + b" " * (1024 * 1024) + b"]", "application/json")
     same(too_large, "post", orders, "request_too_large")
+    chunked = customer_client.generic("POST", orders, b"", "application/json", HTTP_TRANSFER_ENCODING="chunked")
+    same(chunked, "post", orders, "length_required")
     same(customer_client.post(f"/api/orders/{ORDER_ID}/items/", {"product_id": SKU, "quantity": 1}, format="json"),
          "post", items, "not_found")  # fmt: skip
     mine = place({"items": [{"product_id": SKU, "quantity": 1}]}).json()["id"]
